@@ -324,7 +324,6 @@ pub struct ApiErrorDetail {
 
 /// The object a webhook event carries.
 #[derive(Clone, Debug, PartialEq)]
-#[allow(clippy::large_enum_variant)] // short-lived; boxing would cost every reader a deref
 pub enum EventObject {
     Payment(Payment),
     Refund(Refund),
