@@ -6,6 +6,7 @@
 //! `paydesk-cli` are thin shells over this crate.
 
 pub mod clock;
+pub mod logging;
 pub mod money;
 pub mod payment;
 pub mod secrets;
@@ -14,3 +15,14 @@ pub mod wire;
 
 pub use money::{Currency, Money, MoneyError};
 pub use payment::{Payment, PaymentStatus, Refund, WebhookEvent};
+
+/// Installs rustls' process-wide crypto provider (ring). Several dependencies enable
+/// different providers, and rustls then refuses to guess; every binary and test that
+/// opens TLS or WebSocket clients calls this first. Idempotent.
+pub fn init_tls() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Err means another provider was installed first, which is as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
