@@ -6,6 +6,7 @@
 //! `paydesk-cli` are thin shells over this crate.
 
 pub mod clock;
+pub mod gateway;
 pub mod money;
 pub mod payment;
 pub mod secrets;
