@@ -7,6 +7,7 @@
 
 pub mod clock;
 pub mod logging;
+pub mod gateway;
 pub mod money;
 pub mod payment;
 pub mod secrets;
