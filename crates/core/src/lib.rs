@@ -6,8 +6,12 @@
 //! `paydesk-cli` are thin shells over this crate.
 
 pub mod clock;
+pub mod config;
+pub mod journal;
 pub mod money;
 pub mod payment;
+pub mod provision;
+pub mod qr;
 pub mod secrets;
 pub mod signature;
 pub mod wire;
