@@ -8,8 +8,12 @@
 pub mod clock;
 pub mod logging;
 pub mod gateway;
+pub mod config;
+pub mod journal;
 pub mod money;
 pub mod payment;
+pub mod provision;
+pub mod qr;
 pub mod secrets;
 pub mod signature;
 pub mod wire;
