@@ -6,10 +6,13 @@
 //! `paydesk-cli` are thin shells over this crate.
 
 pub mod clock;
+pub mod countdown;
 pub mod money;
 pub mod payment;
+pub mod realtime;
 pub mod secrets;
 pub mod signature;
+pub mod tracker;
 pub mod wire;
 
 pub use money::{Currency, Money, MoneyError};
