@@ -14,8 +14,11 @@ pub mod money;
 pub mod payment;
 pub mod provision;
 pub mod qr;
+pub mod countdown;
+pub mod realtime;
 pub mod secrets;
 pub mod signature;
+pub mod tracker;
 pub mod wire;
 
 pub use money::{Currency, Money, MoneyError};

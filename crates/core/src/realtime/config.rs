@@ -1,0 +1,97 @@
+//! What a session needs to know: where the relay is, and its timings.
+//!
+//! Defaults are the product's: a dead link noticed after the relay's heartbeat interval
+//! plus timeout (about 15 s), polling after 3 s without push, polls every ~1.5 s while a
+//! customer waits, reconnects backing off from 1 s to 30 s. Tests shorten them.
+
+use std::time::Duration;
+
+use crate::secrets::Secret;
+
+/// The relay this terminal listens to.
+#[derive(Clone, Debug)]
+pub struct RelayEndpoint {
+    /// `http://host:port` or `https://host:port` (the WebSocket URL is derived from it).
+    pub base_url: String,
+    /// Exchanged for a single-use ticket before every connection; never sent elsewhere.
+    pub terminal_key: Secret,
+}
+
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    /// `None`: no push channel; the session polls from the start.
+    pub relay: Option<RelayEndpoint>,
+    /// Watchdog when the relay's hello has not said otherwise (interval + timeout).
+    pub default_watchdog: Duration,
+    /// Overrides the hello's interval + timeout when set.
+    pub watchdog_override: Option<Duration>,
+    /// Poll when nothing was heard from the relay for this long and the session is not
+    /// live. Measured from the last message, so a link found dead by the watchdog starts
+    /// polling at once.
+    pub fallback_after: Duration,
+    /// Poll interval per pending payment while polling.
+    pub poll_interval: Duration,
+    /// Random spread of each poll interval, as a fraction (0.2: ±20 %).
+    pub poll_jitter: f64,
+    /// While live, pending payments are still read now and then, in case a webhook never
+    /// reached the relay: first after this long, then at doubling gaps.
+    pub live_check_first: Duration,
+    /// After a payment's deadline passed and it still reads pending, re-read at doubling
+    /// gaps from this, up to `backoff_cap`.
+    pub expiry_recheck: Duration,
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+    /// After close 1012 (relay restarting), reconnect after a random delay in this range.
+    pub restart_delay: (Duration, Duration),
+    /// Ticket request, TCP + WebSocket handshake, and the wait for hello, each.
+    pub connect_timeout: Duration,
+    /// Deadline of one API read.
+    pub read_timeout: Duration,
+    /// Deadline of one WebSocket write (a pong).
+    pub write_timeout: Duration,
+    /// Reads in flight at once.
+    pub max_concurrent_reads: usize,
+    /// Consecutive failed API reads before the state shows offline.
+    pub offline_after_failures: u32,
+    /// Largest message accepted from the relay.
+    pub max_message_bytes: usize,
+    /// tungstenite's read buffer (its 128 KiB default is wasteful for small JSON).
+    pub read_buffer_bytes: usize,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            relay: None,
+            default_watchdog: Duration::from_secs(15),
+            watchdog_override: None,
+            fallback_after: Duration::from_secs(3),
+            poll_interval: Duration::from_millis(1500),
+            poll_jitter: 0.2,
+            live_check_first: Duration::from_secs(45),
+            expiry_recheck: Duration::from_secs(1),
+            backoff_base: Duration::from_secs(1),
+            backoff_cap: Duration::from_secs(30),
+            restart_delay: (Duration::from_secs(1), Duration::from_secs(5)),
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(5),
+            max_concurrent_reads: 4,
+            offline_after_failures: 2,
+            max_message_bytes: 256 * 1024,
+            read_buffer_bytes: 8 * 1024,
+        }
+    }
+}
+
+impl SessionConfig {
+    pub fn with_relay(base_url: impl Into<String>, terminal_key: Secret) -> Self {
+        SessionConfig {
+            relay: Some(RelayEndpoint {
+                base_url: base_url.into(),
+                terminal_key,
+            }),
+            ..SessionConfig::default()
+        }
+    }
+}

@@ -1,0 +1,469 @@
+//! The relay connection: ticket, WebSocket, hello, pushes, heartbeats, reconnects.
+//!
+//! Each connection fetches a fresh single-use ticket with the terminal key, offers it in
+//! `Sec-WebSocket-Protocol` beside `paydesk.v1` (never in the URL, never logged), and
+//! resumes from the last `{epoch, offset}` it holds. The relay heartbeats; we answer and
+//! keep a watchdog: silence longer than the hello's interval + timeout means the link is
+//! dead even if TCP never said so (a half-open, blackholed link). Lost links reconnect
+//! with exponential backoff and full jitter; a relay restart (close 1012) after a short
+//! random delay. Every hello triggers a resync: one API read per pending payment.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use http::header::SEC_WEBSOCKET_PROTOCOL;
+use http::{HeaderValue, StatusCode};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use super::backoff::{full_jitter, random_between};
+use super::config::RelayEndpoint;
+use super::session::{Counters, Shared};
+use crate::clock::ClockSample;
+use crate::payment::EventObject;
+use crate::secrets::Secret;
+use crate::tracker::Source;
+use crate::wire::{
+    self, ClientMessage, Hello, Pong, Recovery, ServerMessage, StreamPosition, TicketResponse,
+};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// How a connection ended.
+enum End {
+    Cancelled,
+    /// The relay said it is restarting (1012).
+    Restart,
+    Lost {
+        was_live: bool,
+        reason: String,
+    },
+}
+
+/// Why a connection could not be made; the text is safe to show.
+#[derive(Debug, thiserror::Error)]
+enum ConnectError {
+    #[error("relay refused the terminal key")]
+    Unauthorized,
+    #[error("relay unreachable: {0}")]
+    Unreachable(String),
+    #[error("relay answered unexpectedly: {0}")]
+    Protocol(String),
+    #[error("relay did not answer within {0} ms")]
+    Timeout(u128),
+}
+
+/// Connects and reconnects until the session is cancelled.
+pub(crate) async fn run(shared: Arc<Shared>, relay: RelayEndpoint) {
+    // One process-wide crypto provider for rustls (wss://). Already installed is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = match reqwest::Client::builder()
+        .timeout(shared.config.connect_timeout)
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "no HTTP client for the relay; polling only");
+            shared.set_detail("relay client could not start".into());
+            return;
+        }
+    };
+    let cancel = shared.cancel.clone();
+    let mut position: Option<StreamPosition> = None;
+    let mut attempt: u32 = 0;
+    loop {
+        let span = tracing::info_span!("relay", attempt);
+        let end = tracing::Instrument::instrument(
+            connect_once(&shared, &relay, &http, &mut position),
+            span,
+        )
+        .await;
+        let delay = match end {
+            End::Cancelled => return,
+            End::Restart => {
+                shared.set_ws_live(false, Some("relay restarting".into()));
+                attempt = 0;
+                let (lo, hi) = shared.config.restart_delay;
+                random_between(lo, hi)
+            }
+            End::Lost { was_live, reason } => {
+                shared.set_ws_live(false, Some(reason));
+                if was_live {
+                    attempt = 0;
+                }
+                let d = full_jitter(
+                    shared.config.backoff_base,
+                    shared.config.backoff_cap,
+                    attempt,
+                );
+                attempt = attempt.saturating_add(1);
+                d
+            }
+        };
+        tracing::debug!(delay_ms = delay.as_millis() as u64, "reconnecting after");
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
+async fn connect_once(
+    shared: &Arc<Shared>,
+    relay: &RelayEndpoint,
+    http: &reqwest::Client,
+    position: &mut Option<StreamPosition>,
+) -> End {
+    let cfg = &shared.config;
+    let local = shared.tracker.local_clock();
+    let cancel = shared.cancel.clone();
+    let handshake = async {
+        let ticket = fetch_ticket(shared, http, relay).await?;
+        let url = ws_url(&relay.base_url, position.as_ref())?;
+        let mut request = url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| ConnectError::Protocol(e.to_string()))?;
+        let offered = HeaderValue::from_str(&wire::offered_protocols(ticket.expose()))
+            .map_err(|_| ConnectError::Protocol("ticket is not a header value".into()))?;
+        request
+            .headers_mut()
+            .insert(SEC_WEBSOCKET_PROTOCOL, offered);
+        let ws_config = WebSocketConfig::default()
+            .read_buffer_size(cfg.read_buffer_bytes)
+            .write_buffer_size(0)
+            .max_message_size(Some(cfg.max_message_bytes))
+            .max_frame_size(Some(cfg.max_message_bytes));
+        let sent_ms = local.now_ms();
+        let connected = tokio::time::timeout(
+            cfg.connect_timeout,
+            tokio_tungstenite::connect_async_with_config(request, Some(ws_config), true),
+        )
+        .await
+        .map_err(|_| ConnectError::Timeout(cfg.connect_timeout.as_millis()))?;
+        let (ws, response) = connected.map_err(handshake_error)?;
+        // tungstenite already checked the echo is one we offered; it must be the plain one,
+        // never the ticket.
+        let echoed = response
+            .headers()
+            .get(SEC_WEBSOCKET_PROTOCOL)
+            .and_then(|v| v.to_str().ok());
+        if echoed != Some(wire::SUBPROTOCOL) {
+            return Err(ConnectError::Protocol(
+                "relay did not select paydesk.v1".into(),
+            ));
+        }
+        Ok::<_, ConnectError>((ws, sent_ms))
+    };
+    let (mut ws, sent_ms) = tokio::select! {
+        _ = cancel.cancelled() => return End::Cancelled,
+        r = handshake => match r {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::info!(error = %e, "relay connection failed");
+                return End::Lost { was_live: false, reason: e.to_string() };
+            }
+        },
+    };
+
+    // The hello, within the connect deadline.
+    let hello = tokio::select! {
+        _ = cancel.cancelled() => { close(&mut ws, CloseCode::Normal, cfg.write_timeout).await; return End::Cancelled }
+        r = tokio::time::timeout(cfg.connect_timeout, next_message(shared, &mut ws)) => match r {
+            Ok(Ok(ServerMessage::Hello(h))) => h,
+            Ok(Ok(_)) => return End::Lost { was_live: false, reason: "relay spoke before hello".into() },
+            Ok(Err(end)) => return end,
+            Err(_) => return End::Lost { was_live: false, reason: "no hello from relay".into() },
+        },
+    };
+    let received_ms = local.now_ms();
+    // The hello was stamped between our request leaving and its arrival: a bracketed sample.
+    shared.tracker.server_clock().observe(ClockSample {
+        server_ms: hello.server_time_ms,
+        resolution_ms: 1,
+        sent_local_ms: sent_ms,
+        received_local_ms: received_ms,
+    });
+    let one_way_bound_ms = (received_ms - sent_ms).max(1);
+    let watchdog = cfg
+        .watchdog_override
+        .unwrap_or_else(|| watchdog_from(&hello, cfg.default_watchdog));
+    on_hello(shared, &hello, position);
+
+    loop {
+        let silent_until = shared.last_heard() + watchdog;
+        let msg = tokio::select! {
+            _ = cancel.cancelled() => {
+                close(&mut ws, CloseCode::Normal, cfg.write_timeout).await;
+                return End::Cancelled;
+            }
+            _ = tokio::time::sleep_until(silent_until) => {
+                Counters::add(&shared.counters.watchdog_fired, 1);
+                tracing::warn!(silent_ms = watchdog.as_millis() as u64, "relay silent; link presumed dead");
+                // No close handshake: on a half-open link it would only wait.
+                return End::Lost { was_live: true, reason: format!("no heartbeat for {} s", watchdog.as_secs()) };
+            }
+            m = next_message(shared, &mut ws) => m,
+        };
+        match msg {
+            Err(end) => return end,
+            Ok(ServerMessage::Hello(_)) => {
+                tracing::warn!("second hello on one session; ignored");
+            }
+            Ok(ServerMessage::Ping(ping)) => {
+                shared.tracker.server_clock().observe(ClockSample::pushed(
+                    ping.server_time_ms,
+                    local.now_ms(),
+                    one_way_bound_ms,
+                ));
+                let pong = ClientMessage::Pong(Pong { seq: ping.seq }).to_json();
+                match tokio::time::timeout(cfg.write_timeout, ws.send(Message::text(pong))).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        return End::Lost {
+                            was_live: true,
+                            reason: format!("relay link broke: {e}"),
+                        }
+                    }
+                    Err(_) => {
+                        return End::Lost {
+                            was_live: true,
+                            reason: "relay link stalled".into(),
+                        }
+                    }
+                }
+            }
+            Ok(ServerMessage::Event(ev)) => {
+                if let Some(pos) = position.as_ref() {
+                    if pos.epoch == ev.epoch && ev.offset <= pos.offset {
+                        tracing::debug!(offset = ev.offset, "event already applied; skipped");
+                        continue;
+                    }
+                }
+                apply_event(shared, &ev.event.data.object);
+                *position = Some(StreamPosition {
+                    epoch: ev.epoch,
+                    offset: ev.offset,
+                });
+            }
+        }
+    }
+}
+
+/// Hands one pushed payment or refund to the tracker.
+fn apply_event(shared: &Shared, object: &EventObject) {
+    let id = object.payment_id().to_owned();
+    let span = tracing::debug_span!("push", payment_id = %id);
+    let _e = span.enter();
+    let res = match object {
+        EventObject::Payment(p) => shared.tracker.apply(p.clone(), Source::RelayedWebhook),
+        EventObject::Refund(r) => shared
+            .tracker
+            .apply_refund(r.clone(), Source::RelayedWebhook),
+    };
+    if let Err(e) = res {
+        // Not shown because not written: fetch the truth again once the journal can take it.
+        tracing::warn!(error = %e, "pushed update not recorded; reading it from the API");
+        shared.etags().remove(&id);
+        shared.tracker.request_read(&id);
+    }
+}
+
+fn on_hello(shared: &Shared, hello: &Hello, position: &mut Option<StreamPosition>) {
+    tracing::info!(session = %hello.session_id, recovery = ?hello.recovery,
+        replayed = hello.replayed, "relay session live");
+    Counters::add(&shared.counters.sessions, 1);
+    match hello.recovery {
+        // Our position stands; the missed events follow.
+        Recovery::Recovered => {}
+        Recovery::Fresh | Recovery::NotRecovered => {
+            *position = Some(StreamPosition {
+                epoch: hello.epoch.clone(),
+                offset: hello.offset,
+            });
+        }
+    }
+    shared.heard_from_relay();
+    shared.set_ws_live(true, None);
+    // Reconcile: whatever happened while we were away (or before we first connected), one
+    // read per pending payment tells us. Webhooks that never reached the relay included.
+    let pending = shared.tracker.pending_ids();
+    if !pending.is_empty() {
+        Counters::add(&shared.counters.resyncs, 1);
+        for id in pending {
+            shared.tracker.request_read(&id);
+        }
+    }
+}
+
+fn watchdog_from(hello: &Hello, default: Duration) -> Duration {
+    let ms = hello
+        .heartbeat_interval_ms
+        .saturating_add(hello.heartbeat_timeout_ms);
+    if ms == 0 {
+        default
+    } else {
+        Duration::from_millis(ms)
+    }
+}
+
+/// The next protocol message; control frames and unknown messages are absorbed here.
+async fn next_message(shared: &Shared, ws: &mut Ws) -> Result<ServerMessage, End> {
+    loop {
+        let frame = match ws.next().await {
+            None => {
+                return Err(End::Lost {
+                    was_live: true,
+                    reason: "relay closed the connection".into(),
+                })
+            }
+            Some(Err(e)) => {
+                return Err(End::Lost {
+                    was_live: true,
+                    reason: format!("relay link broke: {e}"),
+                })
+            }
+            Some(Ok(f)) => f,
+        };
+        shared.heard_from_relay();
+        Counters::add(&shared.counters.ws_messages, 1);
+        Counters::add(&shared.counters.ws_bytes, frame.len() as u64);
+        match frame {
+            Message::Text(text) => match ServerMessage::from_json(text.as_str()) {
+                Ok(m) => return Ok(m),
+                Err(e) => tracing::warn!(error = %e, "unreadable relay message; ignored"),
+            },
+            Message::Close(frame) => {
+                let code = frame.as_ref().map(|f| u16::from(f.code));
+                tracing::info!(?code, "relay closed the session");
+                return Err(if code == Some(wire::close::SERVICE_RESTART) {
+                    End::Restart
+                } else {
+                    End::Lost {
+                        was_live: true,
+                        reason: format!("relay closed the session ({})", code.unwrap_or(1005)),
+                    }
+                });
+            }
+            // tungstenite answers pings itself; binary frames are not part of paydesk.v1.
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
+            Message::Binary(_) => tracing::warn!("binary relay message; ignored"),
+        }
+    }
+}
+
+async fn close(ws: &mut Ws, code: CloseCode, deadline: Duration) {
+    let frame = CloseFrame {
+        code,
+        reason: "".into(),
+    };
+    let _ = tokio::time::timeout(deadline.min(Duration::from_secs(1)), ws.close(Some(frame))).await;
+}
+
+async fn fetch_ticket(
+    shared: &Shared,
+    http: &reqwest::Client,
+    relay: &RelayEndpoint,
+) -> Result<Secret, ConnectError> {
+    Counters::add(&shared.counters.tickets, 1);
+    let url = format!(
+        "{}{}",
+        relay.base_url.trim_end_matches('/'),
+        wire::TICKETS_PATH
+    );
+    let started = Instant::now();
+    let response = http
+        .post(&url)
+        .bearer_auth(relay.terminal_key.expose())
+        .send()
+        .await
+        .map_err(|e| {
+            if e.is_timeout() {
+                ConnectError::Timeout(shared.config.connect_timeout.as_millis())
+            } else {
+                ConnectError::Unreachable(e.without_url().to_string())
+            }
+        })?;
+    match response.status() {
+        s if s.is_success() => {}
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => return Err(ConnectError::Unauthorized),
+        s => {
+            return Err(ConnectError::Protocol(format!(
+                "ticket request answered {s}"
+            )))
+        }
+    }
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| ConnectError::Unreachable(e.without_url().to_string()))?;
+    let ticket: TicketResponse = serde_json::from_slice(&body)
+        .map_err(|_| ConnectError::Protocol("ticket answer unreadable".into()))?;
+    tracing::debug!(ms = started.elapsed().as_millis() as u64, "ticket obtained");
+    Ok(Secret::new(ticket.ticket))
+}
+
+fn ws_url(base: &str, position: Option<&StreamPosition>) -> Result<String, ConnectError> {
+    let base = base.trim_end_matches('/');
+    let ws_base = if let Some(rest) = base.strip_prefix("https://") {
+        format!("wss://{rest}")
+    } else if let Some(rest) = base.strip_prefix("http://") {
+        format!("ws://{rest}")
+    } else if base.starts_with("ws://") || base.starts_with("wss://") {
+        base.to_owned()
+    } else {
+        return Err(ConnectError::Protocol(format!(
+            "relay URL must start with http(s)://, got '{base}'"
+        )));
+    };
+    let mut url = format!("{ws_base}{}", wire::WS_PATH);
+    if let Some(p) = position {
+        let query = serde_urlencoded::to_string([
+            ("epoch", p.epoch.clone()),
+            ("offset", p.offset.to_string()),
+        ])
+        .map_err(|e| ConnectError::Protocol(e.to_string()))?;
+        url.push('?');
+        url.push_str(&query);
+    }
+    Ok(url)
+}
+
+fn handshake_error(e: WsError) -> ConnectError {
+    match e {
+        WsError::Http(response) => match response.status() {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => ConnectError::Unauthorized,
+            s => ConnectError::Protocol(format!("upgrade answered {s}")),
+        },
+        WsError::Io(e) => ConnectError::Unreachable(e.to_string()),
+        other => ConnectError::Protocol(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resume_position_goes_in_the_url_and_nothing_else() {
+        assert_eq!(
+            ws_url("http://127.0.0.1:9/", None).unwrap(),
+            "ws://127.0.0.1:9/v1/ws"
+        );
+        let pos = StreamPosition {
+            epoch: "e 1&x".into(),
+            offset: 42,
+        };
+        assert_eq!(
+            ws_url("https://relay.example", Some(&pos)).unwrap(),
+            "wss://relay.example/v1/ws?epoch=e+1%26x&offset=42"
+        );
+        assert!(ws_url("relay.example", None).is_err());
+    }
+}
