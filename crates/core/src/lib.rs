@@ -6,15 +6,15 @@
 //! `paydesk-cli` are thin shells over this crate.
 
 pub mod clock;
-pub mod logging;
-pub mod gateway;
 pub mod config;
+pub mod countdown;
+pub mod gateway;
 pub mod journal;
+pub mod logging;
 pub mod money;
 pub mod payment;
 pub mod provision;
 pub mod qr;
-pub mod countdown;
 pub mod realtime;
 pub mod secrets;
 pub mod signature;
