@@ -18,6 +18,7 @@ pub mod qr;
 pub mod realtime;
 pub mod secrets;
 pub mod signature;
+pub mod terminal;
 pub mod tracker;
 pub mod wire;
 

@@ -18,6 +18,7 @@
 //!   is returned as [`GatewayError::Unconfirmed`] instead of being sent again.
 
 mod error;
+mod reader;
 mod retry;
 
 pub use error::GatewayError;
