@@ -8,6 +8,7 @@
 pub mod clock;
 pub mod config;
 pub mod countdown;
+pub mod doctor;
 pub mod gateway;
 pub mod journal;
 pub mod logging;
