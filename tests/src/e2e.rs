@@ -249,6 +249,27 @@ impl App {
         }
     }
 
+    pub async fn find(&self, css: &str) -> Result<fantoccini::elements::Element> {
+        Ok(self.client.find(Locator::Css(css)).await?)
+    }
+
+    pub async fn attr(&self, css: &str, name: &str) -> Result<Option<String>> {
+        Ok(self.find(css).await?.attr(name).await?)
+    }
+
+    /// The DOM text of `css`, whatever its overflow (WebKit's visible text is empty for an
+    /// ellipsised `overflow: hidden` box).
+    pub async fn text_content(&self, css: &str) -> Result<String> {
+        Ok(self
+            .find(css)
+            .await?
+            .prop("textContent")
+            .await?
+            .unwrap_or_default()
+            .trim()
+            .to_owned())
+    }
+
     pub async fn text(&self, css: &str) -> Result<String> {
         Ok(self.client.find(Locator::Css(css)).await?.text().await?)
     }
