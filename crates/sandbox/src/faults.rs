@@ -209,11 +209,17 @@ impl Stats {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn record(&self, route: String, status: StatusCode) {
+    /// Counted on arrival, so a request whose client gave up before the answer counts.
+    fn arrived(&self, route: String) {
         Self::bump(&self.requests);
-        let mut t = lock(&self.tables);
-        *t.by_route.entry(route).or_default() += 1;
-        *t.by_status.entry(status.as_u16()).or_default() += 1;
+        *lock(&self.tables).by_route.entry(route).or_default() += 1;
+    }
+
+    fn answered(&self, status: StatusCode) {
+        *lock(&self.tables)
+            .by_status
+            .entry(status.as_u16())
+            .or_default() += 1;
     }
 
     pub fn snapshot(&self, payments: u64) -> StatsSnapshot {
@@ -244,8 +250,9 @@ pub async fn api_gate(State(app): State<Arc<AppState>>, req: Request, next: Next
             .get::<MatchedPath>()
             .map_or("?", |m| m.as_str())
     );
+    app.stats.arrived(route);
     let response = gate(&app, req, next).await;
-    app.stats.record(route, response.status());
+    app.stats.answered(response.status());
     response
 }
 
