@@ -14,16 +14,14 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use bytes::Bytes;
 use paydesk_core::payment::{Payment, PaymentStatus};
 use serde::{Deserialize, Serialize};
 
-use crate::api::{params, PaymentId};
+use crate::api::{params, PaymentId, RawBody};
 use crate::error::ApiError;
 use crate::faults::{Faults, FaultsUpdate, StatsSnapshot};
 use crate::state::{lock, AppState};
@@ -43,9 +41,11 @@ pub async fn pay(
     State(app): State<Arc<AppState>>,
     PaymentId(id): PaymentId,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
-    let delay_ms = params(&headers, body)?.integer("delay_ms")?.unwrap_or(0);
+    let delay_ms = params(&headers, &RawBody(body))?
+        .integer("delay_ms")?
+        .unwrap_or(0);
     if !(0..=MAX_PAY_DELAY_MS).contains(&delay_ms) {
         return Err(ApiError::invalid(
             "delay_ms",
@@ -89,9 +89,8 @@ pub async fn get_faults(State(app): State<Arc<AppState>>) -> Json<Faults> {
 
 pub async fn set_faults(
     State(app): State<Arc<AppState>>,
-    body: Result<Bytes, BytesRejection>,
+    RawBody(body): RawBody,
 ) -> Result<Json<Faults>, ApiError> {
-    let body = body.map_err(|e| ApiError::invalid_body(e.body_text()))?;
     let update: FaultsUpdate = serde_json::from_slice(&body)
         .map_err(|e| ApiError::invalid_body(format!("not a faults object: {e}")))?;
     let mut f = lock(&app.faults);
@@ -135,9 +134,8 @@ pub async fn get_clock(State(app): State<Arc<AppState>>) -> Json<ClockView> {
 
 pub async fn set_clock(
     State(app): State<Arc<AppState>>,
-    body: Result<Bytes, BytesRejection>,
+    RawBody(body): RawBody,
 ) -> Result<Json<ClockView>, ApiError> {
-    let body = body.map_err(|e| ApiError::invalid_body(e.body_text()))?;
     let update: ClockUpdate = serde_json::from_slice(&body)
         .map_err(|e| ApiError::invalid_body(format!("expected {{\"offset_ms\": N}}: {e}")))?;
     // A year either way is plenty to test skew and keeps the arithmetic far from overflow.
@@ -168,9 +166,8 @@ pub async fn list_webhooks(State(app): State<Arc<AppState>>) -> Json<WebhookUrls
 
 pub async fn add_webhook(
     State(app): State<Arc<AppState>>,
-    body: Result<Bytes, BytesRejection>,
+    RawBody(body): RawBody,
 ) -> Result<Json<WebhookUrls>, ApiError> {
-    let body = body.map_err(|e| ApiError::invalid_body(e.body_text()))?;
     let add: AddWebhook = serde_json::from_slice(&body)
         .map_err(|e| ApiError::invalid_body(format!("expected {{\"url\": …}}: {e}")))?;
     crate::check_webhook_url(&add.url).map_err(|e| ApiError::invalid("url", e.to_string()))?;

@@ -16,6 +16,7 @@ mod control;
 mod error;
 mod faults;
 mod params;
+mod server;
 mod state;
 mod store;
 mod webhooks;
@@ -86,8 +87,6 @@ impl Default for SandboxConfig {
 pub enum SandboxError {
     #[error("cannot read the listener's address: {0}")]
     Listener(#[source] std::io::Error),
-    #[error("the server failed: {0}")]
-    Serve(#[source] std::io::Error),
     #[error("invalid configuration: {0}")]
     Config(String),
     #[error("the sandbox task ended abnormally: {0}")]
@@ -253,14 +252,16 @@ async fn serve(
         webhooks::RetryPolicy::DEFAULT,
     ));
     let cancel = app.cancel.clone();
-    let result = axum::serve(listener, router(Arc::clone(&app)))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // Wakes handlers sleeping on injected latency so connections can close.
+    let serving = server::serve(listener, router(Arc::clone(&app)), cancel.clone());
+    tokio::pin!(serving);
+    tokio::select! {
+        () = &mut serving => {}
+        () = shutdown => {
+            // Also wakes handlers sleeping on injected latency, so connections can close.
             cancel.cancel();
-        })
-        .await
-        .map_err(SandboxError::Serve);
+            serving.await;
+        }
+    }
     app.cancel.cancel();
     app.tasks.close();
     app.tasks.wait().await;
@@ -268,7 +269,7 @@ async fn serve(
         tracing::warn!(error = %e, "webhook deliverer failed");
     }
     tracing::info!("sandbox stopped");
-    result
+    Ok(())
 }
 
 /// Every route the sandbox serves.
@@ -311,6 +312,7 @@ fn router(app: Arc<AppState>) -> Router {
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(middleware::from_fn_with_state(
             Arc::clone(&app),
             date_header,

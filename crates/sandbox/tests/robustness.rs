@@ -156,3 +156,36 @@ async fn odd_paths_queries_and_headers_are_refused_cleanly() {
     }
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_stalled_client_neither_holds_a_handler_nor_blocks_shutdown() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sb = start().await;
+    let addr = sb.base_url().trim_start_matches("http://").to_owned();
+    // Headers promise a body that never comes.
+    let mut stalled_body = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    stalled_body
+        .write_all(
+            format!(
+                "POST /api/payments HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {KEY}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"amount\""
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    // Half a request line, never finished.
+    let mut stalled_head = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    stalled_head.write_all(b"GET /api/pay").await.unwrap();
+    // An idle keep-alive connection.
+    let _idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+
+    tokio::time::timeout(PATIENCE, sb.shutdown())
+        .await
+        .expect("shutdown waited on stalled connections");
+    // The stalled ones were closed, not left hanging.
+    let mut buf = Vec::new();
+    tokio::time::timeout(PATIENCE, stalled_head.read_to_end(&mut buf))
+        .await
+        .expect("the stalled connection was left open")
+        .ok();
+}
