@@ -280,3 +280,38 @@ async fn a_rate_limited_refund_waits_and_goes_through_once() {
     assert_eq!(control.stats().await.route("POST /api/refunds"), 2);
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_whole_call_ends_by_the_operation_deadline_however_many_attempts_remain() {
+    let sb = start().await;
+    let mut config = config(&sb);
+    config.request_timeout = Duration::from_millis(100);
+    config.max_attempts = 1000;
+    config.operation_deadline = Duration::from_millis(500);
+    let gw = Gateway::new(config, ServerClock::new()).unwrap();
+    let control = Control::new(&sb);
+    let p = gateway(&sb).create_payment(&usd(100)).await.unwrap();
+    control.faults(json!({"latency_ms": 2000})).await;
+
+    let read = tokio::time::timeout(PATIENCE, gw.retrieve_payment(&p.id))
+        .await
+        .expect("the read outlived its deadline");
+    assert_eq!(read.unwrap_err(), GatewayError::Timeout);
+
+    let mut req = usd(100);
+    req.order_id = Some("till-3-0001".into());
+    let create = tokio::time::timeout(PATIENCE, gw.create_payment(&req))
+        .await
+        .expect("the create outlived its deadline");
+    assert!(
+        matches!(&create, Err(GatewayError::Unconfirmed { reference, .. }) if reference == "till-3-0001"),
+        "{create:?}"
+    );
+    control.clear_faults().await;
+    assert_eq!(
+        control.stats().await.route(CREATE),
+        2,
+        "one setup create, one cut off"
+    );
+    sb.shutdown().await;
+}
