@@ -33,6 +33,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use paydesk_core::payment::Payment;
 use paydesk_core::secrets::Secret;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -89,8 +90,6 @@ pub enum SandboxError {
     Listener(#[source] std::io::Error),
     #[error("invalid configuration: {0}")]
     Config(String),
-    #[error("the sandbox task ended abnormally: {0}")]
-    Task(String),
 }
 
 /// A sandbox running in the background.
@@ -99,7 +98,8 @@ pub struct SandboxHandle {
     base_url: String,
     app: Arc<AppStateHandle>,
     stop: CancellationToken,
-    task: JoinHandle<Result<(), SandboxError>>,
+    /// Taken by `shutdown`; a handle dropped without it still stops the sandbox.
+    task: Option<JoinHandle<Result<(), SandboxError>>>,
 }
 
 /// Keeps `AppState` out of the public API while letting the handle reach it.
@@ -130,14 +130,43 @@ impl SandboxHandle {
         Ok(())
     }
 
+    /// The customer pays now (what `POST /sandbox/payments/{id}/pay` does), for the demo's
+    /// "simulate customer payment" control.
+    pub fn pay(&self, payment_id: &str) -> Result<Payment, ApiError> {
+        control::capture(&self.app.0, payment_id)
+    }
+
+    /// The payment expires now.
+    pub fn expire(&self, payment_id: &str) -> Result<Payment, ApiError> {
+        let app = &self.app.0;
+        Ok(state::lock(&app.store).expire(payment_id, app.now())?)
+    }
+
+    /// The counters `GET /sandbox/stats` serves.
+    pub fn stats(&self) -> StatsSnapshot {
+        let app = &self.app.0;
+        let payments = state::lock(&app.store).payment_count();
+        app.stats
+            .snapshot(u64::try_from(payments).unwrap_or(u64::MAX))
+    }
+
     /// Stops serving, stops the deliverer and the delayed payments, and waits for them.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         self.stop.cancel();
-        match self.task.await {
+        let Some(task) = self.task.take() else {
+            return;
+        };
+        match task.await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "sandbox stopped with an error"),
             Err(e) => tracing::warn!(error = %e, "sandbox task failed"),
         }
+    }
+}
+
+impl Drop for SandboxHandle {
+    fn drop(&mut self) {
+        self.stop.cancel();
     }
 }
 
@@ -156,7 +185,7 @@ pub async fn spawn(
         base_url,
         app: Arc::new(AppStateHandle(app)),
         stop,
-        task,
+        task: Some(task),
     })
 }
 
@@ -309,6 +338,7 @@ fn router(app: Arc<AppState>) -> Router {
         .nest("/sandbox", control)
         .route("/checkout/{id}", get(checkout::page))
         .route("/checkout/{id}/pay", post(checkout::pay))
+        .route("/sdk/payments/{id}", get(checkout::data))
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -496,3 +496,39 @@ async fn public_url_shapes_the_payment_url() {
     );
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_handle_pays_expires_and_counts_in_process() {
+    let sb = start().await;
+    let gw = gateway(&sb);
+    let p = gw.create_payment(&usd(100)).await.unwrap();
+    let q = gw.create_payment(&usd(200)).await.unwrap();
+    assert!(sb.pay(&p.id).unwrap().is_paid());
+    assert_eq!(sb.pay(&p.id).unwrap_err().status, 409);
+    assert_eq!(sb.expire(&q.id).unwrap().status, PaymentStatus::Expired);
+    assert_eq!(sb.pay("nope").unwrap_err().status, 404);
+    assert_eq!(sb.stats().payments, 2);
+    // The data_url serves the object without the key, as the hosted checkout reads it.
+    let data: paydesk_core::payment::Payment = reqwest::get(p.data_url.clone().unwrap())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((data.id, data.status), (p.id, PaymentStatus::Succeeded));
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn dropping_the_handle_stops_the_sandbox() {
+    let sb = start().await;
+    let url = sb.api_url();
+    drop(sb);
+    tokio::time::timeout(PATIENCE, async {
+        while reqwest::get(&url).await.is_ok() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the sandbox kept serving after its handle was dropped");
+}
