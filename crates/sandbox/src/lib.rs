@@ -211,6 +211,17 @@ pub fn base_url_for(addr: SocketAddr) -> String {
     format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
+/// This machine's address on its local network, as a phone on the same Wi-Fi would reach
+/// it, or None without a network. Connecting a UDP socket sends nothing; it only asks the
+/// OS which interface would route to a public address.
+pub fn guess_lan_ip() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    // 192.0.2.1 is TEST-NET-1: never routed anywhere, so nothing can answer.
+    socket.connect("192.0.2.1:9").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_unspecified() && !ip.is_loopback()).then_some(ip)
+}
+
 pub(crate) fn check_webhook_url(url: &str) -> Result<(), SandboxError> {
     match reqwest::Url::parse(url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
