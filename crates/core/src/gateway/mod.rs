@@ -23,6 +23,8 @@
 
 mod error;
 mod retry;
+#[cfg(test)]
+mod scripted_tests;
 
 pub use error::GatewayError;
 pub use retry::{backoff_ceiling, full_jitter, parse_retry_after};
