@@ -164,6 +164,7 @@ fn broken_response() -> Response {
     Response::new(Body::from_stream(stream))
 }
 
+#[tracing::instrument(skip_all, fields(payment_id = %id))]
 pub async fn retrieve_payment(
     State(app): State<Arc<AppState>>,
     PaymentId(id): PaymentId,
@@ -206,6 +207,7 @@ pub async fn list_payments(
     }))
 }
 
+#[tracing::instrument(skip_all, fields(payment_id = %id))]
 pub async fn cancel_payment(
     State(app): State<Arc<AppState>>,
     PaymentId(id): PaymentId,

@@ -27,6 +27,8 @@ use crate::faults::{Faults, FaultsUpdate, StatsSnapshot};
 use crate::state::{lock, AppState};
 
 const MAX_PAY_DELAY_MS: i64 = 3_600_000;
+/// Delayed payments waiting at once; more is a runaway script, not a test.
+const MAX_SCHEDULED: usize = 10_000;
 
 /// Captures a pending payment and queues `payment.captured`.
 pub fn capture(app: &AppState, id: &str) -> Result<Payment, ApiError> {
@@ -37,6 +39,7 @@ pub fn capture(app: &AppState, id: &str) -> Result<Payment, ApiError> {
     Ok(payment)
 }
 
+#[tracing::instrument(skip_all, fields(payment_id = %id))]
 pub async fn pay(
     State(app): State<Arc<AppState>>,
     PaymentId(id): PaymentId,
@@ -60,6 +63,12 @@ pub async fn pay(
     if payment.status != PaymentStatus::Pending {
         return Err(crate::store::StoreError::NotPending(payment.status.to_string()).into());
     }
+    if app.tasks.len() >= MAX_SCHEDULED {
+        return Err(ApiError::conflict(
+            "too_many_scheduled",
+            format!("{MAX_SCHEDULED} delayed payments are already waiting"),
+        ));
+    }
     let task_app = Arc::clone(&app);
     app.tasks.spawn(async move {
         tokio::select! {
@@ -74,6 +83,7 @@ pub async fn pay(
     Ok((StatusCode::ACCEPTED, Json(payment)).into_response())
 }
 
+#[tracing::instrument(skip_all, fields(payment_id = %id))]
 pub async fn expire(
     State(app): State<Arc<AppState>>,
     PaymentId(id): PaymentId,
