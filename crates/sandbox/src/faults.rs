@@ -50,6 +50,9 @@ pub struct Faults {
     /// The next N webhook events are never sent.
     #[serde(default)]
     pub drop_webhooks: u32,
+    /// The next N webhook events are delivered twice (as real services sometimes do).
+    #[serde(default)]
+    pub duplicate_webhooks: u32,
     /// Chance per mille that a webhook event is never sent.
     #[serde(default)]
     pub webhook_drop_rate_permille: u16,
@@ -76,6 +79,7 @@ pub struct FaultsUpdate {
     rate_limit_secs: Option<u64>,
     drop_create_responses: Option<u32>,
     drop_webhooks: Option<u32>,
+    duplicate_webhooks: Option<u32>,
     webhook_drop_rate_permille: Option<u16>,
     webhook_delay_ms: Option<u64>,
 }
@@ -107,6 +111,7 @@ impl FaultState {
             fail_next,
             drop_create_responses,
             drop_webhooks,
+            duplicate_webhooks,
             webhook_drop_rate_permille,
             webhook_delay_ms
         );
@@ -150,6 +155,10 @@ impl FaultState {
 
     pub fn take_drop_create_response(&mut self) -> bool {
         take_one(&mut self.faults.drop_create_responses)
+    }
+
+    pub fn take_webhook_duplicate(&mut self) -> bool {
+        take_one(&mut self.faults.duplicate_webhooks)
     }
 
     /// Whether this webhook event is to be lost.

@@ -199,3 +199,24 @@ async fn shutdown_does_not_wait_for_a_receiver_that_never_answers_yes() {
         .expect("shutdown hung on pending webhook retries");
     rx.stop().await;
 }
+
+#[tokio::test]
+async fn a_duplicated_webhook_arrives_twice_with_the_same_id() {
+    let mut rx = Receiver::start(0).await;
+    let url = rx.url.clone();
+    let sb = start_with(|c| c.webhook_urls = vec![url]).await;
+    Control::new(&sb)
+        .faults(json!({"duplicate_webhooks": 1}))
+        .await;
+    let gw = gateway(&sb);
+    let p = gw.create_payment(&usd(100)).await.unwrap();
+    let q = gw.create_payment(&usd(200)).await.unwrap();
+    let first = rx.next().await.json();
+    let second = rx.next().await.json();
+    assert_eq!(first["id"], second["id"]);
+    assert_eq!(first["data"]["object"]["id"], p.id.as_str());
+    let third = rx.next().await.json();
+    assert_eq!(third["data"]["object"]["id"], q.id.as_str());
+    sb.shutdown().await;
+    rx.stop().await;
+}
