@@ -72,7 +72,13 @@ ensure_tauri_cli() {
 }
 
 # Runs "$@" with a private D-Bus session and an unlocked gnome-keyring (a real Secret
-# Service for the keychain tests), without touching the user's own session.
+# Service for the keychain tests), without touching the user's own session or keyrings:
+# the daemon keeps its keyring in a temporary directory.
 with_keyring() {
-  dbus-run-session -- sh -c 'printf paydesk-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null; exec "$@"' sh "$@"
+  dbus-run-session -- sh -c '
+    keyrings=$(mktemp -d)
+    trap "rm -rf \"$keyrings\"" EXIT
+    printf paydesk-test | XDG_DATA_HOME="$keyrings" gnome-keyring-daemon --unlock --components=secrets >/dev/null
+    "$@"
+  ' sh "$@"
 }

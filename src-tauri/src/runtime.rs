@@ -64,6 +64,7 @@ fn demo_config(terminal_name: &str) -> DemoConfig {
         time_window,
         lan,
         terminal_name: terminal_name.to_owned(),
+        heartbeat: None,
     }
 }
 

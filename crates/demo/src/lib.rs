@@ -35,6 +35,8 @@ pub struct DemoConfig {
     pub lan: bool,
     /// The terminal's name on the relay.
     pub terminal_name: String,
+    /// The relay's heartbeat interval and timeout (`None`: the relay's defaults).
+    pub heartbeat: Option<(Duration, Duration)>,
 }
 
 impl Default for DemoConfig {
@@ -43,6 +45,7 @@ impl Default for DemoConfig {
             time_window: Duration::from_secs(600),
             lan: false,
             terminal_name: "demo-till".into(),
+            heartbeat: None,
         }
     }
 }
@@ -87,9 +90,12 @@ impl Demo {
         let webhook_secret = random_secret("whsec_demo_");
         let terminal_key = paydesk_relay::generate_terminal_key();
 
-        let relay_config = RelayConfig::memory()
+        let mut relay_config = RelayConfig::memory()
             .merchant(MERCHANT, webhook_secret.clone())
             .terminal(MERCHANT, &config.terminal_name, &terminal_key);
+        if let Some((interval, timeout)) = config.heartbeat {
+            relay_config = relay_config.heartbeat(interval, timeout);
+        }
         let relay_listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let relay = paydesk_relay::spawn(relay_listener, relay_config).await?;
 
