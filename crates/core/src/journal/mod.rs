@@ -189,7 +189,11 @@ impl std::fmt::Debug for Journal {
 /// (`~/.local/share/paydesk/`, `%APPDATA%\paydesk\PayDesk\data\`, `~/Library/Application
 /// Support/com.paydesk.PayDesk/`).
 pub fn default_path() -> Result<PathBuf> {
-    if let Some(dir) = std::env::var_os(DATA_DIR_ENV).filter(|d| !d.is_empty()) {
+    default_path_with(|v| std::env::var_os(v))
+}
+
+fn default_path_with(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result<PathBuf> {
+    if let Some(dir) = env(DATA_DIR_ENV).filter(|d| !d.is_empty()) {
         return Ok(PathBuf::from(dir).join(FILE_NAME));
     }
     directories::ProjectDirs::from("com", "paydesk", "PayDesk")
@@ -775,6 +779,14 @@ mod tests {
         // 2026-03-01T00:00+02:00 = 2026-02-28T22:00Z.
         assert_eq!(start, 1_772_316_000_000);
         assert_eq!(end - start, 86_400_000);
+    }
+
+    #[test]
+    fn paydesk_data_dir_moves_the_journal() {
+        let p = default_path_with(|v| (v == DATA_DIR_ENV).then(|| "/srv/till".into())).unwrap();
+        assert_eq!(p, PathBuf::from("/srv/till/journal.sqlite3"));
+        let p = default_path_with(|_| None).unwrap();
+        assert!(p.ends_with(FILE_NAME) && p.is_absolute());
     }
 
     #[test]
