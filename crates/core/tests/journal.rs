@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{FixedOffset, NaiveDate, TimeZone};
-use paydesk_core::journal::{Journal, JournalError, Total};
+use paydesk_core::journal::{ActionId, ActionKind, Journal, JournalError, Total};
 use paydesk_core::{Currency, Money, Payment, PaymentStatus};
 
 const TEN_POW_20: i128 = 100_000_000_000_000_000_000;
@@ -414,4 +414,46 @@ fn two_processes_worth_of_connections_write_without_losing_anything() {
     }
     assert_eq!(app.history(day(), &tz()).unwrap().len(), 100);
     assert_eq!(cli.pending().unwrap().len(), 100);
+}
+
+#[test]
+fn a_refund_request_stays_open_until_its_answer_is_journaled() {
+    let (_dir, j) = open();
+    let eur = Currency::from_code("EUR").unwrap();
+    let mut p = payment("pay_r", 5000, "EUR", "succeeded", at(9, 0));
+    record(&j, &p, "poll");
+    let amount = Money::new(1500, eur);
+    let refund = j
+        .record_action("pay_r", &ActionKind::Refund { amount }, Some("broken cup"))
+        .unwrap();
+    let cancel = j.record_action("pay_r", &ActionKind::Cancel, None).unwrap();
+    let open_requests = j.unresolved_actions().unwrap();
+    assert_eq!(open_requests.len(), 2);
+    assert_eq!(open_requests[0].kind, ActionKind::Refund { amount });
+    assert_eq!(open_requests[0].reason.as_deref(), Some("broken cup"));
+    assert_eq!(open_requests[1].kind, ActionKind::Cancel);
+
+    // The answer for another payment is refused, and resolves nothing.
+    let other = payment("pay_other", 1, "EUR", "succeeded", at(9, 0));
+    assert!(matches!(
+        j.resolve_action(refund, "refunded", Some(&other)),
+        Err(JournalError::ActionMismatch { .. })
+    ));
+    assert_eq!(j.unresolved_actions().unwrap().len(), 2);
+
+    p.amount_refunded = 1500;
+    let t = j
+        .resolve_action(refund, "refunded", Some(&p))
+        .unwrap()
+        .unwrap();
+    assert_eq!(t.source, "refund");
+    assert!(t.refund_grew());
+    j.resolve_action(cancel, "refused: payment already succeeded", None)
+        .unwrap();
+    assert!(j.unresolved_actions().unwrap().is_empty());
+    assert_eq!(j.get("pay_r").unwrap().unwrap().amount_refunded, 1500);
+    assert!(matches!(
+        j.resolve_action(ActionId(77), "x", None),
+        Err(JournalError::UnknownAction(77))
+    ));
 }

@@ -14,15 +14,16 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::time::Duration;
 
-use paydesk_core::journal::Journal;
+use paydesk_core::journal::{ActionKind, Journal};
 use paydesk_core::{Currency, Money, Payment, PaymentStatus};
 
 const ROLE_ENV: &str = "CRASH_CHILD_ROLE";
 const DB_ENV: &str = "CRASH_CHILD_DB";
 const STOP_ENV: &str = "CRASH_CHILD_STOP_AFTER";
 
-/// What the till does for one charge, in order. The API's view after each step is
-/// `api_view`.
+/// What the till does for one charge, in order: the charge intent before the create
+/// call, the create's answer, a duplicate poll, the push that says paid, a stale poll
+/// arriving late, the refund request before the refund call, the refund's answer.
 const STEPS: &[&str] = &[
     "opened",
     "intent",
@@ -30,12 +31,13 @@ const STEPS: &[&str] = &[
     "duplicate-poll",
     "paid",
     "late-stale-poll",
+    "refund-request",
     "refunded",
 ];
 
 fn payment_at(step: &str) -> Payment {
     let status = match step {
-        "paid" | "late-stale-poll" | "refunded" => "succeeded",
+        "paid" | "late-stale-poll" | "refund-request" | "refunded" => "succeeded",
         _ => "pending",
     };
     let refunded = if step == "refunded" { 400 } else { 0 };
@@ -80,8 +82,14 @@ fn run_step(j: &Journal, step: &str) {
             j.record_snapshot(&payment_at("created"), "poll", 4)
                 .unwrap();
         }
+        "refund-request" => {
+            let amount = Money::new(400, cro().currency);
+            j.record_action("pay_crash", &ActionKind::Refund { amount }, None)
+                .unwrap();
+        }
         "refunded" => {
-            j.record_snapshot(&payment_at("refunded"), "poll", 5)
+            let request = j.unresolved_actions().unwrap()[0].id;
+            j.resolve_action(request, "refunded", Some(&payment_at("refunded")))
                 .unwrap();
         }
         other => panic!("unknown step {other}"),
@@ -183,10 +191,14 @@ fn spawn_child(db: &Path, role: &str, stop: Option<usize>) -> Child {
 }
 
 /// What a restarted till does: resolve interrupted creates against the API by order id,
-/// then poll every pending payment once. `api` is the service's current view, or `None`
-/// when the create never reached it.
+/// re-read payments with an interrupted cancel or refund, then poll every pending payment
+/// once. `api` is the service's current view, or `None` when the create never reached it.
 fn restart_and_reconcile(db: &Path, api: Option<&Payment>) -> Journal {
     let j = Journal::open(db).unwrap();
+    for action in j.unresolved_actions().unwrap() {
+        let truth = api.filter(|p| p.id == action.payment_id);
+        j.resolve_action(action.id, "reconciled", truth).unwrap();
+    }
     for intent in j.unresolved_intents().unwrap() {
         match api.filter(|p| p.order_id.as_deref() == Some(intent.order_id.as_str())) {
             Some(found) => {
@@ -222,6 +234,12 @@ fn a_payment_survives_sigkill_after_every_step() {
         let j = Journal::open(&db).unwrap();
         let intents = j.unresolved_intents().unwrap();
         let stored = j.get("pay_crash").unwrap();
+        let requests = j.unresolved_actions().unwrap();
+        assert_eq!(
+            requests.len(),
+            usize::from(*step == "refund-request"),
+            "{step}"
+        );
         match *step {
             "opened" => assert!(intents.is_empty() && stored.is_none(), "{step}"),
             "intent" => {
@@ -234,7 +252,7 @@ fn a_payment_survives_sigkill_after_every_step() {
                 let stored = stored.expect("payment journaled");
                 let want = match *step {
                     "created" | "duplicate-poll" => payment_at("created"),
-                    "paid" | "late-stale-poll" => payment_at("paid"),
+                    "paid" | "late-stale-poll" | "refund-request" => payment_at("paid"),
                     _ => payment_at("refunded"),
                 };
                 assert_eq!(stored, want, "{step}");
@@ -242,25 +260,24 @@ fn a_payment_survives_sigkill_after_every_step() {
         }
         drop(j);
 
-        // The till restarts. Meanwhile the customer paid; the refund exists only if the
-        // till asked for it (the last step). Whether the create call had reached the API
-        // before a kill right after "intent" is unknowable from the till, so both worlds
-        // are checked there.
-        let truth = if *step == "refunded" {
-            payment_at("refunded")
-        } else {
-            payment_at("paid")
-        };
-        let worlds: &[Option<&Payment>] = if *step == "intent" {
-            &[Some(&truth), None]
-        } else {
-            &[Some(&truth)]
+        // The till restarts. Meanwhile the customer paid. Where the till cannot know
+        // whether its last call reached the API (the create after "intent", the refund
+        // after "refund-request"), both worlds are checked.
+        let paid = payment_at("paid");
+        let refunded = payment_at("refunded");
+        let worlds: Vec<Option<&Payment>> = match *step {
+            "intent" => vec![Some(&paid), None],
+            "refund-request" => vec![Some(&paid), Some(&refunded)],
+            "refunded" => vec![Some(&refunded)],
+            _ => vec![Some(&paid)],
         };
         for api in worlds {
+            let truth = api.cloned();
             let world_dir = tempfile::tempdir().unwrap();
             let world_db = world_dir.path().join("journal.sqlite3");
             copy_journal(&db, &world_db);
-            let j = restart_and_reconcile(&world_db, *api);
+            let j = restart_and_reconcile(&world_db, api);
+            assert!(j.unresolved_actions().unwrap().is_empty(), "{step}");
             assert!(j.unresolved_intents().unwrap().is_empty(), "{step}");
             assert!(j.pending().unwrap().is_empty(), "{step}");
             match (step, api) {
@@ -269,7 +286,7 @@ fn a_payment_survives_sigkill_after_every_step() {
                     let got = j.entry("pay_crash").unwrap().unwrap();
                     assert_eq!(got.status, PaymentStatus::Succeeded, "{step}");
                     assert_eq!(got.payment.amount, 100_000_000_000_000_000_000);
-                    assert_eq!(got.payment, truth, "{step}");
+                    assert_eq!(Some(&got.payment), truth.as_ref(), "{step}");
                     assert_eq!(got.terminal.as_deref(), Some("Till 9"), "{step}");
                     // The journal's story only ever moved forward.
                     let seen: Vec<String> = j
@@ -278,10 +295,11 @@ fn a_payment_survives_sigkill_after_every_step() {
                         .iter()
                         .map(|t| format!("{}:{}", t.to, t.refunded_after_minor))
                         .collect();
-                    let expected: &[&str] = match *step {
-                        "intent" => &["succeeded:0"],
-                        "refunded" => &["pending:0", "succeeded:0", "succeeded:400"],
-                        _ => &["pending:0", "succeeded:0"],
+                    let refund_seen = got.payment.amount_refunded > 0;
+                    let expected: &[&str] = match (*step, refund_seen) {
+                        ("intent", _) => &["succeeded:0"],
+                        (_, true) => &["pending:0", "succeeded:0", "succeeded:400"],
+                        (_, false) => &["pending:0", "succeeded:0"],
                     };
                     assert_eq!(seen, expected, "{step}");
                 }

@@ -6,6 +6,9 @@
 //! caller writes a charge intent ([`Journal::record_intent`]); on start it reconciles
 //! [`Journal::unresolved_intents`] against the API by order id (a create may have
 //! succeeded just before the till died) and resumes tracking [`Journal::pending`].
+//! Cancels and refunds work the same way ([`Journal::record_action`] before the call,
+//! [`Journal::resolve_action`] after, [`Journal::unresolved_actions`] to re-read on start),
+//! so a refund that went out just before a crash is never offered twice.
 //!
 //! Durability: WAL with `synchronous=FULL`, one transaction per call, so a process killed
 //! at any instant leaves either the whole write or none of it. Statuses only move forward
@@ -85,6 +88,14 @@ pub enum JournalError {
     UnknownIntent(i64),
     #[error("charge intent {0} already has a payment; it cannot be abandoned")]
     IntentAttached(i64),
+    #[error("cancel/refund request {0} does not exist")]
+    UnknownAction(i64),
+    #[error("request {action} is for payment {expected}, not {got}")]
+    ActionMismatch {
+        action: i64,
+        expected: String,
+        got: String,
+    },
     #[error("search for a payment id or order id (at least one character)")]
     EmptyQuery,
     #[error("could not encode the payment: {0}")]
@@ -110,6 +121,29 @@ pub struct Intent {
     pub money: Money,
     pub description: Option<String>,
     pub terminal: String,
+    pub created_at_ms: i64,
+}
+
+/// A cancel or refund request's row id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct ActionId(pub i64);
+
+/// What the till asked the API to do to a payment.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum ActionKind {
+    Cancel,
+    Refund { amount: Money },
+}
+
+/// A cancel or refund that may or may not have reached the API: re-read the payment, then
+/// [`Journal::resolve_action`].
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PendingAction {
+    pub id: ActionId,
+    pub payment_id: String,
+    pub kind: ActionKind,
+    pub reason: Option<String>,
     pub created_at_ms: i64,
 }
 
@@ -414,6 +448,118 @@ impl Journal {
                 money: Money::new(parse_minor(&amount)?, currency),
                 description,
                 terminal,
+                created_at_ms,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Journals a cancel or refund request before it goes out.
+    pub fn record_action(
+        &self,
+        payment_id: &str,
+        kind: &ActionKind,
+        reason: Option<&str>,
+    ) -> Result<ActionId> {
+        if payment_id.is_empty() {
+            return Err(JournalError::MissingPaymentId);
+        }
+        let (name, amount, currency) = match kind {
+            ActionKind::Cancel => ("cancel", None, None),
+            ActionKind::Refund { amount } => (
+                "refund",
+                Some(amount.minor.to_string()),
+                Some(amount.currency.code()),
+            ),
+        };
+        let now = local_now_ms();
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO actions (payment_id, kind, amount_minor, currency, reason, \
+                 created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![payment_id, name, amount, currency, reason, now],
+            )?;
+            Ok(ActionId(tx.last_insert_rowid()))
+        })
+    }
+
+    /// Closes a request with its outcome ("refunded", "refused: …", "reconciled"), and
+    /// journals the payment as the API returned it, in the same transaction. Resolving
+    /// twice keeps the first outcome.
+    pub fn resolve_action(
+        &self,
+        id: ActionId,
+        outcome: &str,
+        snapshot: Option<&Payment>,
+    ) -> Result<Option<RecordedTransition>> {
+        let now = local_now_ms();
+        self.write(|tx| {
+            let (payment_id, kind): (String, String) = tx
+                .query_row(
+                    "SELECT payment_id, kind FROM actions WHERE id = ?1",
+                    [id.0],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?
+                .ok_or(JournalError::UnknownAction(id.0))?;
+            tx.execute(
+                "UPDATE actions SET resolved_at_ms = ?1, outcome = ?2 \
+                 WHERE id = ?3 AND resolved_at_ms IS NULL",
+                params![now, outcome, id.0],
+            )?;
+            match snapshot {
+                Some(p) if p.id != payment_id => Err(JournalError::ActionMismatch {
+                    action: id.0,
+                    expected: payment_id,
+                    got: p.id.clone(),
+                }),
+                Some(p) => record_in(tx, p, &kind, now, None, now),
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// Requests whose outcome the till never learned, oldest first.
+    pub fn unresolved_actions(&self) -> Result<Vec<PendingAction>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, payment_id, kind, amount_minor, currency, reason, created_at_ms \
+             FROM actions WHERE resolved_at_ms IS NULL ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, i64>(6)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, payment_id, kind, amount, currency, reason, created_at_ms) = row?;
+            let kind = match (kind.as_str(), amount, currency) {
+                ("cancel", _, _) => ActionKind::Cancel,
+                ("refund", Some(amount), Some(currency)) => ActionKind::Refund {
+                    amount: Money::new(
+                        parse_minor(&amount)?,
+                        Currency::from_code(&currency)
+                            .map_err(|e| JournalError::Corrupt(format!("request {id}: {e}")))?,
+                    ),
+                },
+                (other, _, _) => {
+                    return Err(JournalError::Corrupt(format!(
+                        "request {id} has kind '{other}' without an amount"
+                    )))
+                }
+            };
+            out.push(PendingAction {
+                id: ActionId(id),
+                payment_id,
+                kind,
+                reason,
                 created_at_ms,
             });
         }
