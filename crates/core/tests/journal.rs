@@ -457,3 +457,44 @@ fn a_refund_request_stays_open_until_its_answer_is_journaled() {
         Err(JournalError::UnknownAction(77))
     ));
 }
+
+#[test]
+fn the_intent_token_tells_apart_two_charges_with_one_order_id() {
+    let (_dir, j) = open();
+    let eur = Currency::from_code("EUR").unwrap();
+    // "Charge again" after an expiry, with the same order id typed by the cashier.
+    let first = j
+        .record_intent("table-4", Money::new(1000, eur), None, "Bar")
+        .unwrap();
+    let second = j
+        .record_intent("table-4", Money::new(1000, eur), None, "Bar")
+        .unwrap();
+    let first_token = j.intent(first).unwrap().unwrap().token;
+    let second_token = j.intent(second).unwrap().unwrap().token;
+    assert_ne!(first_token, second_token);
+
+    // Reconciliation finds the payment of the FIRST charge (its metadata says so): it
+    // must resolve the first intent, not the newest one.
+    let mut p: Payment = serde_json::from_str(&format!(
+        r#"{{"id":"pay_t1","amount":1000,"currency":"EUR","status":"expired","created":{},
+            "order_id":"table-4","metadata":{{"{}":"{first_token}"}}}}"#,
+        at(9, 0),
+        paydesk_core::journal::INTENT_METADATA_KEY
+    ))
+    .unwrap();
+    j.attach_payment_from("table-4", &p, "reconcile", 1)
+        .unwrap();
+    let open_ids: Vec<_> = j
+        .unresolved_intents()
+        .unwrap()
+        .iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(open_ids, [second]);
+
+    // Without a token the newest open intent for the order id is taken.
+    p.id = "pay_t2".into();
+    p.metadata = None;
+    j.attach_payment("table-4", &p).unwrap();
+    assert!(j.unresolved_intents().unwrap().is_empty());
+}

@@ -40,6 +40,9 @@ pub const FILE_NAME: &str = "journal.sqlite3";
 /// Overrides the data directory (the journal lives at `$PAYDESK_DATA_DIR/journal.sqlite3`).
 pub const DATA_DIR_ENV: &str = "PAYDESK_DATA_DIR";
 
+/// The payment metadata key that carries an intent's token (see [`Intent::token`]).
+pub const INTENT_METADATA_KEY: &str = "paydesk_intent";
+
 /// How long a write waits for another process (the CLI beside the app) to finish its own.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// At most this many rows come back from a search.
@@ -117,6 +120,10 @@ pub struct IntentId(pub i64);
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Intent {
     pub id: IntentId,
+    /// Unique per charge. Send it in the create call's `metadata` under
+    /// [`INTENT_METADATA_KEY`]: reconciliation then finds this charge's payment even when
+    /// a cashier reused an order id.
+    pub token: String,
     pub order_id: String,
     pub money: Money,
     pub description: Option<String>,
@@ -308,21 +315,28 @@ impl Journal {
             return Err(JournalError::EmptyOrderId);
         }
         let now = local_now_ms();
+        let token = uuid::Uuid::new_v4().simple().to_string();
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO intents (order_id, amount_minor, currency, description, terminal, \
-                 created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                 created_at_ms, token) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     order_id,
                     money.minor.to_string(),
                     money.currency.code(),
                     description,
                     terminal,
-                    now
+                    now,
+                    token
                 ],
             )?;
             Ok(IntentId(tx.last_insert_rowid()))
         })
+    }
+
+    /// One intent, resolved or not (for its token, right after [`Journal::record_intent`]).
+    pub fn intent(&self, id: IntentId) -> Result<Option<Intent>> {
+        Ok(self.intents("WHERE id = ?1", &[&id.0])?.into_iter().next())
     }
 
     /// Journals the create call's answer: resolves the newest unresolved intent for
@@ -356,13 +370,20 @@ impl Journal {
         if payment.id.is_empty() {
             return Err(JournalError::MissingPaymentId);
         }
+        let token = payment
+            .metadata
+            .as_ref()
+            .and_then(|m| m.get(INTENT_METADATA_KEY))
+            .and_then(|t| t.as_str());
         self.write(|tx| {
+            // The charge's own token when the API echoes it; else the newest open intent
+            // for the order id.
             let intent: Option<(i64, String, i64)> = tx
                 .query_row(
                     "SELECT id, terminal, created_at_ms FROM intents WHERE order_id = ?1 \
                      AND payment_id IS NULL AND abandoned_at_ms IS NULL \
-                     ORDER BY id DESC LIMIT 1",
-                    [order_id],
+                     ORDER BY (token IS ?2) DESC, id DESC LIMIT 1",
+                    params![order_id, token],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()?;
@@ -421,12 +442,19 @@ impl Journal {
 
     /// Intents whose create call may or may not have reached the API, oldest first.
     pub fn unresolved_intents(&self) -> Result<Vec<Intent>> {
+        self.intents(
+            "WHERE payment_id IS NULL AND abandoned_at_ms IS NULL ORDER BY id",
+            &[],
+        )
+    }
+
+    fn intents(&self, filter: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<Intent>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT id, order_id, amount_minor, currency, description, terminal, created_at_ms \
-             FROM intents WHERE payment_id IS NULL AND abandoned_at_ms IS NULL ORDER BY id",
-        )?;
-        let rows = stmt.query_map([], |r| {
+        let mut stmt = conn.prepare(&format!(
+            "SELECT id, order_id, amount_minor, currency, description, terminal, created_at_ms, \
+             token FROM intents {filter}"
+        ))?;
+        let rows = stmt.query_map(args, |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,
@@ -435,15 +463,18 @@ impl Journal {
                 r.get::<_, Option<String>>(4)?,
                 r.get::<_, String>(5)?,
                 r.get::<_, i64>(6)?,
+                r.get::<_, String>(7)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, order_id, amount, currency, description, terminal, created_at_ms) = row?;
+            let (id, order_id, amount, currency, description, terminal, created_at_ms, token) =
+                row?;
             let currency = Currency::from_code(&currency)
                 .map_err(|e| JournalError::Corrupt(format!("intent {id}: {e}")))?;
             out.push(Intent {
                 id: IntentId(id),
+                token,
                 order_id,
                 money: Money::new(parse_minor(&amount)?, currency),
                 description,

@@ -78,6 +78,12 @@ const MIGRATIONS: &[&str] = &[
         outcome        TEXT
     );
     CREATE INDEX actions_unresolved ON actions(payment_id) WHERE resolved_at_ms IS NULL;
+
+    -- A unique token per charge, sent as payment metadata, so reconciliation can tell
+    -- apart two charges that share a cashier-typed order id.
+    ALTER TABLE intents ADD COLUMN token TEXT;
+    UPDATE intents SET token = lower(hex(randomblob(16))) WHERE token IS NULL;
+    CREATE UNIQUE INDEX intents_token ON intents(token);
     "#,
 ];
 
@@ -126,7 +132,17 @@ mod tests {
             [],
         )
         .unwrap();
+        conn.execute(
+            "INSERT INTO intents (order_id, amount_minor, currency, terminal, created_at_ms) \
+             VALUES ('o1', '100', 'EUR', 't', 1)",
+            [],
+        )
+        .unwrap();
         migrate(&mut conn, &path).unwrap();
+        let token: String = conn
+            .query_row("SELECT token FROM intents", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(token.len(), 32);
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
