@@ -498,3 +498,49 @@ fn the_intent_token_tells_apart_two_charges_with_one_order_id() {
     j.attach_payment("table-4", &p).unwrap();
     assert!(j.unresolved_intents().unwrap().is_empty());
 }
+
+#[test]
+fn days_list_the_local_days_with_payments_newest_first() {
+    let (_dir, j) = open();
+    for (id, created) in [
+        ("d1", at(-30, 0)),
+        ("d2", at(0, 30)),
+        ("d3", at(23, 59)),
+        ("d4", at(26, 0)),
+    ] {
+        record(&j, &payment(id, 1, "USD", "succeeded", created), "poll");
+    }
+    let d = day();
+    let days = j.days(&tz(), 10).unwrap();
+    assert_eq!(
+        days,
+        [
+            d.succ_opt().unwrap(),
+            d,
+            d.pred_opt().unwrap().pred_opt().unwrap()
+        ]
+    );
+    assert_eq!(j.days(&tz(), 1).unwrap(), [d.succ_opt().unwrap()]);
+}
+
+#[test]
+fn a_payment_without_a_creation_time_belongs_to_the_day_it_was_seen() {
+    let (_dir, j) = open();
+    let p = payment("pay_nocreated", 100, "USD", "pending", 0);
+    let seen_ms = at(15, 0) * 1000;
+    j.record_snapshot(&p, "push", seen_ms).unwrap();
+    let entry = j.entry("pay_nocreated").unwrap().unwrap();
+    assert_eq!(entry.created_at_ms, seen_ms);
+    assert_eq!(j.history(day(), &tz()).unwrap().len(), 1);
+}
+
+#[test]
+fn a_damaged_journal_file_is_reported_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.sqlite3");
+    let garbage = b"this is not a database, but it may be the only copy of one".repeat(100);
+    std::fs::write(&path, &garbage).unwrap();
+    let err = Journal::open(&path).unwrap_err();
+    assert!(err.to_string().contains("not a database"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), garbage);
+}

@@ -703,6 +703,33 @@ impl Journal {
         )
     }
 
+    /// The local days in `tz` that have payments, newest first, at most `limit` (for a
+    /// history date picker).
+    pub fn days<Tz: TimeZone>(&self, tz: &Tz, limit: usize) -> Result<Vec<NaiveDate>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT created_at_ms FROM payments ORDER BY created_at_ms DESC")?;
+        let mut rows = stmt.query([])?;
+        let mut days: Vec<NaiveDate> = Vec::new();
+        while let Some(row) = rows.next()? {
+            let ms: i64 = row.get(0)?;
+            let Some(day) = tz
+                .timestamp_millis_opt(ms)
+                .earliest()
+                .map(|t| t.date_naive())
+            else {
+                continue;
+            };
+            if days.last() != Some(&day) {
+                if days.len() == limit {
+                    break;
+                }
+                days.push(day);
+            }
+        }
+        Ok(days)
+    }
+
     /// One day's count, amount and refunds by currency and status, sorted by both.
     /// Summed in i128 with overflow reported, never wrapped.
     pub fn totals<Tz: TimeZone>(&self, day: NaiveDate, tz: &Tz) -> Result<Vec<Total>> {
