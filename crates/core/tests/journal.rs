@@ -541,6 +541,11 @@ fn a_damaged_journal_file_is_reported_and_left_alone() {
     let garbage = b"this is not a database, but it may be the only copy of one".repeat(100);
     std::fs::write(&path, &garbage).unwrap();
     let err = Journal::open(&path).unwrap_err();
-    assert!(err.to_string().contains("not a database"), "{err}");
+    assert!(matches!(err, JournalError::Open { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("not a database") && msg.contains("journal.sqlite3"),
+        "{msg}"
+    );
     assert_eq!(std::fs::read(&path).unwrap(), garbage);
 }

@@ -257,20 +257,29 @@ impl Journal {
                 source,
             })?;
         }
-        let mut conn = Connection::open(&path).map_err(|source| JournalError::Open {
+        let open_err = |source| JournalError::Open {
             path: path.clone(),
             source,
-        })?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        };
+        let mut conn = Connection::open(&path).map_err(open_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        // The first statement is where a damaged or foreign file shows itself.
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .map_err(open_err)?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(JournalError::NoWal(mode));
         }
         // FULL: a transaction that returned is on disk, even if the machine loses power
         // rather than just the process dying.
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        schema::migrate(&mut conn, &path)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
+        schema::migrate(&mut conn, &path).map_err(|e| match e {
+            JournalError::Sqlite(source) => open_err(source),
+            other => other,
+        })?;
         Ok(Journal {
             conn: Mutex::new(conn),
             path,
