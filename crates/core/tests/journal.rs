@@ -549,3 +549,23 @@ fn a_damaged_journal_file_is_reported_and_left_alone() {
     );
     assert_eq!(std::fs::read(&path).unwrap(), garbage);
 }
+
+#[cfg(unix)]
+#[test]
+fn the_journal_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, j) = open();
+    record(
+        &j,
+        &payment("pay_p", 1, "USD", "pending", at(9, 0)),
+        "create",
+    );
+    let data = dir.path().join("data");
+    for name in ["journal.sqlite3", "journal.sqlite3-wal"] {
+        let mode = std::fs::metadata(data.join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{name}: {mode:o}");
+    }
+}

@@ -50,7 +50,7 @@ const FIND_LIMIT: usize = 100;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
-    #[error("cannot create the journal folder {path}: {source}")]
+    #[error("cannot create or protect the journal at {path}: {source}")]
     CreateDir {
         path: PathBuf,
         source: std::io::Error,
@@ -276,6 +276,10 @@ impl Journal {
             .map_err(open_err)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(open_err)?;
+        restrict_to_owner(&path).map_err(|source| JournalError::CreateDir {
+            path: path.clone(),
+            source,
+        })?;
         schema::migrate(&mut conn, &path).map_err(|e| match e {
             JournalError::Sqlite(source) => open_err(source),
             other => other,
@@ -819,6 +823,23 @@ impl Journal {
         }
         Ok(out)
     }
+}
+
+/// The journal is the merchant's sales record: readable by the till's user only. SQLite
+/// gives the `-wal` and `-shm` files the main file's mode.
+#[cfg(unix)]
+fn restrict_to_owner(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o700))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn restrict_to_owner(_path: &Path) -> std::io::Result<()> {
+    Ok(())
 }
 
 /// The merge rule, inside the caller's transaction.
