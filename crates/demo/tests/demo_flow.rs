@@ -1,6 +1,7 @@
 //! The demo shop end to end in one process: a terminal charges against the sandbox, the
-#![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the report
 //! customer pays, and "paid" arrives as a signed webhook relayed over the WebSocket.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the report
 
 use std::sync::Arc;
 use std::time::Duration;
