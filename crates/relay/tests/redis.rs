@@ -1,6 +1,7 @@
 //! Two relay instances on one real `redis-server` (started here, on a free port, without
 //! persistence, and killed at the end): events, tickets, replay memory and resume are
 //! shared, so a terminal may land on either instance.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
