@@ -6,14 +6,33 @@
 //! `paydesk-cli` are thin shells over this crate.
 
 pub mod clock;
+pub mod config;
 pub mod countdown;
+pub mod doctor;
+pub mod gateway;
+pub mod journal;
+pub mod logging;
 pub mod money;
 pub mod payment;
+pub mod provision;
+pub mod qr;
 pub mod realtime;
 pub mod secrets;
 pub mod signature;
+pub mod terminal;
 pub mod tracker;
 pub mod wire;
 
 pub use money::{Currency, Money, MoneyError};
 pub use payment::{Payment, PaymentStatus, Refund, WebhookEvent};
+
+/// Installs rustls' process-wide crypto provider (ring). Several dependencies enable
+/// different providers, and rustls then refuses to guess; every binary and test that
+/// opens TLS or WebSocket clients calls this first. Idempotent.
+pub fn init_tls() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Err means another provider was installed first, which is as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}

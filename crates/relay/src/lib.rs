@@ -1,1 +1,124 @@
-//! placeholder
+//! paydesk-relay: signed Crypto.com Pay webhooks in, authenticated WebSocket pushes out.
+//!
+//! Data flow: Crypto.com Pay → `POST /webhooks/{merchant}` ([`webhook`]: verify, de-duplicate,
+//! store) → the event-stream [`stream::Backend`] (memory or Redis Streams) → the local
+//! [`stream::hub::Hub`] → one [`session`] task per WebSocket → the terminal. Terminals
+//! authenticate with a key ([`terminals`]) exchanged for a single-use ticket ([`http`]).
+//!
+//! Start it with [`run`] (a listener, a config, a shutdown future) or [`spawn`] (tests, the
+//! demo mode); the `paydesk-relay` binary wraps `run` with a TOML config.
+
+pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod ratelimit;
+pub mod server;
+pub mod session;
+pub mod stream;
+pub mod terminals;
+pub mod webhook;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub use config::{BackendConfig, LoadedConfig, RateLimit, RelayConfig};
+pub use metrics::{Metrics, MetricsSnapshot};
+pub use terminals::{generate_terminal_key, hash_key, TerminalRecord, TerminalStore};
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error("cannot reach the event-stream backend: {0}")]
+    Backend(#[from] stream::BackendError),
+    #[error("listener: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the relay task failed: {0}")]
+    Join(String),
+}
+
+/// Runs the relay on `listener` until `shutdown` resolves, then closes every session with
+/// 1012 (service restart) and returns.
+pub async fn run(
+    listener: TcpListener,
+    config: RelayConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RelayError> {
+    let relay = server::Relay::build(config).await?;
+    relay.serve(listener, shutdown).await
+}
+
+/// A relay running in the background (tests, demo mode).
+pub struct RelayHandle {
+    addr: SocketAddr,
+    metrics: Arc<Metrics>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), RelayError>>,
+}
+
+/// Starts the relay on `listener` in a background task.
+pub async fn spawn(listener: TcpListener, config: RelayConfig) -> Result<RelayHandle, RelayError> {
+    let addr = listener.local_addr()?;
+    let relay = server::Relay::build(config).await?;
+    let metrics = relay.metrics();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(relay.serve(listener, async move {
+        let _ = stopped.await;
+    }));
+    Ok(RelayHandle {
+        addr,
+        metrics,
+        stop: Some(stop),
+        task,
+    })
+}
+
+impl RelayHandle {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `ws://127.0.0.1:PORT/v1/ws`
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}{}", self.addr, paydesk_core::wire::WS_PATH)
+    }
+
+    /// Where Crypto.com Pay (or the sandbox) posts the merchant's webhooks.
+    pub fn webhook_url(&self, merchant: &str) -> String {
+        format!("http://{}/webhooks/{merchant}", self.addr)
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Closes every session with 1012 and waits for the relay to stop.
+    pub async fn shutdown(mut self) -> Result<(), RelayError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match (&mut self.task).await {
+            Ok(r) => r,
+            Err(e) => Err(RelayError::Join(e.to_string())),
+        }
+    }
+}
+
+impl Drop for RelayHandle {
+    fn drop(&mut self) {
+        // Dropped without `shutdown`: stop anyway, so no relay outlives its owner.
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

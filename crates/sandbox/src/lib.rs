@@ -1,1 +1,331 @@
-//! placeholder
+//! paydesk-sandbox: a Crypto.com Pay stand-in, faithful enough that the client cannot tell.
+//!
+//! It serves the payment API under `/api` (same paths, auth schemes, bodies, objects,
+//! error bodies and status codes), sends signed webhooks to configured URLs, hosts a
+//! checkout page at each `payment_url`, and adds a control API under `/sandbox/` for
+//! tests and the demo: pay, expire, inject faults, read counters. In the data flow it
+//! stands where Crypto.com Pay stands: the till's gateway calls it, and its webhooks go to
+//! the relay. See `docs/sandbox.md` for what it mirrors and what is unverified.
+//!
+//! Start it with [`run`] (a listener, a config, a shutdown future) or [`spawn`] (returns a
+//! [`SandboxHandle`]); both own every task they start and stop them on shutdown.
+
+mod api;
+mod checkout;
+mod control;
+mod error;
+mod faults;
+mod params;
+mod state;
+mod store;
+mod webhooks;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicI64;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, UNIX_EPOCH};
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use paydesk_core::secrets::Secret;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use error::ApiError;
+pub use faults::{Faults, StatsSnapshot};
+use state::AppState;
+
+/// The default payment time window: 10 minutes, as in the live sample.
+pub const DEFAULT_TIME_WINDOW: Duration = Duration::from_secs(600);
+/// Request bodies above this are refused with 413.
+const BODY_LIMIT: usize = 64 * 1024;
+
+#[derive(Clone, Debug)]
+pub struct SandboxConfig {
+    /// The secret key clients must present (Basic user name or Bearer token).
+    pub secret_key: Secret,
+    /// Where webhooks go; more can be added at run time.
+    pub webhook_urls: Vec<String>,
+    /// Signs `Pay-Signature`.
+    pub webhook_secret: Secret,
+    /// How long a payment stays payable when the create names no `expired_at`.
+    pub time_window: Duration,
+    /// The base of `payment_url` (e.g. `http://192.168.1.20:8080` so a phone on the LAN
+    /// can open the checkout page); the listening address when None.
+    pub public_base_url: Option<String>,
+}
+
+impl SandboxConfig {
+    pub fn new(secret_key: Secret, webhook_secret: Secret) -> Self {
+        SandboxConfig {
+            secret_key,
+            webhook_urls: Vec::new(),
+            webhook_secret,
+            time_window: DEFAULT_TIME_WINDOW,
+            public_base_url: None,
+        }
+    }
+}
+
+/// Demo-friendly keys (`sk_test_sandbox`, `whsec_sandbox`), the default time window.
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig::new(Secret::new("sk_test_sandbox"), Secret::new("whsec_sandbox"))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("cannot read the listener's address: {0}")]
+    Listener(#[source] std::io::Error),
+    #[error("the server failed: {0}")]
+    Serve(#[source] std::io::Error),
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("the sandbox task ended abnormally: {0}")]
+    Task(String),
+}
+
+/// A sandbox running in the background.
+#[derive(Debug)]
+pub struct SandboxHandle {
+    base_url: String,
+    app: Arc<AppStateHandle>,
+    stop: CancellationToken,
+    task: JoinHandle<Result<(), SandboxError>>,
+}
+
+/// Keeps `AppState` out of the public API while letting the handle reach it.
+struct AppStateHandle(Arc<AppState>);
+
+impl std::fmt::Debug for AppStateHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AppState")
+    }
+}
+
+impl SandboxHandle {
+    /// `http://ip:port`, where the sandbox listens.
+    pub fn base_url(&self) -> String {
+        self.base_url.clone()
+    }
+
+    /// The API root to give the gateway: `base_url() + "/api"`.
+    pub fn api_url(&self) -> String {
+        format!("{}/api", self.base_url)
+    }
+
+    /// Sends future webhooks to `url` as well (the demo adds its relay once both run).
+    pub fn add_webhook_url(&self, url: impl Into<String>) -> Result<(), SandboxError> {
+        let url = url.into();
+        check_webhook_url(&url)?;
+        self.app.0.add_webhook_url(url);
+        Ok(())
+    }
+
+    /// Stops serving, stops the deliverer and the delayed payments, and waits for them.
+    pub async fn shutdown(self) {
+        self.stop.cancel();
+        match self.task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "sandbox stopped with an error"),
+            Err(e) => tracing::warn!(error = %e, "sandbox task failed"),
+        }
+    }
+}
+
+/// Starts the sandbox on `listener` in the background.
+pub async fn spawn(
+    listener: TcpListener,
+    config: SandboxConfig,
+) -> Result<SandboxHandle, SandboxError> {
+    let addr = listener.local_addr().map_err(SandboxError::Listener)?;
+    let base_url = base_url_for(addr);
+    let (app, rx) = build_state(&config, &base_url)?;
+    let stop = CancellationToken::new();
+    let shutdown = stop.clone().cancelled_owned();
+    let task = tokio::spawn(serve(listener, Arc::clone(&app), rx, shutdown));
+    Ok(SandboxHandle {
+        base_url,
+        app: Arc::new(AppStateHandle(app)),
+        stop,
+        task,
+    })
+}
+
+/// Serves until `shutdown` resolves, then stops everything it started.
+pub async fn run(
+    listener: TcpListener,
+    config: SandboxConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), SandboxError> {
+    let addr = listener.local_addr().map_err(SandboxError::Listener)?;
+    let (app, rx) = build_state(&config, &base_url_for(addr))?;
+    serve(listener, app, rx, shutdown).await
+}
+
+/// `http://ip:port` for an address; an unspecified IP (0.0.0.0, ::) becomes loopback,
+/// which is where a local client can reach it.
+pub fn base_url_for(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => std::net::Ipv4Addr::LOCALHOST.into(),
+        ip if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}
+
+pub(crate) fn check_webhook_url(url: &str) -> Result<(), SandboxError> {
+    match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
+        _ => Err(SandboxError::Config(format!(
+            "webhook URL {url:?} is not an http(s) URL"
+        ))),
+    }
+}
+
+fn build_state(
+    config: &SandboxConfig,
+    base_url: &str,
+) -> Result<
+    (
+        Arc<AppState>,
+        mpsc::Receiver<paydesk_core::payment::WebhookEvent>,
+    ),
+    SandboxError,
+> {
+    if config.secret_key.is_empty() {
+        return Err(SandboxError::Config("the secret key is empty".into()));
+    }
+    if config.webhook_secret.is_empty() {
+        return Err(SandboxError::Config("the webhook secret is empty".into()));
+    }
+    for url in &config.webhook_urls {
+        check_webhook_url(url)?;
+    }
+    let time_window_secs = i64::try_from(config.time_window.as_secs())
+        .ok()
+        .filter(|s| *s > 0)
+        .ok_or_else(|| SandboxError::Config("the time window must be at least 1 s".into()))?;
+    let public_base_url = config
+        .public_base_url
+        .clone()
+        .unwrap_or_else(|| base_url.to_owned())
+        .trim_end_matches('/')
+        .to_owned();
+    let (tx, rx) = mpsc::channel(webhooks::QUEUE_CAPACITY);
+    let app = Arc::new(AppState {
+        secret_key: config.secret_key.clone(),
+        webhook_secret: config.webhook_secret.clone(),
+        terms: store::Terms {
+            time_window_secs,
+            public_base_url,
+        },
+        store: Mutex::default(),
+        faults: Mutex::default(),
+        stats: faults::Stats::default(),
+        webhook_urls: RwLock::new(config.webhook_urls.clone()),
+        webhooks: tx,
+        clock_offset_ms: AtomicI64::new(0),
+        tasks: TaskTracker::new(),
+        cancel: CancellationToken::new(),
+    });
+    Ok((app, rx))
+}
+
+async fn serve(
+    listener: TcpListener,
+    app: Arc<AppState>,
+    rx: mpsc::Receiver<paydesk_core::payment::WebhookEvent>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), SandboxError> {
+    let deliverer = tokio::spawn(webhooks::run(
+        Arc::clone(&app),
+        rx,
+        webhooks::RetryPolicy::DEFAULT,
+    ));
+    let cancel = app.cancel.clone();
+    let result = axum::serve(listener, router(Arc::clone(&app)))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Wakes handlers sleeping on injected latency so connections can close.
+            cancel.cancel();
+        })
+        .await
+        .map_err(SandboxError::Serve);
+    app.cancel.cancel();
+    app.tasks.close();
+    app.tasks.wait().await;
+    if let Err(e) = deliverer.await {
+        tracing::warn!(error = %e, "webhook deliverer failed");
+    }
+    tracing::info!("sandbox stopped");
+    result
+}
+
+/// Every route the sandbox serves.
+fn router(app: Arc<AppState>) -> Router {
+    let api = Router::new()
+        .route(
+            "/payments",
+            post(api::create_payment).get(api::list_payments),
+        )
+        .route("/payments/{id}", get(api::retrieve_payment))
+        .route(
+            "/payments/{id}/cancel",
+            post(api::cancel_payment).get(api::cancel_payment),
+        )
+        .route("/refunds", post(api::create_refund))
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&app),
+            faults::api_gate,
+        ));
+    let control = Router::new()
+        .route("/payments/{id}/pay", post(control::pay))
+        .route("/payments/{id}/expire", post(control::expire))
+        .route(
+            "/faults",
+            get(control::get_faults)
+                .post(control::set_faults)
+                .delete(control::clear_faults),
+        )
+        .route("/stats", get(control::stats))
+        .route("/clock", get(control::get_clock).post(control::set_clock))
+        .route(
+            "/webhooks",
+            get(control::list_webhooks).post(control::add_webhook),
+        );
+    Router::new()
+        .nest("/api", api)
+        .nest("/sandbox", control)
+        .route("/checkout/{id}", get(checkout::page))
+        .route("/checkout/{id}/pay", post(checkout::pay))
+        .fallback(|| async { ApiError::not_found("route") })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&app),
+            date_header,
+        ))
+        .with_state(app)
+}
+
+/// Stamps `Date` from the sandbox's (possibly skewed) clock; hyper keeps a `Date` that is
+/// already set.
+async fn date_header(State(app): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    let ms = u64::try_from(app.now_ms()).unwrap_or(0);
+    let date = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_millis(ms));
+    if let Ok(v) = HeaderValue::from_str(&date) {
+        response.headers_mut().insert(header::DATE, v);
+    }
+    response.into_response()
+}

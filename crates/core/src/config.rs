@@ -1,0 +1,627 @@
+//! The till's settings: mode, terminal name, default currency, where the API and the relay
+//! are, and realtime tuning.
+//!
+//! Three layers of the same shape ([`ConfigLayer`]), later wins: the TOML file in the OS
+//! config directory (`PAYDESK_CONFIG` names another), the `PAYDESK_*` environment, and
+//! explicit overrides (the CLI's flags, the Settings screen). [`Config`] is the merged
+//! result the rest of the core reads.
+//!
+//! Secrets never come near this module: no type here has a field for one, and a config
+//! file that holds a key is refused with a pointer to the keychain (the refusal never
+//! repeats the file's text, which is where the key would be).
+
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::money::Currency;
+use crate::secrets::Secret;
+
+/// Names another config file.
+pub const CONFIG_ENV: &str = "PAYDESK_CONFIG";
+pub const MODE_ENV: &str = "PAYDESK_MODE";
+pub const API_URL_ENV: &str = "PAYDESK_API_URL";
+pub const RELAY_URL_ENV: &str = "PAYDESK_RELAY_URL";
+pub const TERMINAL_NAME_ENV: &str = "PAYDESK_TERMINAL_NAME";
+pub const CURRENCY_ENV: &str = "PAYDESK_CURRENCY";
+
+/// Crypto.com Pay's API.
+pub const DEFAULT_API_URL: &str = "https://pay.crypto.com/api/";
+pub const DEFAULT_TERMINAL_NAME: &str = "Till 1";
+pub const DEFAULT_CURRENCY: &str = "USD";
+/// The file name inside the config directory.
+pub const FILE_NAME: &str = "config.toml";
+
+/// Keys a config file must never hold; anything that smells of one is refused.
+const SECRET_KEYS: &[&str] = &[
+    "secret_key",
+    "terminal_key",
+    "api_key",
+    "secret",
+    "webhook_secret",
+    "password",
+    "token",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("no config folder could be found for this user; set {CONFIG_ENV} to a file path")]
+    NoConfigDir,
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid TOML: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error(
+        "{path} holds '{key}'; keys never go in the config file. Remove that line, then store \
+         the key in the OS keychain (Settings, or `paydesk-cli provision`) or set \
+         PAYDESK_SECRET_KEY / PAYDESK_TERMINAL_KEY"
+    )]
+    SecretInFile { path: PathBuf, key: String },
+    #[error("{origin}: {message}")]
+    Invalid { origin: String, message: String },
+    #[error("{mode} mode needs a secret API key: save one in Settings, run `paydesk-cli provision`, or set PAYDESK_SECRET_KEY")]
+    MissingKey { mode: Mode },
+    #[error("{mode} mode with a {key_kind} secret key; use a {mode} key (sk_{mode}_…) or switch the mode")]
+    KeyModeMismatch { mode: Mode, key_kind: Mode },
+    #[error(
+        "cannot tell whether the secret key is a test or a live key (it starts with neither \
+         sk_test_ nor sk_live_); set the mode explicitly"
+    )]
+    UnknownKeyKind,
+    #[error("could not encode the config: {0}")]
+    Encode(#[from] toml::ser::Error),
+}
+
+/// Which service the till talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// The sandbox and relay run in-process on loopback; no keys, no money.
+    Demo,
+    /// Crypto.com Pay with test keys.
+    Test,
+    /// Crypto.com Pay with live keys: real money.
+    Live,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Demo => "demo",
+            Mode::Test => "test",
+            Mode::Live => "live",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "demo" => Ok(Mode::Demo),
+            "test" => Ok(Mode::Test),
+            "live" => Ok(Mode::Live),
+            other => Err(format!("mode '{other}' is not one of demo, test, live")),
+        }
+    }
+}
+
+/// One layer of settings; every field optional. The file, the environment and the flags
+/// each make one. Deliberately has no field for a secret.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigLayer {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Mode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminal_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_currency: Option<Currency>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay_url: Option<String>,
+    /// A label for the merchant (shown in the UI and the support bundle).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merchant: Option<String>,
+    /// Declare the push channel dead after this long without a heartbeat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_timeout_secs: Option<u64>,
+    /// How often to poll the API while the push channel is down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll_interval_secs: Option<u64>,
+}
+
+impl ConfigLayer {
+    /// `self` with every field `over` sets replaced.
+    pub fn overlaid(self, over: ConfigLayer) -> ConfigLayer {
+        ConfigLayer {
+            mode: over.mode.or(self.mode),
+            terminal_name: over.terminal_name.or(self.terminal_name),
+            default_currency: over.default_currency.or(self.default_currency),
+            api_url: over.api_url.or(self.api_url),
+            relay_url: over.relay_url.or(self.relay_url),
+            merchant: over.merchant.or(self.merchant),
+            heartbeat_timeout_secs: over.heartbeat_timeout_secs.or(self.heartbeat_timeout_secs),
+            poll_interval_secs: over.poll_interval_secs.or(self.poll_interval_secs),
+        }
+    }
+
+    /// Reads a config file; a missing file is an empty layer (first start).
+    pub fn load(path: &Path) -> Result<ConfigLayer, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ConfigLayer::default()),
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })
+            }
+        };
+        ConfigLayer::parse(&text, path)
+    }
+
+    /// Parses config TOML. `path` only names the origin in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<ConfigLayer, ConfigError> {
+        let table = parse_table(text, path)?;
+        if let Some(key) = table.keys().find(|k| looks_secret(k)) {
+            return Err(ConfigError::SecretInFile {
+                path: path.to_owned(),
+                key: key.clone(),
+            });
+        }
+        // From the parsed table, not the text: toml's text errors quote the source line.
+        let layer = ConfigLayer::deserialize(toml::Value::Table(table)).map_err(|e| {
+            ConfigError::Invalid {
+                origin: path.display().to_string(),
+                message: e.message().to_owned(),
+            }
+        })?;
+        layer.validate(&path.display().to_string())?;
+        Ok(layer)
+    }
+
+    /// Writes the layer to `path` atomically: a temp file beside it, fsynced, renamed
+    /// over, the directory fsynced. A crash leaves the old file or the new one.
+    pub fn save(&self, path: &Path) -> Result<(), ConfigError> {
+        let text = format!(
+            "# PayDesk settings. Keys are never stored here: they live in the OS keychain.\n{}",
+            toml::to_string_pretty(self)?
+        );
+        write_atomically(path, text.as_bytes()).map_err(|source| ConfigError::Write {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    /// The `PAYDESK_*` variables of `env`.
+    pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<ConfigLayer, ConfigError> {
+        let get = |name: &str| {
+            env(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let invalid = |name: &str, message: String| ConfigError::Invalid {
+            origin: name.to_owned(),
+            message,
+        };
+        let layer = ConfigLayer {
+            mode: get(MODE_ENV)
+                .map(|v| v.parse().map_err(|m| invalid(MODE_ENV, m)))
+                .transpose()?,
+            terminal_name: get(TERMINAL_NAME_ENV),
+            default_currency: get(CURRENCY_ENV)
+                .map(|v| Currency::from_code(&v).map_err(|e| invalid(CURRENCY_ENV, e.to_string())))
+                .transpose()?,
+            api_url: get(API_URL_ENV),
+            relay_url: get(RELAY_URL_ENV),
+            ..ConfigLayer::default()
+        };
+        layer.validate("environment")?;
+        Ok(layer)
+    }
+
+    /// Checks what a file, the environment or a flag can get wrong, naming the origin.
+    pub fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            origin: origin.to_owned(),
+            message,
+        };
+        if let Some(url) = &self.api_url {
+            check_url(url, &["http", "https"]).map_err(|m| invalid(format!("api_url: {m}")))?;
+        }
+        if let Some(url) = &self.relay_url {
+            check_url(url, &["http", "https", "ws", "wss"])
+                .map_err(|m| invalid(format!("relay_url: {m}")))?;
+        }
+        if let Some(name) = &self.terminal_name {
+            if name.trim().is_empty()
+                || name.chars().count() > 64
+                || name.chars().any(char::is_control)
+            {
+                return Err(invalid(
+                    "terminal_name must be 1 to 64 printable characters".into(),
+                ));
+            }
+        }
+        for (field, value, range) in [
+            (
+                "heartbeat_timeout_secs",
+                self.heartbeat_timeout_secs,
+                1..=600,
+            ),
+            ("poll_interval_secs", self.poll_interval_secs, 1..=300),
+        ] {
+            if let Some(v) = value {
+                if !range.contains(&v) {
+                    return Err(invalid(format!(
+                        "{field} must be between {} and {} seconds",
+                        range.start(),
+                        range.end()
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The merged settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Config {
+    /// `None` when no layer chose one; see [`Config::effective_mode`].
+    pub mode: Option<Mode>,
+    pub terminal_name: String,
+    pub default_currency: Currency,
+    pub api_url: String,
+    pub relay_url: Option<String>,
+    pub merchant: Option<String>,
+    pub heartbeat_timeout: Option<Duration>,
+    pub poll_interval: Option<Duration>,
+    /// The file layer came from here (settings changes go back through [`ConfigLayer::save`]).
+    pub path: PathBuf,
+}
+
+/// `$PAYDESK_CONFIG`, else `config.toml` in the OS config directory
+/// (`~/.config/paydesk/`, `%APPDATA%\paydesk\PayDesk\config\`, `~/Library/Application
+/// Support/com.paydesk.PayDesk/`).
+pub fn default_path() -> Result<PathBuf, ConfigError> {
+    default_path_with(|v| std::env::var_os(v))
+}
+
+fn default_path_with(
+    env: impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> Result<PathBuf, ConfigError> {
+    if let Some(p) = env(CONFIG_ENV).filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    directories::ProjectDirs::from("com", "paydesk", "PayDesk")
+        .map(|d| d.config_dir().join(FILE_NAME))
+        .ok_or(ConfigError::NoConfigDir)
+}
+
+impl Config {
+    /// File (at [`default_path`]), then the process environment, then `overrides`.
+    pub fn load(overrides: ConfigLayer) -> Result<Config, ConfigError> {
+        let path = default_path()?;
+        Config::load_from(&path, |v| std::env::var(v).ok(), overrides)
+    }
+
+    /// [`Config::load`] with the file path and the environment supplied.
+    pub fn load_from(
+        path: &Path,
+        env: impl Fn(&str) -> Option<String>,
+        overrides: ConfigLayer,
+    ) -> Result<Config, ConfigError> {
+        overrides.validate("command line")?;
+        let merged = ConfigLayer::load(path)?
+            .overlaid(ConfigLayer::from_env(env)?)
+            .overlaid(overrides);
+        Config::from_layer(merged, path)
+    }
+
+    /// Fills the defaults in for whatever `layer` leaves unset.
+    pub fn from_layer(layer: ConfigLayer, path: &Path) -> Result<Config, ConfigError> {
+        let default_currency = match layer.default_currency {
+            Some(c) => c,
+            None => Currency::from_code(DEFAULT_CURRENCY).map_err(|e| ConfigError::Invalid {
+                origin: "built-in default".into(),
+                message: e.to_string(),
+            })?,
+        };
+        Ok(Config {
+            mode: layer.mode,
+            terminal_name: layer
+                .terminal_name
+                .unwrap_or_else(|| DEFAULT_TERMINAL_NAME.to_owned()),
+            default_currency,
+            api_url: layer.api_url.unwrap_or_else(|| DEFAULT_API_URL.to_owned()),
+            relay_url: layer.relay_url,
+            merchant: layer.merchant,
+            heartbeat_timeout: layer.heartbeat_timeout_secs.map(Duration::from_secs),
+            poll_interval: layer.poll_interval_secs.map(Duration::from_secs),
+            path: path.to_owned(),
+        })
+    }
+
+    /// The mode to run in, given the secret key that [`crate::secrets::resolve`] found:
+    /// the configured mode, checked against the key; else demo when there is no key, and
+    /// test or live by the key's prefix when there is one.
+    pub fn effective_mode(&self, secret_key: Option<&Secret>) -> Result<Mode, ConfigError> {
+        let key_kind = secret_key.map(|k| {
+            let k = k.expose();
+            if k.starts_with("sk_test_") {
+                Some(Mode::Test)
+            } else if k.starts_with("sk_live_") {
+                Some(Mode::Live)
+            } else {
+                None
+            }
+        });
+        match (self.mode, key_kind) {
+            (Some(Mode::Demo), _) | (None, None) => Ok(Mode::Demo),
+            (Some(mode), None) => Err(ConfigError::MissingKey { mode }),
+            (Some(mode), Some(Some(kind))) if kind != mode => Err(ConfigError::KeyModeMismatch {
+                mode,
+                key_kind: kind,
+            }),
+            (Some(mode), Some(_)) => Ok(mode),
+            (None, Some(Some(kind))) => Ok(kind),
+            (None, Some(None)) => Err(ConfigError::UnknownKeyKind),
+        }
+    }
+}
+
+fn parse_table(text: &str, path: &Path) -> Result<toml::Table, ConfigError> {
+    text.parse::<toml::Table>()
+        .map_err(|e| ConfigError::Syntax {
+            path: path.to_owned(),
+            message: syntax_position(text, &e),
+        })
+}
+
+/// Where a TOML syntax error is, without the line's text (which may hold a key).
+pub(crate) fn syntax_position(text: &str, e: &toml::de::Error) -> String {
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("syntax error at line {line}, column {column}")
+        }
+        None => "syntax error".to_owned(),
+    }
+}
+
+fn looks_secret(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    SECRET_KEYS
+        .iter()
+        .any(|s| k == *s || k.ends_with(&format!("_{s}")))
+}
+
+fn check_url(url: &str, schemes: &[&str]) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("'{url}' is not a URL ({e})"))?;
+    if !schemes.contains(&parsed.scheme()) {
+        return Err(format!(
+            "'{url}' must start with {}",
+            schemes
+                .iter()
+                .map(|s| format!("{s}://"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        ));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        // Credentials in a URL end up in logs and in this file.
+        return Err("must not carry a user name or password".into());
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(format!("'{url}' has no host"));
+    }
+    Ok(())
+}
+
+/// Temp file in the same directory, fsync, rename over, fsync the directory.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(d) => d.to_owned(),
+        None => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "config".into());
+    let tmp = dir.join(format!(
+        ".{name}.{}.{}.tmp",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)?;
+        #[cfg(unix)]
+        std::fs::File::open(&dir)?.sync_all()?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn later_layers_win_file_then_env_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(
+            &path,
+            "mode = \"test\"\nterminal_name = \"Front till\"\ndefault_currency = \"EUR\"\n\
+             relay_url = \"https://relay.example\"\nheartbeat_timeout_secs = 20\n",
+        )
+        .unwrap();
+        let env = env_of(&[
+            ("PAYDESK_TERMINAL_NAME", "Env till"),
+            ("PAYDESK_RELAY_URL", "wss://env-relay.example/ws"),
+        ]);
+        let flags = ConfigLayer {
+            relay_url: Some("https://flag-relay.example".into()),
+            ..ConfigLayer::default()
+        };
+        let c = Config::load_from(&path, env, flags).unwrap();
+        assert_eq!(c.mode, Some(Mode::Test));
+        assert_eq!(c.terminal_name, "Env till");
+        assert_eq!(c.default_currency.code(), "EUR");
+        assert_eq!(c.relay_url.as_deref(), Some("https://flag-relay.example"));
+        assert_eq!(c.api_url, DEFAULT_API_URL);
+        assert_eq!(c.heartbeat_timeout, Some(Duration::from_secs(20)));
+        assert_eq!(c.poll_interval, None);
+    }
+
+    #[test]
+    fn no_file_and_no_keys_means_demo() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Config::load_from(
+            &dir.path().join("none.toml"),
+            |_| None,
+            ConfigLayer::default(),
+        )
+        .unwrap();
+        assert_eq!(c.mode, None);
+        assert_eq!(c.effective_mode(None).unwrap(), Mode::Demo);
+        assert_eq!(c.terminal_name, DEFAULT_TERMINAL_NAME);
+        assert_eq!(c.default_currency.code(), "USD");
+    }
+
+    #[test]
+    fn mode_follows_the_key_unless_set_and_disagreements_are_refused() {
+        let mut c = Config::from_layer(ConfigLayer::default(), Path::new("x")).unwrap();
+        let test = Secret::new("sk_test_1");
+        let live = Secret::new("sk_live_1");
+        assert_eq!(c.effective_mode(Some(&test)).unwrap(), Mode::Test);
+        assert_eq!(c.effective_mode(Some(&live)).unwrap(), Mode::Live);
+        assert!(matches!(
+            c.effective_mode(Some(&Secret::new("abc"))),
+            Err(ConfigError::UnknownKeyKind)
+        ));
+        c.mode = Some(Mode::Live);
+        assert!(matches!(
+            c.effective_mode(None),
+            Err(ConfigError::MissingKey { mode: Mode::Live })
+        ));
+        let err = c.effective_mode(Some(&test)).unwrap_err();
+        assert!(matches!(err, ConfigError::KeyModeMismatch { .. }));
+        assert!(!err.to_string().contains("sk_test_1"));
+        c.mode = Some(Mode::Demo);
+        assert_eq!(c.effective_mode(Some(&live)).unwrap(), Mode::Demo);
+    }
+
+    #[test]
+    fn a_key_in_the_config_file_is_refused_without_echoing_it() {
+        let err = ConfigLayer::parse(
+            "terminal_name = \"A\"\nsecret_key = \"sk_live_topsecret\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::SecretInFile { ref key, .. } if key == "secret_key"));
+        assert!(!err.to_string().contains("topsecret"));
+        // A syntax error on a key's line names the position only.
+        let err =
+            ConfigLayer::parse("terminal_key = \"tk_topsecret\n", Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("line 1"), "{err}");
+        assert!(!err.to_string().contains("topsecret"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_their_origin() {
+        let err = ConfigLayer::parse("api_url = \"ftp://x\"", Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("api_url"), "{err}");
+        let err = ConfigLayer::parse("mode = \"production\"", Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("c.toml"), "{err}");
+        let err = ConfigLayer::parse("colour = \"red\"", Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("colour"), "{err}");
+        let err = ConfigLayer::from_env(env_of(&[("PAYDESK_CURRENCY", "XYZ")])).unwrap_err();
+        assert!(err.to_string().starts_with("PAYDESK_CURRENCY"), "{err}");
+        let err = ConfigLayer::from_env(env_of(&[("PAYDESK_MODE", "prod")])).unwrap_err();
+        assert!(err.to_string().contains("demo, test, live"), "{err}");
+        let err = ConfigLayer::parse("relay_url = \"https://u:p@relay\"", Path::new("c.toml"))
+            .unwrap_err();
+        assert!(err.to_string().contains("password"), "{err}");
+        let err = ConfigLayer::parse("poll_interval_secs = 0", Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("poll_interval_secs"), "{err}");
+    }
+
+    #[test]
+    fn save_round_trips_and_leaves_no_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join("config.toml");
+        let layer = ConfigLayer {
+            mode: Some(Mode::Live),
+            terminal_name: Some("Till \"3\"".into()),
+            default_currency: Some(Currency::from_code("JPY").unwrap()),
+            relay_url: Some("wss://relay.example/ws".into()),
+            poll_interval_secs: Some(3),
+            ..ConfigLayer::default()
+        };
+        layer.save(&path).unwrap();
+        assert_eq!(ConfigLayer::load(&path).unwrap(), layer);
+        let overwrite = ConfigLayer {
+            mode: Some(Mode::Test),
+            ..layer.clone()
+        };
+        overwrite.save(&path).unwrap();
+        assert_eq!(ConfigLayer::load(&path).unwrap(), overwrite);
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, vec!["config.toml".to_owned()]);
+    }
+
+    #[test]
+    fn paydesk_config_env_names_the_file() {
+        let p =
+            default_path_with(|v| (v == CONFIG_ENV).then(|| "/etc/paydesk.toml".into())).unwrap();
+        assert_eq!(p, PathBuf::from("/etc/paydesk.toml"));
+        let p = default_path_with(|_| None).unwrap();
+        assert!(p.ends_with(FILE_NAME));
+    }
+}

@@ -1,0 +1,788 @@
+//! The journal: the till's memory, a SQLite file in the OS data directory.
+//!
+//! Place in the data flow: the tracker hands every payment snapshot (create response, poll,
+//! push) to [`Journal::record_snapshot`] and emits to the UI only after it returns, so
+//! nothing is ever shown that the journal does not hold. Before the create call the
+//! caller writes a charge intent ([`Journal::record_intent`]); on start it reconciles
+//! [`Journal::unresolved_intents`] against the API by order id (a create may have
+//! succeeded just before the till died) and resumes tracking [`Journal::pending`].
+//!
+//! Durability: WAL with `synchronous=FULL`, one transaction per call, so a process killed
+//! at any instant leaves either the whole write or none of it. Statuses only move forward
+//! (the shared [`PaymentStatus::can_advance_to`] rule), so a late or duplicate snapshot
+//! changes nothing. Amounts are stored as decimal TEXT (SQLite integers stop at 64 bits).
+//!
+//! Calls block on an fsync; async callers run them in `spawn_blocking`.
+
+mod export;
+mod schema;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use chrono::{NaiveDate, NaiveTime, TimeZone};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use serde::Serialize;
+
+use crate::clock::local_now_ms;
+use crate::money::{Currency, Money};
+use crate::payment::{Payment, PaymentStatus};
+
+pub use schema::CURRENT_VERSION as SCHEMA_VERSION;
+
+/// The file name inside the data directory.
+pub const FILE_NAME: &str = "journal.sqlite3";
+/// Overrides the data directory (the journal lives at `$PAYDESK_DATA_DIR/journal.sqlite3`).
+pub const DATA_DIR_ENV: &str = "PAYDESK_DATA_DIR";
+
+/// How long a write waits for another process (the CLI beside the app) to finish its own.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// At most this many rows come back from a search.
+const FIND_LIMIT: usize = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("cannot create the journal folder {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open the journal at {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "the journal at {path} was written by a newer PayDesk (schema {found}, this build \
+         knows {known}); install the newer PayDesk"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("the journal could not switch to WAL mode (it is in '{0}' mode)")]
+    NoWal(String),
+    #[error("no data folder could be found for this user; set {DATA_DIR_ENV}")]
+    NoDataDir,
+    #[error("journal database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the journal holds a record it cannot read: {0}")]
+    Corrupt(String),
+    #[error("cannot store a payment without an id")]
+    MissingPaymentId,
+    #[error("an order id cannot be empty")]
+    EmptyOrderId,
+    #[error("payment {payment_id} belongs to order '{payment_order}', not '{expected}'")]
+    OrderMismatch {
+        payment_id: String,
+        payment_order: String,
+        expected: String,
+    },
+    #[error("charge intent {0} does not exist")]
+    UnknownIntent(i64),
+    #[error("charge intent {0} already has a payment; it cannot be abandoned")]
+    IntentAttached(i64),
+    #[error("search for a payment id or order id (at least one character)")]
+    EmptyQuery,
+    #[error("could not encode the payment: {0}")]
+    Encode(#[from] serde_json::Error),
+    #[error("the day {0} has no local midnight in this time zone")]
+    BadDay(NaiveDate),
+    #[error("could not write the export: {0}")]
+    Write(#[from] std::io::Error),
+}
+
+pub type Result<T, E = JournalError> = std::result::Result<T, E>;
+
+/// A charge intent's row id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct IntentId(pub i64);
+
+/// A charge the till set out to create. Unresolved until the create is known to have
+/// produced a payment ([`Journal::attach_payment`]) or not ([`Journal::abandon_intent`]).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Intent {
+    pub id: IntentId,
+    pub order_id: String,
+    pub money: Money,
+    pub description: Option<String>,
+    pub terminal: String,
+    pub created_at_ms: i64,
+}
+
+/// One journaled change of a payment: its status moved forward, or more of it was
+/// refunded, or both. The first sighting of a payment is a transition from `None`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RecordedTransition {
+    pub seq: i64,
+    pub payment_id: String,
+    pub from: Option<PaymentStatus>,
+    pub to: PaymentStatus,
+    pub refunded_before_minor: i128,
+    pub refunded_after_minor: i128,
+    /// Who reported it: "create", "poll", "push", "reconcile"…
+    pub source: String,
+    pub observed_at_ms: i64,
+    pub recorded_at_ms: i64,
+}
+
+impl RecordedTransition {
+    pub fn status_changed(&self) -> bool {
+        self.from.as_ref() != Some(&self.to)
+    }
+
+    pub fn refund_grew(&self) -> bool {
+        self.refunded_after_minor > self.refunded_before_minor
+    }
+}
+
+/// A journaled payment with what the till knows about it beyond the API's object.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HistoryEntry {
+    /// The latest object the API (or a push) reported, never an older one.
+    pub payment: Payment,
+    /// The effective status, as journaled.
+    pub status: PaymentStatus,
+    /// The till that created it; `None` for a payment only watched here.
+    pub terminal: Option<String>,
+    /// The service's creation time, else when this till first saw it (unix ms).
+    pub created_at_ms: i64,
+    /// When the last transition was journaled (unix ms).
+    pub updated_at_ms: i64,
+}
+
+/// Count and sums of one day's payments of one currency in one status.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Total {
+    pub currency: String,
+    pub status: PaymentStatus,
+    pub count: u64,
+    pub sum_minor: i128,
+    pub refunded_minor: i128,
+}
+
+impl Total {
+    /// The sum as money, when the currency is one PayDesk knows.
+    pub fn sum(&self) -> Option<Money> {
+        Currency::from_code(&self.currency)
+            .ok()
+            .map(|c| Money::new(self.sum_minor, c))
+    }
+}
+
+/// The journal file. `Send + Sync`: share it as `Arc<Journal>`.
+pub struct Journal {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal").field("path", &self.path).finish()
+    }
+}
+
+/// `$PAYDESK_DATA_DIR/journal.sqlite3`, else the OS data directory
+/// (`~/.local/share/paydesk/`, `%APPDATA%\paydesk\PayDesk\data\`, `~/Library/Application
+/// Support/com.paydesk.PayDesk/`).
+pub fn default_path() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os(DATA_DIR_ENV).filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir).join(FILE_NAME));
+    }
+    directories::ProjectDirs::from("com", "paydesk", "PayDesk")
+        .map(|d| d.data_dir().join(FILE_NAME))
+        .ok_or(JournalError::NoDataDir)
+}
+
+impl Journal {
+    /// Opens (creating if needed) the journal at [`default_path`].
+    pub fn open_default() -> Result<Journal> {
+        Journal::open(default_path()?)
+    }
+
+    /// Opens (creating if needed) the journal at `path` and brings its schema up to date.
+    pub fn open(path: impl AsRef<Path>) -> Result<Journal> {
+        let path = path.as_ref().to_owned();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| JournalError::CreateDir {
+                path: dir.to_owned(),
+                source,
+            })?;
+        }
+        let mut conn = Connection::open(&path).map_err(|source| JournalError::Open {
+            path: path.clone(),
+            source,
+        })?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(JournalError::NoWal(mode));
+        }
+        // FULL: a transaction that returned is on disk, even if the machine loses power
+        // rather than just the process dying.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        schema::migrate(&mut conn, &path)?;
+        Ok(Journal {
+            conn: Mutex::new(conn),
+            path,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version of the open file.
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self
+            .conn()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock rolled its transaction back; the connection is fine.
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn();
+        // IMMEDIATE takes the write lock up front, so two processes never deadlock
+        // upgrading read locks.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Journals a charge before the create call goes out.
+    pub fn record_intent(
+        &self,
+        order_id: &str,
+        money: Money,
+        description: Option<&str>,
+        terminal: &str,
+    ) -> Result<IntentId> {
+        if order_id.trim().is_empty() {
+            return Err(JournalError::EmptyOrderId);
+        }
+        let now = local_now_ms();
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO intents (order_id, amount_minor, currency, description, terminal, \
+                 created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    order_id,
+                    money.minor.to_string(),
+                    money.currency.code(),
+                    description,
+                    terminal,
+                    now
+                ],
+            )?;
+            Ok(IntentId(tx.last_insert_rowid()))
+        })
+    }
+
+    /// Journals the create call's answer: resolves the newest unresolved intent for
+    /// `order_id` and records the payment (source "create"), in one transaction.
+    /// Also the way to resolve an intent found by reconciliation.
+    pub fn attach_payment(
+        &self,
+        order_id: &str,
+        payment: &Payment,
+    ) -> Result<Option<RecordedTransition>> {
+        self.attach_payment_from(order_id, payment, "create", local_now_ms())
+    }
+
+    /// [`Journal::attach_payment`] naming the source ("reconcile" after a restart).
+    pub fn attach_payment_from(
+        &self,
+        order_id: &str,
+        payment: &Payment,
+        source: &str,
+        observed_at_ms: i64,
+    ) -> Result<Option<RecordedTransition>> {
+        if let Some(theirs) = payment.order_id.as_deref() {
+            if theirs != order_id {
+                return Err(JournalError::OrderMismatch {
+                    payment_id: payment.id.clone(),
+                    payment_order: theirs.to_owned(),
+                    expected: order_id.to_owned(),
+                });
+            }
+        }
+        if payment.id.is_empty() {
+            return Err(JournalError::MissingPaymentId);
+        }
+        self.write(|tx| {
+            let intent: Option<(i64, String, i64)> = tx
+                .query_row(
+                    "SELECT id, terminal, created_at_ms FROM intents WHERE order_id = ?1 \
+                     AND payment_id IS NULL AND abandoned_at_ms IS NULL \
+                     ORDER BY id DESC LIMIT 1",
+                    [order_id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            let (terminal, first_seen_ms) = match &intent {
+                Some((id, terminal, created)) => {
+                    tx.execute(
+                        "UPDATE intents SET payment_id = ?1 WHERE id = ?2",
+                        params![payment.id, id],
+                    )?;
+                    (Some(terminal.as_str()), *created)
+                }
+                None => (None, observed_at_ms),
+            };
+            let mut with_order = payment.clone();
+            with_order
+                .order_id
+                .get_or_insert_with(|| order_id.to_owned());
+            record_in(
+                tx,
+                &with_order,
+                source,
+                observed_at_ms,
+                terminal,
+                first_seen_ms,
+            )
+        })
+    }
+
+    /// Resolves an intent whose create call is known not to have produced a payment (the
+    /// API refused it, or reconciliation found no payment for its order id).
+    pub fn abandon_intent(&self, id: IntentId, reason: &str) -> Result<()> {
+        let now = local_now_ms();
+        self.write(|tx| {
+            let row: Option<(Option<String>, Option<i64>)> = tx
+                .query_row(
+                    "SELECT payment_id, abandoned_at_ms FROM intents WHERE id = ?1",
+                    [id.0],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            match row {
+                None => Err(JournalError::UnknownIntent(id.0)),
+                Some((Some(_), _)) => Err(JournalError::IntentAttached(id.0)),
+                Some((None, Some(_))) => Ok(()),
+                Some((None, None)) => {
+                    tx.execute(
+                        "UPDATE intents SET abandoned_at_ms = ?1, abandon_reason = ?2 \
+                         WHERE id = ?3",
+                        params![now, reason, id.0],
+                    )?;
+                    Ok(())
+                }
+            }
+        })
+    }
+
+    /// Intents whose create call may or may not have reached the API, oldest first.
+    pub fn unresolved_intents(&self) -> Result<Vec<Intent>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, order_id, amount_minor, currency, description, terminal, created_at_ms \
+             FROM intents WHERE payment_id IS NULL AND abandoned_at_ms IS NULL ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, i64>(6)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, order_id, amount, currency, description, terminal, created_at_ms) = row?;
+            let currency = Currency::from_code(&currency)
+                .map_err(|e| JournalError::Corrupt(format!("intent {id}: {e}")))?;
+            out.push(Intent {
+                id: IntentId(id),
+                order_id,
+                money: Money::new(parse_minor(&amount)?, currency),
+                description,
+                terminal,
+                created_at_ms,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Journals a payment snapshot from any source. Returns the transition it recorded:
+    /// `Some` on first sight, when the status moved forward, or when more was refunded;
+    /// `None` for a duplicate or a stale snapshot (which changes nothing that matters).
+    pub fn record_snapshot(
+        &self,
+        payment: &Payment,
+        source: &str,
+        observed_at_ms: i64,
+    ) -> Result<Option<RecordedTransition>> {
+        if payment.id.is_empty() {
+            return Err(JournalError::MissingPaymentId);
+        }
+        self.write(|tx| record_in(tx, payment, source, observed_at_ms, None, observed_at_ms))
+    }
+
+    /// Payments not yet in a terminal status (pending, or a status this build does not
+    /// know): the ones to resume tracking on start. Oldest first.
+    pub fn pending(&self) -> Result<Vec<Payment>> {
+        Ok(self
+            .entries(
+                "WHERE status NOT IN ('succeeded', 'cancelled', 'expired') \
+                 ORDER BY created_at_ms, id",
+                &[],
+            )?
+            .into_iter()
+            .map(|e| e.payment)
+            .collect())
+    }
+
+    /// The latest journaled object of a payment.
+    pub fn get(&self, payment_id: &str) -> Result<Option<Payment>> {
+        Ok(self.entry(payment_id)?.map(|e| e.payment))
+    }
+
+    /// A payment with what the till knows about it.
+    pub fn entry(&self, payment_id: &str) -> Result<Option<HistoryEntry>> {
+        Ok(self
+            .entries("WHERE id = ?1", &[&payment_id])?
+            .into_iter()
+            .next())
+    }
+
+    /// Payments whose id or order id starts with `query` (case-sensitive, as the API's
+    /// ids are), newest first, at most 100.
+    pub fn find(&self, query: &str) -> Result<Vec<HistoryEntry>> {
+        let query = query.trim();
+        if query.is_empty() {
+            return Err(JournalError::EmptyQuery);
+        }
+        let len = i64::try_from(query.chars().count()).unwrap_or(i64::MAX);
+        let limit = i64::try_from(FIND_LIMIT).unwrap_or(i64::MAX);
+        self.entries(
+            "WHERE substr(id, 1, ?2) = ?1 OR substr(order_id, 1, ?2) = ?1 \
+             ORDER BY created_at_ms DESC, id LIMIT ?3",
+            &[&query, &len, &limit],
+        )
+    }
+
+    /// Every transition of a payment, in order.
+    pub fn transitions(&self, payment_id: &str) -> Result<Vec<RecordedTransition>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT seq, payment_id, from_status, to_status, refunded_before_minor, \
+             refunded_after_minor, source, observed_at_ms, recorded_at_ms \
+             FROM transitions WHERE payment_id = ?1 ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([payment_id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, i64>(7)?,
+                r.get::<_, i64>(8)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, payment_id, from, to, before, after, source, observed, recorded) = row?;
+            out.push(RecordedTransition {
+                seq,
+                payment_id,
+                from: from.as_deref().map(PaymentStatus::parse),
+                to: PaymentStatus::parse(&to),
+                refunded_before_minor: parse_minor(&before)?,
+                refunded_after_minor: parse_minor(&after)?,
+                source,
+                observed_at_ms: observed,
+                recorded_at_ms: recorded,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The payments of one local day in `tz` (use `chrono::Local` on a till), oldest first.
+    pub fn history<Tz: TimeZone>(&self, day: NaiveDate, tz: &Tz) -> Result<Vec<HistoryEntry>> {
+        let (start, end) = day_bounds_ms(day, tz)?;
+        self.entries(
+            "WHERE created_at_ms >= ?1 AND created_at_ms < ?2 ORDER BY created_at_ms, id",
+            &[&start, &end],
+        )
+    }
+
+    /// One day's count, amount and refunds by currency and status, sorted by both.
+    /// Summed in i128 with overflow reported, never wrapped.
+    pub fn totals<Tz: TimeZone>(&self, day: NaiveDate, tz: &Tz) -> Result<Vec<Total>> {
+        let mut totals: Vec<Total> = Vec::new();
+        for entry in self.history(day, tz)? {
+            let p = &entry.payment;
+            let at = match totals
+                .iter()
+                .position(|t| t.currency == p.currency && t.status == entry.status)
+            {
+                Some(at) => at,
+                None => {
+                    totals.push(Total {
+                        currency: p.currency.clone(),
+                        status: entry.status.clone(),
+                        count: 0,
+                        sum_minor: 0,
+                        refunded_minor: 0,
+                    });
+                    totals.len() - 1
+                }
+            };
+            let overflow = || JournalError::Corrupt(format!("{} total overflows", p.currency));
+            let t = &mut totals[at];
+            t.count += 1;
+            t.sum_minor = t.sum_minor.checked_add(p.amount).ok_or_else(overflow)?;
+            t.refunded_minor = t
+                .refunded_minor
+                .checked_add(p.amount_refunded)
+                .ok_or_else(overflow)?;
+        }
+        totals.sort_by(|a, b| {
+            (a.currency.as_str(), a.status.as_str()).cmp(&(b.currency.as_str(), b.status.as_str()))
+        });
+        Ok(totals)
+    }
+
+    /// Writes one day's payments as CSV (RFC 4180, header row, amounts with the
+    /// currency's decimals). Returns the number of payment rows.
+    pub fn export_csv<Tz, W>(&self, day: NaiveDate, tz: &Tz, out: W) -> Result<usize>
+    where
+        Tz: TimeZone,
+        Tz::Offset: std::fmt::Display,
+        W: Write,
+    {
+        let entries = self.history(day, tz)?;
+        export::write_csv(&entries, tz, out)?;
+        Ok(entries.len())
+    }
+
+    fn entries(&self, filter: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<HistoryEntry>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT id, status, terminal, created_at_ms, updated_at_ms, json FROM payments {filter}"
+        ))?;
+        let rows = stmt.query_map(args, |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, String>(5)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, status, terminal, created_at_ms, updated_at_ms, json) = row?;
+            let payment: Payment = serde_json::from_str(&json)
+                .map_err(|e| JournalError::Corrupt(format!("payment {id}: {e}")))?;
+            out.push(HistoryEntry {
+                payment,
+                status: PaymentStatus::parse(&status),
+                terminal,
+                created_at_ms,
+                updated_at_ms,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// The merge rule, inside the caller's transaction.
+fn record_in(
+    tx: &Transaction<'_>,
+    payment: &Payment,
+    source: &str,
+    observed_at_ms: i64,
+    terminal: Option<&str>,
+    first_seen_ms: i64,
+) -> Result<Option<RecordedTransition>> {
+    let status = payment.effective_status();
+    let json = serde_json::to_string(payment)?;
+    let now = local_now_ms();
+    let stored: Option<(String, String, String)> = tx
+        .query_row(
+            "SELECT status, amount_refunded_minor, json FROM payments WHERE id = ?1",
+            [&payment.id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+
+    let (from, refunded_before) = match stored {
+        None => {
+            let created_at_ms = if payment.created > 0 {
+                payment.created.saturating_mul(1000)
+            } else {
+                first_seen_ms
+            };
+            tx.execute(
+                "INSERT INTO payments (id, order_id, terminal, currency, amount_minor, \
+                 amount_refunded_minor, status, created_at_ms, updated_at_ms, json) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    payment.id,
+                    payment.order_id,
+                    terminal,
+                    payment.currency,
+                    payment.amount.to_string(),
+                    payment.amount_refunded.to_string(),
+                    status.as_str(),
+                    created_at_ms,
+                    now,
+                    json
+                ],
+            )?;
+            (None, 0)
+        }
+        Some((old_status, old_refunded, old_json)) => {
+            let old_status = PaymentStatus::parse(&old_status);
+            let old_refunded = parse_minor(&old_refunded)?;
+            let advances = old_status.can_advance_to(&status);
+            let refund_grew = payment.amount_refunded > old_refunded;
+            if !advances && old_status != status {
+                tracing::debug!(payment = %payment.id, stored = %old_status, seen = %status,
+                    source, "stale snapshot ignored");
+                return Ok(None);
+            }
+            if !advances && payment.amount_refunded < old_refunded {
+                tracing::debug!(payment = %payment.id, source, "stale refund amount ignored");
+                return Ok(None);
+            }
+            if !advances && !refund_grew {
+                // Same status, same refunds: keep the newest details (a crypto amount that
+                // appeared, say) without a transition; skip the fsync when nothing but the
+                // countdown string changed.
+                if differs_materially(&old_json, payment) {
+                    tx.execute(
+                        "UPDATE payments SET json = ?1 WHERE id = ?2",
+                        params![json, payment.id],
+                    )?;
+                }
+                return Ok(None);
+            }
+            tx.execute(
+                "UPDATE payments SET status = ?1, amount_refunded_minor = ?2, json = ?3, \
+                 updated_at_ms = ?4, order_id = COALESCE(order_id, ?5), \
+                 terminal = COALESCE(terminal, ?6) WHERE id = ?7",
+                params![
+                    status.as_str(),
+                    payment.amount_refunded.to_string(),
+                    json,
+                    now,
+                    payment.order_id,
+                    terminal,
+                    payment.id
+                ],
+            )?;
+            (Some(old_status), old_refunded)
+        }
+    };
+    tx.execute(
+        "INSERT INTO transitions (payment_id, from_status, to_status, refunded_before_minor, \
+         refunded_after_minor, source, observed_at_ms, recorded_at_ms) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            payment.id,
+            from.as_ref().map(PaymentStatus::as_str),
+            status.as_str(),
+            refunded_before.to_string(),
+            payment.amount_refunded.to_string(),
+            source,
+            observed_at_ms,
+            now
+        ],
+    )?;
+    let transition = RecordedTransition {
+        seq: tx.last_insert_rowid(),
+        payment_id: payment.id.clone(),
+        from,
+        to: status,
+        refunded_before_minor: refunded_before,
+        refunded_after_minor: payment.amount_refunded,
+        source: source.to_owned(),
+        observed_at_ms,
+        recorded_at_ms: now,
+    };
+    tracing::info!(payment = %transition.payment_id, from = ?transition.from.as_ref().map(PaymentStatus::as_str),
+        to = %transition.to, refunded = %transition.refunded_after_minor, source, "journaled");
+    Ok(Some(transition))
+}
+
+/// Whether `new` says more than the stored object, ignoring the countdown string the API
+/// recomputes on every read.
+fn differs_materially(old_json: &str, new: &Payment) -> bool {
+    match serde_json::from_str::<Payment>(old_json) {
+        Ok(mut old) => {
+            let mut new = new.clone();
+            old.remaining_time = None;
+            new.remaining_time = None;
+            old != new
+        }
+        Err(_) => true,
+    }
+}
+
+fn parse_minor(s: &str) -> Result<i128> {
+    s.parse::<i128>()
+        .map_err(|_| JournalError::Corrupt(format!("amount '{s}' is not an integer")))
+}
+
+/// Unix ms of the start of `day` and of the next day in `tz`. A midnight skipped by a DST
+/// change starts the day at the first local time that exists.
+fn day_bounds_ms<Tz: TimeZone>(day: NaiveDate, tz: &Tz) -> Result<(i64, i64)> {
+    let next = day.succ_opt().ok_or(JournalError::BadDay(day))?;
+    Ok((local_start_ms(day, tz)?, local_start_ms(next, tz)?))
+}
+
+fn local_start_ms<Tz: TimeZone>(day: NaiveDate, tz: &Tz) -> Result<i64> {
+    let midnight = day.and_time(NaiveTime::MIN);
+    // Gaps are at most a few hours; try each minute until one exists.
+    for minutes in 0..(24 * 60) {
+        let local = midnight + chrono::Duration::minutes(minutes);
+        if let Some(t) = tz.from_local_datetime(&local).earliest() {
+            return Ok(t.timestamp_millis());
+        }
+    }
+    Err(JournalError::BadDay(day))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::FixedOffset;
+
+    #[test]
+    fn a_day_is_bounded_by_local_midnights() {
+        let tz = FixedOffset::east_opt(2 * 3600).unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+        let (start, end) = day_bounds_ms(day, &tz).unwrap();
+        // 2026-03-01T00:00+02:00 = 2026-02-28T22:00Z.
+        assert_eq!(start, 1_772_316_000_000);
+        assert_eq!(end - start, 86_400_000);
+    }
+
+    #[test]
+    fn minor_units_parse_back_exactly() {
+        assert_eq!(
+            parse_minor("100000000000000000000").unwrap(),
+            100_000_000_000_000_000_000
+        );
+        assert!(matches!(parse_minor("1e20"), Err(JournalError::Corrupt(_))));
+    }
+}

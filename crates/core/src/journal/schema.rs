@@ -1,0 +1,94 @@
+//! The journal's SQLite schema and its migrations, keyed by `PRAGMA user_version`.
+//!
+//! Each migration runs in its own transaction together with the version bump, so a till
+//! killed mid-upgrade reopens at the old version and simply runs the migration again.
+//! Amounts are TEXT decimal strings: SQLite integers are 64-bit and crypto amounts in
+//! base units (10^20 and up) are not.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::JournalError;
+
+/// Migration `i` takes the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: charge intents, payments, and their transitions.
+    r#"
+    CREATE TABLE intents (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        order_id        TEXT    NOT NULL,
+        amount_minor    TEXT    NOT NULL,
+        currency        TEXT    NOT NULL,
+        description     TEXT,
+        terminal        TEXT    NOT NULL,
+        created_at_ms   INTEGER NOT NULL,
+        -- Set once the create call is known to have produced this payment.
+        payment_id      TEXT,
+        -- Set when the create call is known NOT to have produced a payment.
+        abandoned_at_ms INTEGER,
+        abandon_reason  TEXT
+    );
+    CREATE INDEX intents_unresolved ON intents(order_id)
+        WHERE payment_id IS NULL AND abandoned_at_ms IS NULL;
+
+    CREATE TABLE payments (
+        id                    TEXT    PRIMARY KEY,
+        order_id              TEXT,
+        terminal              TEXT,
+        currency              TEXT    NOT NULL,
+        amount_minor          TEXT    NOT NULL,
+        amount_refunded_minor TEXT    NOT NULL,
+        -- The effective status (pending + expired flag = expired); only moves forward.
+        status                TEXT    NOT NULL,
+        -- Which local day the payment belongs to: the service's `created`, else when
+        -- the till first saw it.
+        created_at_ms         INTEGER NOT NULL,
+        updated_at_ms         INTEGER NOT NULL,
+        -- The latest payment object, exactly as the shared serde types write it.
+        json                  TEXT    NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX payments_created ON payments(created_at_ms);
+    CREATE INDEX payments_order ON payments(order_id);
+    CREATE INDEX payments_status ON payments(status);
+
+    CREATE TABLE transitions (
+        seq                    INTEGER PRIMARY KEY AUTOINCREMENT,
+        payment_id             TEXT    NOT NULL REFERENCES payments(id),
+        from_status            TEXT,
+        to_status              TEXT    NOT NULL,
+        refunded_before_minor  TEXT    NOT NULL,
+        refunded_after_minor   TEXT    NOT NULL,
+        source                 TEXT    NOT NULL,
+        observed_at_ms         INTEGER NOT NULL,
+        recorded_at_ms         INTEGER NOT NULL
+    );
+    CREATE INDEX transitions_payment ON transitions(payment_id, seq);
+    "#,
+];
+
+/// The schema version this build writes.
+pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database up to [`CURRENT_VERSION`], refusing one written by a newer build.
+pub fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<(), JournalError> {
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > CURRENT_VERSION {
+            return Err(JournalError::TooNew {
+                path: path.to_owned(),
+                found: version,
+                known: CURRENT_VERSION,
+            });
+        }
+        let Some(step) = usize::try_from(version)
+            .ok()
+            .and_then(|v| MIGRATIONS.get(v))
+        else {
+            return Ok(());
+        };
+        tx.execute_batch(step)?;
+        tx.pragma_update(None, "user_version", version + 1)?;
+        tx.commit()?;
+        tracing::info!(from = version, to = version + 1, "journal schema migrated");
+    }
+}

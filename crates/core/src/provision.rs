@@ -1,0 +1,342 @@
+//! Store provisioning files: one TOML file per till, written by whoever installs the shop,
+//! applied with `paydesk-cli provision <file>`. The keys go to the OS keychain, everything
+//! else to the config file; the app reads both on its next start.
+//!
+//! ```toml
+//! terminal_name = "Front till"
+//! currency      = "EUR"            # or default_currency
+//! mode          = "live"           # demo | test | live
+//! api_url       = "https://pay.crypto.com/api/"
+//! relay_url     = "wss://relay.shop.example/ws"
+//! merchant      = "Corner Shop"
+//! secret_key    = "sk_live_…"      # optional; goes to the keychain
+//! terminal_key  = "…"              # optional; goes to the keychain
+//! ```
+//!
+//! A file holding keys must be private to its owner (`chmod 600`): it is refused otherwise.
+//! No error from this module repeats a line of the file, since that line may hold a key.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::config::{syntax_position, Config, ConfigError, ConfigLayer};
+use crate::secrets::{Account, Secret, SecretStore, SecretsError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    #[error("cannot read the provisioning file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path} holds keys and is readable by other users (mode {mode:03o}); run \
+         `chmod 600 {path}` and try again"
+    )]
+    TooOpen { path: PathBuf, mode: u32 },
+    #[error("{path} is not valid TOML: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("{path}: '{key}' must be a non-empty string")]
+    BadSecret { path: PathBuf, key: &'static str },
+    #[error("{path} has nothing to apply")]
+    Empty { path: PathBuf },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot store the keys: {0}")]
+    Secrets(#[from] SecretsError),
+}
+
+/// A parsed provisioning file. Its `Debug` never shows the keys.
+#[derive(Clone, Debug)]
+pub struct Provisioning {
+    /// What goes to the config file.
+    pub settings: ConfigLayer,
+    pub secret_key: Option<Secret>,
+    pub terminal_key: Option<Secret>,
+    pub path: PathBuf,
+}
+
+/// What [`Provisioning::apply`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Applied {
+    /// The keychain accounts written.
+    pub stored: Vec<Account>,
+    pub config_path: PathBuf,
+    /// The config file's settings after the merge.
+    pub settings: ConfigLayer,
+}
+
+impl Provisioning {
+    /// Reads and checks a provisioning file. On Unix a file holding keys must not be
+    /// readable by group or others.
+    pub fn load(path: impl AsRef<Path>) -> Result<Provisioning, ProvisionError> {
+        let path = path.as_ref();
+        let read_err = |source| ProvisionError::Read {
+            path: path.to_owned(),
+            source,
+        };
+        let mut file = std::fs::File::open(path).map_err(read_err)?;
+        // The mode of the file we hold open, not of whatever the path names a moment later.
+        let meta = file.metadata().map_err(read_err)?;
+        let mut text = String::new();
+        file.read_to_string(&mut text).map_err(read_err)?;
+        let provisioning = Provisioning::parse(&text, path)?;
+        if provisioning.has_keys() {
+            check_private(path, &meta)?;
+        }
+        Ok(provisioning)
+    }
+
+    /// Parses provisioning TOML. `path` only names the origin in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Provisioning, ProvisionError> {
+        let mut table = text
+            .parse::<toml::Table>()
+            .map_err(|e| ProvisionError::Syntax {
+                path: path.to_owned(),
+                message: syntax_position(text, &e),
+            })?;
+        let secret_key = take_secret(&mut table, "secret_key", path)?;
+        let terminal_key = take_secret(&mut table, "terminal_key", path)?;
+        if let Some(currency) = table.remove("currency") {
+            if table.contains_key("default_currency") {
+                return Err(ProvisionError::Invalid {
+                    path: path.to_owned(),
+                    message: "give either currency or default_currency, not both".into(),
+                });
+            }
+            table.insert("default_currency".into(), currency);
+        }
+        let invalid = |message: String| ProvisionError::Invalid {
+            path: path.to_owned(),
+            message,
+        };
+        let settings = ConfigLayer::deserialize(toml::Value::Table(table))
+            .map_err(|e| invalid(e.message().to_owned()))?;
+        settings
+            .validate(&path.display().to_string())
+            .map_err(|e| invalid(e.to_string()))?;
+        let provisioning = Provisioning {
+            settings,
+            secret_key,
+            terminal_key,
+            path: path.to_owned(),
+        };
+        if provisioning.settings == ConfigLayer::default() && !provisioning.has_keys() {
+            return Err(ProvisionError::Empty {
+                path: path.to_owned(),
+            });
+        }
+        // A live mode with a test key (or the reverse) is caught here, not at the till.
+        if let (Some(_), Some(key)) = (provisioning.settings.mode, &provisioning.secret_key) {
+            Config::from_layer(provisioning.settings.clone(), path)?.effective_mode(Some(key))?;
+        }
+        Ok(provisioning)
+    }
+
+    pub fn has_keys(&self) -> bool {
+        self.secret_key.is_some() || self.terminal_key.is_some()
+    }
+
+    /// Stores the keys in `store`, then merges the settings into the config file at
+    /// `config_path` (written atomically; settings the file does not name are kept).
+    /// Keys first: re-running after a failure repeats nothing harmful, and a config that
+    /// says "live" is never written before its key is in place.
+    pub fn apply(
+        &self,
+        store: &dyn SecretStore,
+        config_path: &Path,
+    ) -> Result<Applied, ProvisionError> {
+        let mut stored = Vec::new();
+        for (account, secret) in [
+            (Account::SecretKey, &self.secret_key),
+            (Account::TerminalKey, &self.terminal_key),
+        ] {
+            if let Some(secret) = secret {
+                store.set(account, secret)?;
+                stored.push(account);
+            }
+        }
+        let settings = ConfigLayer::load(config_path)?.overlaid(self.settings.clone());
+        settings.save(config_path)?;
+        tracing::info!(config = %config_path.display(), keys = ?stored, "provisioned");
+        Ok(Applied {
+            stored,
+            config_path: config_path.to_owned(),
+            settings,
+        })
+    }
+}
+
+fn take_secret(
+    table: &mut toml::Table,
+    key: &'static str,
+    path: &Path,
+) -> Result<Option<Secret>, ProvisionError> {
+    match table.remove(key) {
+        None => Ok(None),
+        Some(toml::Value::String(s)) if !s.trim().is_empty() => Ok(Some(Secret::new(s.trim()))),
+        Some(_) => Err(ProvisionError::BadSecret {
+            path: path.to_owned(),
+            key,
+        }),
+    }
+}
+
+#[cfg(unix)]
+fn check_private(path: &Path, meta: &std::fs::Metadata) -> Result<(), ProvisionError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o044 != 0 {
+        return Err(ProvisionError::TooOpen {
+            path: path.to_owned(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private(_path: &Path, _meta: &std::fs::Metadata) -> Result<(), ProvisionError> {
+    // Windows ACLs default to the owner and administrators in the user's profile; there is
+    // no portable mode bit to check.
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Mode;
+    use crate::secrets::MemoryStore;
+
+    const FULL: &str = r#"
+terminal_name = "Front till"
+currency = "EUR"
+mode = "live"
+relay_url = "wss://relay.shop.example/ws"
+merchant = "Corner Shop"
+secret_key = "sk_live_provisioned"
+terminal_key = "tk_provisioned"
+"#;
+
+    fn write(dir: &Path, name: &str, text: &str, mode: u32) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+        path
+    }
+
+    #[test]
+    fn apply_puts_keys_in_the_store_and_the_rest_in_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(dir.path(), "till.toml", FULL, 0o600);
+        let config_path = dir.path().join("cfg").join("config.toml");
+        ConfigLayer {
+            poll_interval_secs: Some(4),
+            terminal_name: Some("old name".into()),
+            ..ConfigLayer::default()
+        }
+        .save(&config_path)
+        .unwrap();
+
+        let p = Provisioning::load(&file).unwrap();
+        assert!(!format!("{p:?}").contains("provisioned"));
+        let store = MemoryStore::new();
+        let applied = p.apply(&store, &config_path).unwrap();
+        assert_eq!(
+            applied.stored,
+            vec![Account::SecretKey, Account::TerminalKey]
+        );
+        assert_eq!(
+            store.get(Account::SecretKey).unwrap().unwrap().expose(),
+            "sk_live_provisioned"
+        );
+        assert_eq!(
+            store.get(Account::TerminalKey).unwrap().unwrap().expose(),
+            "tk_provisioned"
+        );
+
+        let written = std::fs::read_to_string(&config_path).unwrap();
+        assert!(!written.contains("provisioned"), "{written}");
+        let c = Config::load_from(&config_path, |_| None, ConfigLayer::default()).unwrap();
+        assert_eq!(c.terminal_name, "Front till");
+        assert_eq!(c.default_currency.code(), "EUR");
+        assert_eq!(c.mode, Some(Mode::Live));
+        assert_eq!(c.merchant.as_deref(), Some("Corner Shop"));
+        assert_eq!(c.poll_interval, Some(std::time::Duration::from_secs(4)));
+        let key = store.get(Account::SecretKey).unwrap();
+        assert_eq!(c.effective_mode(key.as_ref()).unwrap(), Mode::Live);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_file_with_keys_readable_by_others_is_refused_with_chmod_600() {
+        let dir = tempfile::tempdir().unwrap();
+        for mode in [0o644, 0o640, 0o604] {
+            let file = write(dir.path(), "till.toml", FULL, mode);
+            let err = Provisioning::load(&file).unwrap_err();
+            assert!(
+                matches!(err, ProvisionError::TooOpen { .. }),
+                "{mode:o}: {err}"
+            );
+            assert!(err.to_string().contains("chmod 600"), "{err}");
+        }
+        // Without keys the same mode is fine.
+        let file = write(
+            dir.path(),
+            "settings-only.toml",
+            "terminal_name = \"B\"\nmode = \"demo\"\n",
+            0o644,
+        );
+        assert!(Provisioning::load(&file).is_ok());
+    }
+
+    #[test]
+    fn errors_never_repeat_a_key() {
+        let p = Path::new("till.toml");
+        for text in [
+            "secret_key = \"sk_live_leak\nmode = \"live\"\n",
+            "secret_key = [\"sk_live_leak\"]\n",
+            "mode = \"test\"\nsecret_key = \"sk_live_leak\"\n",
+            "secret_key = \"sk_live_leak\"\nbogus = 1\n",
+        ] {
+            let err = Provisioning::parse(text, p).unwrap_err();
+            assert!(!err.to_string().contains("leak"), "{err}");
+        }
+        let err =
+            Provisioning::parse("mode = \"test\"\nsecret_key = \"sk_live_x\"\n", p).unwrap_err();
+        assert!(matches!(
+            err,
+            ProvisionError::Config(ConfigError::KeyModeMismatch { .. })
+        ));
+        let err = Provisioning::parse("secret_key = \"\"\n", p).unwrap_err();
+        assert!(matches!(
+            err,
+            ProvisionError::BadSecret {
+                key: "secret_key",
+                ..
+            }
+        ));
+        assert!(matches!(
+            Provisioning::parse("# nothing\n", p),
+            Err(ProvisionError::Empty { .. })
+        ));
+        let err = Provisioning::parse("relay_url = \"relay.example\"\n", p).unwrap_err();
+        assert!(err.to_string().contains("relay_url"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_file_says_which() {
+        let err = Provisioning::load("/nonexistent/till.toml").unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/till.toml"), "{err}");
+    }
+}

@@ -1,0 +1,248 @@
+//! `paydesk-relay`: the binary a merchant deploys. `serve` runs the relay from a TOML config
+//! (with `PAYDESK_RELAY_*` overrides); `terminal add|list|remove` manages terminal keys.
+
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context as _};
+use clap::{Parser, Subcommand};
+use paydesk_relay::config::{LoadedConfig, ProcessEnv};
+use paydesk_relay::TerminalStore;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "paydesk-relay",
+    version,
+    about = "Signed Crypto.com Pay webhooks in, authenticated WebSocket pushes out"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the relay.
+    Serve {
+        /// TOML config file (see docs/relay.md); PAYDESK_RELAY_* variables override it.
+        #[arg(long, env = "PAYDESK_RELAY_CONFIG")]
+        config: Option<PathBuf>,
+        /// Also write daily-rotated logs into this directory.
+        #[arg(long)]
+        log_dir: Option<PathBuf>,
+        /// Log as JSON lines.
+        #[arg(long)]
+        json_logs: bool,
+    },
+    /// Manages terminal keys (only their hashes are stored).
+    Terminal {
+        #[command(subcommand)]
+        action: TerminalAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum TerminalAction {
+    /// Creates a terminal and prints its key once.
+    Add {
+        #[arg(long)]
+        merchant: String,
+        #[arg(long)]
+        name: String,
+        /// The terminals file (default: the config's `terminals_file`).
+        #[arg(long)]
+        store: Option<PathBuf>,
+        #[arg(long, env = "PAYDESK_RELAY_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Lists terminals (never keys).
+    List {
+        #[arg(long)]
+        store: Option<PathBuf>,
+        #[arg(long, env = "PAYDESK_RELAY_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Removes a terminal; its key stops working at the next start of the relay.
+    Remove {
+        #[arg(long)]
+        merchant: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        store: Option<PathBuf>,
+        #[arg(long, env = "PAYDESK_RELAY_CONFIG")]
+        config: Option<PathBuf>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve {
+            config,
+            log_dir,
+            json_logs,
+        } => {
+            let _guard = init_logs(log_dir.as_deref(), json_logs)?;
+            let loaded = LoadedConfig::load(config.as_deref(), &ProcessEnv)
+                .context("loading the relay configuration")?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the tokio runtime")?;
+            rt.block_on(serve(loaded))
+        }
+        Command::Terminal { action } => terminal(action),
+    }
+}
+
+async fn serve(loaded: LoadedConfig) -> anyhow::Result<()> {
+    let socket = match loaded.listen {
+        std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+        std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+    }
+    .context("creating the listening socket")?;
+    socket.set_reuseaddr(true).context("SO_REUSEADDR")?;
+    socket
+        .bind(loaded.listen)
+        .with_context(|| format!("binding {}", loaded.listen))?;
+    // A deep backlog: after a restart every till reconnects at once.
+    let listener = socket.listen(4096).context("listening")?;
+    paydesk_relay::run(listener, loaded.relay, shutdown_signal())
+        .await
+        .context("relay failed")
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+fn init_logs(
+    log_dir: Option<&std::path::Path>,
+    json: bool,
+) -> anyhow::Result<Option<tracing_appender::non_blocking::WorkerGuard>> {
+    use tracing_subscriber::prelude::*;
+    let filter =
+        EnvFilter::try_from_env("PAYDESK_RELAY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let (file_layer, guard) = match log_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating log directory {}", dir.display()))?;
+            let appender = tracing_appender::rolling::daily(dir, "paydesk-relay.log");
+            let (writer, guard) = tracing_appender::non_blocking(appender);
+            (
+                Some(
+                    tracing_subscriber::fmt::layer()
+                        .json()
+                        .with_writer(writer)
+                        .with_ansi(false),
+                ),
+                Some(guard),
+            )
+        }
+        None => (None, None),
+    };
+    let stderr = if json {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(std::io::stderr)
+            .boxed()
+    } else {
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .boxed()
+    };
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(stderr)
+        .with(file_layer)
+        .try_init()
+        .context("installing the log subscriber")?;
+    Ok(guard)
+}
+
+fn store_path(store: Option<PathBuf>, config: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(s) = store {
+        return Ok(s);
+    }
+    if let Some(s) = std::env::var_os("PAYDESK_RELAY_TERMINALS_FILE") {
+        return Ok(PathBuf::from(s));
+    }
+    if let Some(c) = config {
+        let text =
+            std::fs::read_to_string(&c).with_context(|| format!("reading {}", c.display()))?;
+        let file: paydesk_relay::config::FileConfig =
+            toml::from_str(&text).with_context(|| format!("parsing {}", c.display()))?;
+        if let Some(p) = file.terminals_file {
+            return Ok(p);
+        }
+    }
+    bail!("no terminals file: pass --store FILE (or --config with terminals_file)")
+}
+
+fn terminal(action: TerminalAction) -> anyhow::Result<()> {
+    match action {
+        TerminalAction::Add {
+            merchant,
+            name,
+            store,
+            config,
+        } => {
+            let path = store_path(store, config)?;
+            let mut s = TerminalStore::load_or_empty(&path)?;
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            let key = s.add(&merchant, &name, now)?;
+            s.save(&path)?;
+            eprintln!(
+                "terminal '{name}' of merchant '{merchant}' added to {}.\n\
+                 Its key follows; it is shown only this once. Restart the relay to load it.",
+                path.display()
+            );
+            // The one place a key is ever printed: stdout, so it can be piped to the till.
+            println!("{}", key.expose());
+            Ok(())
+        }
+        TerminalAction::List { store, config } => {
+            let path = store_path(store, config)?;
+            let s = TerminalStore::load_or_empty(&path)?;
+            for t in &s.terminals {
+                println!("{}\t{}\t{}", t.merchant, t.name, t.created_unix);
+            }
+            Ok(())
+        }
+        TerminalAction::Remove {
+            merchant,
+            name,
+            store,
+            config,
+        } => {
+            let path = store_path(store, config)?;
+            let mut s = TerminalStore::load_or_empty(&path)?;
+            s.remove(&merchant, &name)?;
+            s.save(&path)?;
+            eprintln!("terminal '{name}' of merchant '{merchant}' removed.");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! The accept loop and the shared state: one HTTP/1 connection task per socket (bounded
+//! header reads, a cap on open HTTP connections), graceful shutdown that closes every
+//! WebSocket with 1012 and waits for the tasks it owns.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower::ServiceExt as _;
+use tracing::{info, warn};
+
+use crate::config::{BackendConfig, RelayConfig};
+use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
+use crate::stream::hub::Hub;
+use crate::stream::memory::MemoryBackend;
+use crate::stream::Backend;
+use crate::terminals::{KeyHash, Terminals};
+use crate::RelayError;
+
+/// Everything the handlers and sessions share.
+pub struct AppState {
+    pub config: RelayConfig,
+    pub terminals: Terminals,
+    pub backend: Arc<dyn Backend>,
+    pub hub: Arc<Hub>,
+    pub metrics: Arc<Metrics>,
+    pub key_limiter: RateLimiter<KeyHash>,
+    pub addr_limiter: RateLimiter<std::net::IpAddr>,
+    pub sessions: Arc<Semaphore>,
+    /// Fires on shutdown; sessions answer with 1012.
+    pub cancel: CancellationToken,
+    /// Owns every session and background task.
+    pub tracker: TaskTracker,
+}
+
+/// A built relay, not yet serving.
+pub struct Relay {
+    state: Arc<AppState>,
+}
+
+impl Relay {
+    pub async fn build(config: RelayConfig) -> Result<Relay, RelayError> {
+        config.validate()?;
+        let hub = Arc::new(Hub::new(config.merchants.keys(), config.fanout_capacity));
+        let backend: Arc<dyn Backend> = match &config.backend {
+            BackendConfig::Memory => Arc::new(MemoryBackend::new(
+                hub.clone(),
+                config.merchants.keys().cloned(),
+                config.history_max_events,
+                config.history_max_age,
+                config.max_outstanding_tickets,
+                config.replay_max_entries,
+            )),
+            BackendConfig::Redis { .. } => {
+                return Err(RelayError::Config(crate::config::ConfigError::Invalid(
+                    "redis backend not built yet".into(),
+                )))
+            }
+        };
+        let state = AppState {
+            terminals: Terminals::new(&config.terminals),
+            backend,
+            hub,
+            metrics: Arc::new(Metrics::default()),
+            key_limiter: RateLimiter::new(config.ticket_rate_per_key, 100_000),
+            addr_limiter: RateLimiter::new(config.ticket_rate_per_addr, 100_000),
+            sessions: Arc::new(Semaphore::new(config.max_connections)),
+            cancel: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+            config,
+        };
+        Ok(Relay {
+            state: Arc::new(state),
+        })
+    }
+
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.state.metrics.clone()
+    }
+
+    /// Serves until `shutdown` resolves; then stops accepting, closes sessions with 1012
+    /// and waits (bounded) for every task it started.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), RelayError> {
+        let app = self.state;
+        let router = crate::http::router(app.clone());
+        let http_cap = Arc::new(Semaphore::new(app.config.max_http_connections));
+        app.backend.start(app.cancel.clone(), &app.tracker);
+        info!(
+            addr = %listener.local_addr()?,
+            merchants = app.config.merchants.len(),
+            terminals = app.terminals.len(),
+            "relay listening"
+        );
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = app.cancel.cancelled() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((socket, peer)) => {
+                        let Ok(permit) = http_cap.clone().try_acquire_owned() else {
+                            app.metrics.reject("http", "http_connection_cap");
+                            drop(socket);
+                            continue;
+                        };
+                        app.tracker.spawn(serve_connection(app.clone(), router.clone(), socket, peer, permit));
+                    }
+                    Err(e) => {
+                        // Out of file descriptors, usually: back off instead of spinning.
+                        warn!(error = %e, "accept failed");
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                            _ = app.cancel.cancelled() => break,
+                        }
+                    }
+                }
+            }
+        }
+        info!("relay shutting down: closing sessions with 1012");
+        drop(listener);
+        app.cancel.cancel();
+        app.tracker.close();
+        let grace = app.config.close_timeout + Duration::from_secs(1);
+        if tokio::time::timeout(grace, app.tracker.wait())
+            .await
+            .is_err()
+        {
+            warn!(
+                left = app.tracker.len(),
+                "tasks still running after the grace period"
+            );
+        }
+        Ok(())
+    }
+}
+
+async fn serve_connection(
+    app: Arc<AppState>,
+    router: Router,
+    socket: TcpStream,
+    peer: SocketAddr,
+    _permit: OwnedSemaphorePermit,
+) {
+    let _ = socket.set_nodelay(true);
+    app.metrics.gauge(&app.metrics.http_connections, 1);
+    let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+        req.extensions_mut().insert(ConnectInfo(peer));
+        router.clone().oneshot(req.map(Body::new))
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(app.config.request_timeout)
+        .max_buf_size(16 * 1024)
+        .serve_connection(TokioIo::new(socket), svc)
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => {
+            if let Err(e) = r {
+                tracing::debug!(%peer, error = %e, "http connection ended with an error");
+            }
+        }
+        _ = app.cancel.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(app.config.close_timeout, conn).await;
+        }
+    }
+    app.metrics.gauge(&app.metrics.http_connections, -1);
+}

@@ -1,0 +1,1 @@
+//! The Redis Streams backend (work in progress in this commit).

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The README's test command: installs what is missing, then runs every check and test —
+# formatting, clippy, unit, integration, whole-system and end-to-end (the real app under
+# Xvfb through WebDriver) — inside a private D-Bus session with a real Secret Service.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$PAYDESK_ROOT"
+
+ensure_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+ensure_rust
+ensure_tauri_driver
+
+say "cargo fmt --check"
+cargo fmt --all -- --check
+say "cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+say "building every binary the system and end-to-end tests start"
+cargo build --workspace --bins --locked
+say "running every test (target: $CARGO_TARGET_DIR)"
+with_keyring cargo test --workspace --locked --no-fail-fast "$@"

@@ -1,0 +1,281 @@
+//! End-to-end harness: the real PayDesk app under Xvfb, driven through WebDriver.
+//!
+//! Each [`App`] gets its own X display (`Xvfb -displayfd`), its own `tauri-driver` on its
+//! own ports, and its own data/config/log directories, so runs never collide. Missing
+//! pieces of the display stack fail the test with what to install — never a silent skip.
+//! Screenshots land in `target/e2e-screenshots/`.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use fantoccini::{Client, ClientBuilder, Locator};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// One e2e test at a time per test binary: WebKit is heavy and the machine has 2 cores.
+pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The cargo target profile directory this test binary was built into (`target/debug`).
+pub fn profile_dir() -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("cannot locate the test executable")?;
+    // target/debug/deps/<test-binary>
+    exe.parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .ok_or_else(|| anyhow!("unexpected test executable path {}", exe.display()))
+}
+
+/// A binary built by this workspace (`paydesk`, `paydesk-cli`, `paydesk-relay`, …).
+pub fn workspace_binary(name: &str) -> Result<PathBuf> {
+    let path = profile_dir()?.join(name);
+    if path.is_file() {
+        Ok(path)
+    } else {
+        bail!(
+            "{} is not built; run `cargo build --workspace --bins` first (the README's test command does)",
+            path.display()
+        )
+    }
+}
+
+fn find_tool(name: &str, extra: &[PathBuf], install_hint: &str) -> Result<PathBuf> {
+    let from_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default();
+    from_path
+        .into_iter()
+        .chain(extra.iter().cloned())
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .ok_or_else(|| anyhow!("{name} not found: {install_hint}"))
+}
+
+fn tauri_driver() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("PAYDESK_TAURI_DRIVER") {
+        return Ok(PathBuf::from(p));
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let cache = std::env::var_os("PAYDESK_CACHE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home.join(".cache/paydesk"));
+    find_tool(
+        "tauri-driver",
+        &[cache.join("tools/bin"), home.join(".cargo/bin")],
+        "install it with `cargo install tauri-driver --version ^2 --locked`",
+    )
+}
+
+fn free_port() -> Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").context("no free loopback port")?;
+    Ok(l.local_addr()?.port())
+}
+
+/// Starts `Xvfb` on a display it picks itself; returns the child and `:N`.
+async fn start_xvfb() -> Result<(Child, String)> {
+    let xvfb = find_tool("Xvfb", &[], "install it with `apt-get install xvfb`")?;
+    let mut child = Command::new(xvfb)
+        .args([
+            "-displayfd",
+            "1",
+            "-screen",
+            "0",
+            "1280x800x24",
+            "-nolisten",
+            "tcp",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("cannot start Xvfb")?;
+    let stdout = child.stdout.take().context("Xvfb has no stdout")?;
+    let mut line = String::new();
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        BufReader::new(stdout).read_line(&mut line),
+    )
+    .await
+    .context("Xvfb did not report its display within 20 s")??;
+    let n: u32 = line
+        .trim()
+        .parse()
+        .with_context(|| format!("Xvfb reported a strange display {line:?}"))?;
+    Ok((child, format!(":{n}")))
+}
+
+/// Waits until tauri-driver (and the WebKitWebDriver behind it) answers `GET /status`.
+async fn wait_driver_ready(port: u16, driver: &mut Child) -> Result<()> {
+    let http = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/status");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = driver.try_wait()? {
+            bail!("tauri-driver exited early ({status})");
+        }
+        if let Ok(resp) = http.get(&url).timeout(Duration::from_secs(2)).send().await {
+            if resp.status().is_success() {
+                return Ok(());
+            }
+        }
+        if Instant::now() > deadline {
+            bail!("tauri-driver did not become ready on port {port} within 30 s");
+        }
+        // A readiness probe, not synchronisation: the driver gives no other signal.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The running app and everything it needs.
+pub struct App {
+    pub client: Client,
+    pub name: String,
+    /// Holds the app's data, config and log directories.
+    pub home: tempfile::TempDir,
+    driver: Child,
+    _xvfb: Child,
+}
+
+impl App {
+    /// Launches the app for test `name` with extra environment variables.
+    pub async fn launch(name: &str, env: &[(&str, &str)]) -> Result<App> {
+        let app_bin = workspace_binary("paydesk")?;
+        let webkit = find_tool(
+            "WebKitWebDriver",
+            &[],
+            "install it with `apt-get install webkit2gtk-driver`",
+        )?;
+        let tauri_driver = tauri_driver()?;
+        let (xvfb, display) = start_xvfb().await?;
+        let home = tempfile::tempdir()?;
+        let (port, native_port) = (free_port()?, free_port()?);
+        let mut cmd = Command::new(tauri_driver);
+        cmd.args(["--port", &port.to_string()])
+            .args(["--native-port", &native_port.to_string()])
+            .arg("--native-driver")
+            .arg(&webkit)
+            .env("DISPLAY", &display)
+            .env("PAYDESK_DATA_DIR", home.path().join("data"))
+            .env("PAYDESK_CONFIG", home.path().join("config/paydesk.toml"))
+            .env("PAYDESK_LOG_DIR", home.path().join("logs"))
+            .env("XDG_DATA_HOME", home.path().join("xdg-data"))
+            .env("XDG_CONFIG_HOME", home.path().join("xdg-config"))
+            .env("XDG_CACHE_HOME", home.path().join("xdg-cache"))
+            // No accelerated compositing under Xvfb: it renders blank.
+            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut driver = cmd.spawn().context("cannot start tauri-driver")?;
+        wait_driver_ready(port, &mut driver).await?;
+
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "tauri:options".into(),
+            serde_json::json!({ "application": app_bin }),
+        );
+        let client = ClientBuilder::rustls()?
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .context("WebDriver could not start the app")?;
+        let app = App {
+            client,
+            name: name.to_owned(),
+            home,
+            driver,
+            _xvfb: xvfb,
+        };
+        app.wait_attr("body", "data-ready", "true", Duration::from_secs(30))
+            .await
+            .context("the UI never became ready")?;
+        Ok(app)
+    }
+
+    /// Polls until `css`'s text satisfies `ok`, up to `within`; returns the text.
+    pub async fn wait_text(
+        &self,
+        css: &str,
+        within: Duration,
+        ok: impl Fn(&str) -> bool,
+    ) -> Result<String> {
+        let deadline = Instant::now() + within;
+        let mut last = String::new();
+        loop {
+            if let Ok(el) = self.client.find(Locator::Css(css)).await {
+                if let Ok(text) = el.text().await {
+                    if ok(&text) {
+                        return Ok(text);
+                    }
+                    last = text;
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("{css} never matched within {within:?}; last text {last:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Polls until attribute `attr` of `css` equals `want`, up to `within`.
+    pub async fn wait_attr(
+        &self,
+        css: &str,
+        attr: &str,
+        want: &str,
+        within: Duration,
+    ) -> Result<()> {
+        let deadline = Instant::now() + within;
+        let mut last = None;
+        loop {
+            if let Ok(el) = self.client.find(Locator::Css(css)).await {
+                if let Ok(v) = el.attr(attr).await {
+                    if v.as_deref() == Some(want) {
+                        return Ok(());
+                    }
+                    last = v;
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("{css}[{attr}] never became {want:?} within {within:?}; last {last:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn text(&self, css: &str) -> Result<String> {
+        Ok(self.client.find(Locator::Css(css)).await?.text().await?)
+    }
+
+    pub async fn click(&self, css: &str) -> Result<()> {
+        self.client.find(Locator::Css(css)).await?.click().await?;
+        Ok(())
+    }
+
+    /// Saves a screenshot as `target/e2e-screenshots/<test>-<label>.png`.
+    pub async fn screenshot(&self, label: &str) -> Result<PathBuf> {
+        let png = self.client.screenshot().await?;
+        let dir = profile_dir()?
+            .parent()
+            .map(|t| t.join("e2e-screenshots"))
+            .context("no target directory")?;
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(format!("{}-{label}.png", self.name));
+        std::fs::write(&path, png)?;
+        Ok(path)
+    }
+
+    /// Ends the WebDriver session (closing the app) and stops the driver and display.
+    pub async fn close(mut self) -> Result<()> {
+        let closed = self.client.clone().close().await;
+        let _ = self.driver.kill().await;
+        closed.context("closing the WebDriver session")?;
+        Ok(())
+    }
+}

@@ -1,0 +1,70 @@
+// The customer display: mirrors the payment on the till — amount, QR, countdown, status,
+// and a thank-you. Read-only: this window may listen and take a snapshot, nothing else.
+import { invoke, onCoreEvent } from "./tauri.js";
+import { mmss } from "./format.js";
+
+const $ = (id) => document.getElementById(id);
+let payment = null;
+let countdown = null;
+let resetTimer = null;
+
+const TITLES = { succeeded: "Paid", expired: "Expired", cancelled: "Cancelled" };
+const THANKS = { succeeded: "Thank you!", expired: "Please ask the cashier to try again.", cancelled: "Payment cancelled." };
+
+function view(name) {
+  document.body.dataset.view = name;
+  for (const v of ["idle", "pay", "done"]) $(`c-${v}`).hidden = v !== name;
+}
+
+function render() {
+  if (!payment) return view("idle");
+  if (payment.status === "pending") {
+    view("pay");
+    $("c-amount").textContent = payment.amount_display;
+    $("c-crypto").textContent = payment.crypto_display ?? "";
+    if ($("c-qr").dataset.id !== payment.id) {
+      $("c-qr").src = payment.qr_data_url ?? "";
+      $("c-qr").dataset.id = payment.id;
+    }
+    const remaining = countdown && countdown.id === payment.id ? countdown.remaining_secs : payment.remaining_secs;
+    $("c-countdown").textContent = remaining === null || remaining === undefined ? "" : mmss(remaining);
+    return;
+  }
+  view("done");
+  $("c-result").dataset.status = TITLES[payment.status] ? payment.status : "unknown";
+  $("c-title").textContent = TITLES[payment.status] ?? payment.status;
+  $("c-thanks").textContent = THANKS[payment.status] ?? "";
+  // Back to the welcome screen after a while; the till decides what comes next.
+  clearTimeout(resetTimer);
+  resetTimer = setTimeout(() => {
+    payment = null;
+    render();
+  }, 15000);
+}
+
+async function start() {
+  const queued = [];
+  let live = false;
+  const handle = (e) => {
+    if (e.kind === "payment" && (!payment || payment.id === e.data.id || e.data.status === "pending")) {
+      payment = e.data;
+    } else if (e.kind === "countdown") {
+      countdown = e.data;
+    } else if (e.kind === "active_cleared") {
+      payment = null;
+    } else {
+      return;
+    }
+    render();
+  };
+  await onCoreEvent((e) => (live ? handle(e) : queued.push(e)));
+  const snap = await invoke("app_snapshot");
+  $("c-welcome").textContent = `Welcome to ${snap.terminal_name}`;
+  payment = snap.active ?? null;
+  live = true;
+  queued.forEach(handle);
+  render();
+  document.body.dataset.ready = "true";
+}
+
+start();
