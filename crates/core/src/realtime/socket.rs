@@ -61,8 +61,8 @@ enum ConnectError {
 
 /// Connects and reconnects until the session is cancelled.
 pub(crate) async fn run(shared: Arc<Shared>, relay: RelayEndpoint) {
-    // One process-wide crypto provider for rustls (wss://). Already installed is fine.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    // wss:// needs rustls's process-wide crypto provider.
+    crate::init_tls();
     let http = match reqwest::Client::builder()
         .timeout(shared.config.connect_timeout)
         .build()
