@@ -5,7 +5,7 @@
 //! deterministically.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -103,6 +103,8 @@ fn pending(id: &str, expires_in_s: i64) -> Payment {
 enum Cmd {
     Send(ServerMessage),
     Close(u16),
+    /// Stop reading and writing, keep the socket: a half-open link.
+    Freeze,
 }
 
 struct Ctl {
@@ -112,7 +114,6 @@ struct Ctl {
     queries: Mutex<Vec<HashMap<String, String>>>,
     offered: Mutex<Vec<String>>,
     recovery: Mutex<Recovery>,
-    silent: AtomicBool,
     pongs: AtomicU64,
     upgrades: AtomicU64,
     ping_every: Duration,
@@ -133,7 +134,6 @@ impl TestRelay {
             queries: Mutex::new(Vec::new()),
             offered: Mutex::new(Vec::new()),
             recovery: Mutex::new(Recovery::Fresh),
-            silent: AtomicBool::new(false),
             pongs: AtomicU64::new(0),
             upgrades: AtomicU64::new(0),
             ping_every,
@@ -242,13 +242,17 @@ async fn serve(ctl: Arc<Ctl>, mut socket: WebSocket) {
     loop {
         tokio::select! {
             _ = ping.tick() => {
-                if ctl.silent.load(Ordering::SeqCst) { continue; }
                 seq += 1;
                 let m = ServerMessage::Ping(Ping { seq, server_time_ms: crate::clock::local_now_ms() });
                 if socket.send(Message::Text(m.to_json().into())).await.is_err() { return; }
             }
             c = cmds.recv() => match c {
                 Ok(Cmd::Send(m)) => { if socket.send(Message::Text(m.to_json().into())).await.is_err() { return; } }
+                Ok(Cmd::Freeze) => {
+                    let _hold = socket;
+                    std::future::pending::<()>().await;
+                    return;
+                }
                 Ok(Cmd::Close(code)) => {
                     let _ = socket.send(Message::Close(Some(CloseFrame { code, reason: "".into() }))).await;
                     return;
@@ -476,9 +480,9 @@ async fn a_silent_relay_is_declared_dead_and_polling_starts_at_once() {
     let mut sub = session.subscribe();
     until_state(&mut sub, ConnectionState::Live).await;
     session.track(p).unwrap();
-    relay.ctl.silent.store(true, Ordering::SeqCst);
     // Keep new sessions from succeeding so the state settles on polling.
     relay.ctl.tickets.lock().unwrap().clear();
+    relay.ctl.cmds.send(Cmd::Freeze).unwrap();
     let silenced = Instant::now();
     until_state(&mut sub, ConnectionState::Polling).await;
     let noticed = silenced.elapsed();
@@ -589,4 +593,38 @@ async fn shutdown_stops_every_task_and_says_closed() {
         .expect("shutdown hangs");
     assert_eq!(tr.connection().state, ConnectionState::Closed);
     until_state(&mut sub, ConnectionState::Closed).await;
+}
+
+#[tokio::test]
+async fn a_relay_with_slow_heartbeats_is_probed_and_still_caught_when_dead() {
+    // The relay pings every 3 s (hello: dead after 6 s); the till allows 600 ms of silence.
+    let relay = TestRelay::start(Duration::from_secs(3)).await;
+    let mut cfg = fast_config(Some(&relay));
+    cfg.max_silence = Duration::from_millis(600);
+    cfg.fallback_after = Duration::from_millis(200);
+    let session = Session::start(cfg, tracker(), MemoryApi::default());
+    let mut sub = session.subscribe();
+    until_state(&mut sub, ConnectionState::Live).await;
+    let live_at = Instant::now();
+    // Probes keep a healthy link live well past the 600 ms allowance.
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    assert_eq!(session.status().state, ConnectionState::Live);
+    assert_eq!(session.stats().watchdog_fired, 0);
+    assert_eq!(
+        session.stats().sessions,
+        1,
+        "no reconnect since {live_at:?}"
+    );
+    // Now the relay stops answering anything, without closing.
+    relay.ctl.tickets.lock().unwrap().clear();
+    relay.ctl.cmds.send(Cmd::Freeze).unwrap();
+    let frozen = Instant::now();
+    until_state(&mut sub, ConnectionState::Reconnecting).await;
+    assert!(
+        frozen.elapsed() < Duration::from_millis(600 + 500),
+        "noticed after {:?}",
+        frozen.elapsed()
+    );
+    assert_eq!(session.stats().watchdog_fired, 1);
+    session.shutdown().await;
 }
