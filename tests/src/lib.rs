@@ -2,3 +2,5 @@
 //! loopback, and the real app under Xvfb through WebDriver.
 
 pub mod e2e;
+pub mod proxy;
+pub mod system;

@@ -1,7 +1,7 @@
 //! What a session needs to know: where the relay is, and its timings.
 //!
-//! Defaults are the product's: a dead link noticed after the relay's heartbeat interval
-//! plus timeout (about 15 s), polling after 3 s without push, polls every ~1.5 s while a
+//! Defaults are the product's: a dead link noticed after at most 15 s of silence (the
+//! relay's heartbeat interval plus timeout when shorter), polling after 3 s without push, polls every ~1.5 s while a
 //! customer waits, reconnects backing off from 1 s to 30 s. Tests shorten them.
 
 use std::time::Duration;
@@ -21,9 +21,12 @@ pub struct RelayEndpoint {
 pub struct SessionConfig {
     /// `None`: no push channel; the session polls from the start.
     pub relay: Option<RelayEndpoint>,
-    /// Watchdog when the relay's hello has not said otherwise (interval + timeout).
-    pub default_watchdog: Duration,
-    /// Overrides the hello's interval + timeout when set.
+    /// Silence after which the link is dead: the hello's heartbeat interval + timeout,
+    /// but never more than this. When the relay heartbeats less often, the terminal
+    /// probes a silent link with a WebSocket ping shortly before this runs out, so a live
+    /// link answers and a half-open one is still caught in time.
+    pub max_silence: Duration,
+    /// Replaces the watchdog derived from the hello when set (tests).
     pub watchdog_override: Option<Duration>,
     /// Poll when nothing was heard from the relay for this long and the session is not
     /// live. Measured from the last message, so a link found dead by the watchdog starts
@@ -63,7 +66,7 @@ impl Default for SessionConfig {
     fn default() -> Self {
         SessionConfig {
             relay: None,
-            default_watchdog: Duration::from_secs(15),
+            max_silence: Duration::from_secs(15),
             watchdog_override: None,
             fallback_after: Duration::from_secs(3),
             poll_interval: Duration::from_millis(1500),

@@ -23,6 +23,8 @@ mod reads;
 mod session;
 mod socket;
 mod state;
+#[cfg(test)]
+mod tests;
 
 pub use config::{RelayEndpoint, SessionConfig};
 pub use reader::{PaymentReader, ReadError, ReadOutcome};

@@ -143,11 +143,11 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             continue;
         }
 
-        let wake = schedules
-            .values()
-            .map(|s| s.next_at)
-            .chain(blocked_until.filter(|_| blocked))
-            .min();
+        // While a 429 pause lasts, nothing is due before it ends.
+        let wake = match blocked_until.filter(|_| blocked) {
+            Some(until) => Some(until),
+            None => schedules.values().map(|s| s.next_at).min(),
+        };
         tokio::select! {
             _ = cancel.cancelled() => return,
             res = changes.changed() => if res.is_err() { return },

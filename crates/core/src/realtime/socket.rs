@@ -3,8 +3,9 @@
 //! Each connection fetches a fresh single-use ticket with the terminal key, offers it in
 //! `Sec-WebSocket-Protocol` beside `paydesk.v1` (never in the URL, never logged), and
 //! resumes from the last `{epoch, offset}` it holds. The relay heartbeats; we answer and
-//! keep a watchdog: silence longer than the hello's interval + timeout means the link is
-//! dead even if TCP never said so (a half-open, blackholed link). Lost links reconnect
+//! keep a watchdog: silence longer than the hello's interval + timeout (at most
+//! `max_silence`, probing with a WebSocket ping first when the relay's heartbeat is slower)
+//! means the link is dead even if TCP never said so (a half-open, blackholed link). Lost links reconnect
 //! with exponential backoff and full jitter; a relay restart (close 1012) after a short
 //! random delay. Every hello triggers a resync: one API read per pending payment.
 
@@ -61,8 +62,8 @@ enum ConnectError {
 
 /// Connects and reconnects until the session is cancelled.
 pub(crate) async fn run(shared: Arc<Shared>, relay: RelayEndpoint) {
-    // One process-wide crypto provider for rustls (wss://). Already installed is fine.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    // wss:// needs rustls's process-wide crypto provider.
+    crate::init_tls();
     let http = match reqwest::Client::builder()
         .timeout(shared.config.connect_timeout)
         .build()
@@ -175,7 +176,7 @@ async fn connect_once(
     // The hello, within the connect deadline.
     let hello = tokio::select! {
         _ = cancel.cancelled() => { close(&mut ws, CloseCode::Normal, cfg.write_timeout).await; return End::Cancelled }
-        r = tokio::time::timeout(cfg.connect_timeout, next_message(shared, &mut ws)) => match r {
+        r = tokio::time::timeout(cfg.connect_timeout, first_message(shared, &mut ws)) => match r {
             Ok(Ok(ServerMessage::Hello(h))) => h,
             Ok(Ok(_)) => return End::Lost { was_live: false, reason: "relay spoke before hello".into() },
             Ok(Err(end)) => return end,
@@ -193,15 +194,33 @@ async fn connect_once(
     let one_way_bound_ms = (received_ms - sent_ms).max(1);
     let watchdog = cfg
         .watchdog_override
-        .unwrap_or_else(|| watchdog_from(&hello, cfg.default_watchdog));
+        .unwrap_or_else(|| watchdog_from(&hello, cfg.max_silence));
+    // Probe this long before the watchdog runs out (only a link silent that long).
+    let probe_lead = (watchdog / 3).min(Duration::from_secs(5));
+    let mut probed_silence: Option<Instant> = None;
     on_hello(shared, &hello, position);
 
     loop {
-        let silent_until = shared.last_heard() + watchdog;
+        let heard = shared.last_heard();
+        let silent_until = heard + watchdog;
+        let probe_at = silent_until - probe_lead;
+        let may_probe = probed_silence != Some(heard);
         let msg = tokio::select! {
             _ = cancel.cancelled() => {
                 close(&mut ws, CloseCode::Normal, cfg.write_timeout).await;
                 return End::Cancelled;
+            }
+            _ = tokio::time::sleep_until(probe_at), if may_probe => {
+                // The relay heartbeats less often than we need: ask. Its WebSocket layer
+                // answers a ping with a pong, which counts as hearing from it.
+                probed_silence = Some(heard);
+                tracing::debug!("relay silent; probing");
+                match tokio::time::timeout(cfg.write_timeout, ws.send(Message::Ping(Default::default()))).await {
+                    Ok(Ok(())) => continue,
+                    Ok(Err(e)) => return End::Lost { was_live: true, reason: format!("relay link broke: {e}") },
+                    // A write that cannot even be queued: the watchdog decides.
+                    Err(_) => continue,
+                }
             }
             _ = tokio::time::sleep_until(silent_until) => {
                 Counters::add(&shared.counters.watchdog_fired, 1);
@@ -213,10 +232,11 @@ async fn connect_once(
         };
         match msg {
             Err(end) => return end,
-            Ok(ServerMessage::Hello(_)) => {
+            Ok(None) => {}
+            Ok(Some(ServerMessage::Hello(_))) => {
                 tracing::warn!("second hello on one session; ignored");
             }
-            Ok(ServerMessage::Ping(ping)) => {
+            Ok(Some(ServerMessage::Ping(ping))) => {
                 shared.tracker.server_clock().observe(ClockSample::pushed(
                     ping.server_time_ms,
                     local.now_ms(),
@@ -239,7 +259,7 @@ async fn connect_once(
                     }
                 }
             }
-            Ok(ServerMessage::Event(ev)) => {
+            Ok(Some(ServerMessage::Event(ev))) => {
                 if let Some(pos) = position.as_ref() {
                     if pos.epoch == ev.epoch && ev.offset <= pos.offset {
                         tracing::debug!(offset = ev.offset, "event already applied; skipped");
@@ -302,58 +322,73 @@ fn on_hello(shared: &Shared, hello: &Hello, position: &mut Option<StreamPosition
     }
 }
 
-fn watchdog_from(hello: &Hello, default: Duration) -> Duration {
+/// The relay's own dead-link rule (interval + timeout), capped at `max_silence`.
+fn watchdog_from(hello: &Hello, max_silence: Duration) -> Duration {
     let ms = hello
         .heartbeat_interval_ms
         .saturating_add(hello.heartbeat_timeout_ms);
     if ms == 0 {
-        default
+        max_silence
     } else {
-        Duration::from_millis(ms)
+        Duration::from_millis(ms).min(max_silence)
     }
 }
 
-/// The next protocol message; control frames and unknown messages are absorbed here.
-async fn next_message(shared: &Shared, ws: &mut Ws) -> Result<ServerMessage, End> {
+/// The first protocol message (the hello), skipping control frames.
+async fn first_message(shared: &Shared, ws: &mut Ws) -> Result<ServerMessage, End> {
     loop {
-        let frame = match ws.next().await {
-            None => {
-                return Err(End::Lost {
+        if let Some(m) = next_message(shared, ws).await? {
+            return Ok(m);
+        }
+    }
+}
+
+/// The next frame: a protocol message, or `None` for anything else heard (a control frame,
+/// an unreadable message) — the caller re-arms its watchdog either way.
+async fn next_message(shared: &Shared, ws: &mut Ws) -> Result<Option<ServerMessage>, End> {
+    let frame = match ws.next().await {
+        None => {
+            return Err(End::Lost {
+                was_live: true,
+                reason: "relay closed the connection".into(),
+            })
+        }
+        Some(Err(e)) => {
+            return Err(End::Lost {
+                was_live: true,
+                reason: format!("relay link broke: {e}"),
+            })
+        }
+        Some(Ok(f)) => f,
+    };
+    shared.heard_from_relay();
+    Counters::add(&shared.counters.ws_messages, 1);
+    Counters::add(&shared.counters.ws_bytes, frame.len() as u64);
+    match frame {
+        Message::Text(text) => match ServerMessage::from_json(text.as_str()) {
+            Ok(m) => Ok(Some(m)),
+            Err(e) => {
+                tracing::warn!(error = %e, "unreadable relay message; ignored");
+                Ok(None)
+            }
+        },
+        Message::Close(frame) => {
+            let code = frame.as_ref().map(|f| u16::from(f.code));
+            tracing::info!(?code, "relay closed the session");
+            Err(if code == Some(wire::close::SERVICE_RESTART) {
+                End::Restart
+            } else {
+                End::Lost {
                     was_live: true,
-                    reason: "relay closed the connection".into(),
-                })
-            }
-            Some(Err(e)) => {
-                return Err(End::Lost {
-                    was_live: true,
-                    reason: format!("relay link broke: {e}"),
-                })
-            }
-            Some(Ok(f)) => f,
-        };
-        shared.heard_from_relay();
-        Counters::add(&shared.counters.ws_messages, 1);
-        Counters::add(&shared.counters.ws_bytes, frame.len() as u64);
-        match frame {
-            Message::Text(text) => match ServerMessage::from_json(text.as_str()) {
-                Ok(m) => return Ok(m),
-                Err(e) => tracing::warn!(error = %e, "unreadable relay message; ignored"),
-            },
-            Message::Close(frame) => {
-                let code = frame.as_ref().map(|f| u16::from(f.code));
-                tracing::info!(?code, "relay closed the session");
-                return Err(if code == Some(wire::close::SERVICE_RESTART) {
-                    End::Restart
-                } else {
-                    End::Lost {
-                        was_live: true,
-                        reason: format!("relay closed the session ({})", code.unwrap_or(1005)),
-                    }
-                });
-            }
-            // tungstenite answers pings itself; binary frames are not part of paydesk.v1.
-            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
-            Message::Binary(_) => tracing::warn!("binary relay message; ignored"),
+                    reason: format!("relay closed the session ({})", code.unwrap_or(1005)),
+                }
+            })
+        }
+        // tungstenite answers pings itself; binary frames are not part of paydesk.v1.
+        Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => Ok(None),
+        Message::Binary(_) => {
+            tracing::warn!("binary relay message; ignored");
+            Ok(None)
         }
     }
 }
