@@ -2,6 +2,8 @@
 //! next run finds it in the journal and follows it to the status the service reached
 //! while the till was dead.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -1,6 +1,8 @@
 //! `paydesk-cli charge`, `watch`, `cancel`, `refund` and `history` against a real sandbox
 //! and relay: every way a payment ends, with the documented exit status and output.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

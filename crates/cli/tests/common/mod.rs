@@ -6,7 +6,7 @@
 //! Nothing waits by sleeping: a test reads the child's stdout line by line and waits for
 //! the line it needs, with a timeout only as an upper bound.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
