@@ -3,8 +3,10 @@
 //! Reads the tracker's events (already journaled when they arrive), shows the ones about
 //! this payment — status changes, the countdown from the tracker's own ticks, the
 //! connection state — and stops at a terminal status. Ctrl-C (or SIGTERM) stops watching
-//! and leaves the payment pending in the journal; nothing is cancelled.
+//! and leaves the payment pending in the journal; nothing is cancelled. Typing `c` and
+//! Enter cancels the payment at the service.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
@@ -14,6 +16,9 @@ use paydesk_core::terminal::Terminal;
 use paydesk_core::tracker::{Source, Subscription, TrackerEvent, Transition, TransitionKind};
 use paydesk_core::{Money, PaymentStatus};
 use serde::Serialize;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use crate::output::{clock_text, Printer};
 
@@ -177,6 +182,42 @@ async fn stop_signal() {
     }
 }
 
+/// Lines typed on stdin while a payment is followed: `c` or `cancel` asks to cancel it.
+/// Anything else is ignored, and a closed stdin (a script, `< /dev/null`) asks nothing.
+struct Keyboard {
+    requests: mpsc::Receiver<()>,
+    open: bool,
+    task: JoinHandle<()>,
+}
+
+impl Keyboard {
+    fn start() -> Keyboard {
+        let (tx, requests) = mpsc::channel(1);
+        let task = tokio::spawn(async move {
+            let mut lines = BufReader::new(tokio::io::stdin()).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if matches!(line.trim().to_ascii_lowercase().as_str(), "c" | "cancel")
+                    && tx.send(()).await.is_err()
+                {
+                    return;
+                }
+            }
+        });
+        Keyboard {
+            requests,
+            open: true,
+            task,
+        }
+    }
+}
+
+impl Drop for Keyboard {
+    fn drop(&mut self) {
+        // A blocked stdin read cannot be interrupted; `main` does not wait for it either.
+        self.task.abort();
+    }
+}
+
 /// Follows `payment_id` until it reaches a terminal status or the person stops it.
 /// `events` must have been subscribed before the payment was created or refreshed, so no
 /// change can slip between the snapshot and the stream.
@@ -188,6 +229,12 @@ pub async fn follow(
 ) -> Result<Ending> {
     let stop = stop_signal();
     tokio::pin!(stop);
+    let mut keyboard = Keyboard::start();
+    if std::io::stdin().is_terminal() {
+        out.line(
+            "Type c and Enter to cancel the payment; Ctrl-C stops watching and leaves it pending.",
+        );
+    }
     let mut shown_connection: Option<(ConnectionState, i64)> = None;
     let connection = terminal.snapshot().connection;
     show_connection(out, &connection, &mut shown_connection);
@@ -199,6 +246,13 @@ pub async fn follow(
     loop {
         let event = tokio::select! {
             () = &mut stop => return Ok(Ending::Interrupted),
+            request = keyboard.requests.recv(), if keyboard.open => {
+                match request {
+                    Some(()) => cancel_now(terminal, payment_id, out).await,
+                    None => keyboard.open = false,
+                }
+                continue;
+            }
             e = events.recv() => e,
         };
         let Some(event) = event else {
@@ -245,6 +299,14 @@ pub async fn follow(
 
 /// Shows a connection change once. A queued event older than what is already shown (the
 /// snapshot at start) is history, not news.
+/// The cashier asked to cancel: ask the service; its answer arrives as a transition.
+async fn cancel_now(terminal: &Terminal, payment_id: &str, out: &mut Printer) {
+    out.line("cancelling …");
+    if let Err(e) = terminal.cancel(payment_id).await {
+        crate::cmd::warn(out, &format!("the payment was not cancelled: {e}"));
+    }
+}
+
 fn show_connection(
     out: &mut Printer,
     c: &ConnectionStatus,

@@ -50,6 +50,8 @@ fn main() -> ExitCode {
         Err(e) => return fail(&mut out, &e),
     };
     let result = runtime.block_on(run(&cli, &mut out));
+    // A stdin read blocks its thread until a line comes; do not wait for it.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     match result {
         Ok(code) => code,
         Err(e) => fail(&mut out, &e),

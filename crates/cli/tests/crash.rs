@@ -155,3 +155,39 @@ async fn a_new_charge_after_a_kill_names_the_payment_left_pending_and_watch_find
         .assert_code(0);
     shop.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_leaves_the_payment_pending_and_says_how_to_watch_it() {
+    let shop = Shop::start(WINDOW).await;
+    let till = Till::new();
+    let mut cli =
+        Running::spawn(till.cli(&shop, &["charge", "--amount", "11", "--currency", "EUR"]));
+    let id = payment_id_of(
+        &cli.line_where("the payment id", |l| l.starts_with("Payment id:"))
+            .await,
+    );
+    cli.line_where("a countdown", |l| l.ends_with(" left"))
+        .await;
+    let pid = cli.child.id().unwrap().to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let done = cli.finish().await;
+    done.assert_code(130);
+    assert!(
+        done.stdout.contains(&format!("paydesk-cli watch {id}")),
+        "{}",
+        done.stdout
+    );
+    assert_eq!(
+        shop.payment(&id).await["status"],
+        "pending",
+        "nothing was cancelled"
+    );
+
+    shop.pay(&id).await;
+    run(till.cli(&shop, &["watch", &id])).await.assert_code(0);
+    shop.shutdown().await;
+}

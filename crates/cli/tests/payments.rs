@@ -327,3 +327,68 @@ async fn without_a_secret_key_charge_says_how_to_get_one() {
     bad.assert_code(1);
     assert!(bad.stderr.contains("YYYY-MM-DD"), "{}", bad.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typing_c_while_charging_cancels_at_the_service_and_exits_4() {
+    use tokio::io::AsyncWriteExt;
+    let shop = Shop::start(WINDOW).await;
+    let till = Till::new();
+    let mut cmd = till.cli(&shop, &["charge", "--amount", "8", "--currency", "EUR"]);
+    cmd.stdin(std::process::Stdio::piped());
+    let mut cli = Running::spawn(cmd);
+    let mut stdin = cli.child.stdin.take().unwrap();
+    let id = payment_id_of(
+        &cli.line_where("the payment id", |l| l.starts_with("Payment id:"))
+            .await,
+    );
+    cli.line_where("a countdown", |l| l.ends_with(" left"))
+        .await;
+    // Other words do nothing.
+    stdin.write_all(b"hello\nc\n").await.unwrap();
+    stdin.flush().await.unwrap();
+    let done = cli.finish().await;
+    done.assert_code(4);
+    assert!(done.stdout.contains("cancelling …"), "{}", done.stdout);
+    assert!(
+        done.stdout
+            .contains(&format!("CANCELLED 8.00 EUR (payment {id})")),
+        "{}",
+        done.stdout
+    );
+    assert_eq!(shop.payment(&id).await["status"], "cancelled");
+    shop.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_charge_is_paid_by_the_demo_customer_without_any_keys() {
+    let till = Till::new();
+    let done = run(till.bare(&[
+        "demo",
+        "--time-window",
+        "60",
+        "charge",
+        "--amount",
+        "5",
+        "--currency",
+        "EUR",
+        "--pay-after",
+        "1",
+    ]))
+    .await;
+    done.assert_code(0);
+    assert!(
+        done.stdout.starts_with("DEMO — no real money."),
+        "{}",
+        done.stdout
+    );
+    assert!(
+        done.stdout
+            .contains("pending → succeeded (pushed by the relay)"),
+        "{}",
+        done.stdout
+    );
+    assert!(done.stdout.contains("PAID 5.00 EUR"), "{}", done.stdout);
+    // The demo's payments stay out of the till's own journal.
+    let history = run(till.bare(&["history", "--csv"])).await;
+    assert_eq!(history.stdout.lines().count(), 1, "{}", history.stdout);
+}
