@@ -392,3 +392,104 @@ async fn demo_charge_is_paid_by_the_demo_customer_without_any_keys() {
     let history = run(till.bare(&["history", "--csv"])).await;
     assert_eq!(history.stdout.lines().count(), 1, "{}", history.stdout);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_layer_file_then_environment_then_flags() {
+    let shop = Shop::start(WINDOW).await;
+    let till = Till::new();
+    std::fs::write(
+        till.config_path(),
+        "terminal_name = \"File till\"\ndefault_currency = \"USD\"\napi_url = \"http://127.0.0.1:9/api\"\n",
+    )
+    .unwrap();
+    // The file's API URL is wrong; the environment's wins over it. The file names the
+    // till; the environment renames it. The file's currency loses to the flag.
+    let mut cmd = till.bare(&["charge", "--amount", "1", "--currency", "EUR", "--json"]);
+    cmd.env("PAYDESK_API_URL", &shop.api_url)
+        .env("PAYDESK_TERMINAL_NAME", "Env till")
+        .env("PAYDESK_SECRET_KEY", &shop.secret_key);
+    let mut cli = Running::spawn(cmd);
+    let created = cli.event("created").await;
+    assert_eq!(created["payment"]["currency"], "EUR");
+    let id = created["payment_id"].as_str().unwrap().to_owned();
+    shop.pay(&id).await;
+    cli.finish().await.assert_code(0);
+    let history = run(till.bare(&["history", "--json"])).await;
+    let h = history
+        .events()
+        .into_iter()
+        .find(|e| e["type"] == "history")
+        .unwrap();
+    assert_eq!(h["payments"][0]["terminal"], "Env till", "{h}");
+
+    // A file that holds a key is refused, and the refusal does not repeat it.
+    std::fs::write(till.config_path(), "secret_key = \"sk_test_in_the_file\"\n").unwrap();
+    let refused = run(till.cli(&shop, &["history"])).await;
+    refused.assert_code(1);
+    assert!(
+        refused.stderr.contains("keys never go in the config file"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        !refused.stderr.contains("sk_test_in_the_file"),
+        "{}",
+        refused.stderr
+    );
+    shop.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_follows_a_payment_this_till_never_saw() {
+    let shop = Shop::start(WINDOW).await;
+    let till = Till::new();
+    // Created by another system (a web shop) straight at the API.
+    let created: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/payments", shop.api_url))
+        .bearer_auth(&shop.secret_key)
+        .json(&serde_json::json!({"amount": 4200, "currency": "USD", "order_id": "web-1"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let mut cli = Running::spawn(till.cli(&shop, &["watch", &id]));
+    cli.line_where("the payment", |l| {
+        l.starts_with(&format!("Payment {id}: 42.00 USD pending"))
+    })
+    .await;
+    cli.line_where("a live connection", |l| l.starts_with("connection: live"))
+        .await;
+    shop.pay(&id).await;
+    let done = cli.finish().await;
+    done.assert_code(0);
+    assert!(
+        done.stdout
+            .contains(&format!("PAID 42.00 USD (payment {id})")),
+        "{}",
+        done.stdout
+    );
+    assert!(
+        done.stderr.is_empty(),
+        "logs belong in files, not on stderr: {}",
+        done.stderr
+    );
+
+    let unknown = run(till.cli(&shop, &["watch", "no-such-payment", "--json"])).await;
+    unknown.assert_code(1);
+    let error = unknown
+        .events()
+        .into_iter()
+        .find(|e| e["type"] == "error")
+        .unwrap();
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not know payment no-such-payment"),
+        "{error}"
+    );
+    shop.shutdown().await;
+}
