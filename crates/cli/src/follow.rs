@@ -15,6 +15,7 @@ use paydesk_core::realtime::{ConnectionState, ConnectionStatus};
 use paydesk_core::terminal::Terminal;
 use paydesk_core::tracker::{Source, Subscription, TrackerEvent, Transition, TransitionKind};
 use paydesk_core::{Money, PaymentStatus};
+use paydesk_demo::Demo;
 use serde::Serialize;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
@@ -182,10 +183,29 @@ async fn stop_signal() {
     }
 }
 
-/// Lines typed on stdin while a payment is followed: `c` or `cancel` asks to cancel it.
-/// Anything else is ignored, and a closed stdin (a script, `< /dev/null`) asks nothing.
+/// What a line typed while following asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Request {
+    /// `c` / `cancel`: cancel the payment at the service.
+    Cancel,
+    /// `p` / `pay` (demo only): the demo customer pays.
+    Pay,
+}
+
+impl Request {
+    fn parse(line: &str) -> Option<Request> {
+        match line.trim().to_ascii_lowercase().as_str() {
+            "c" | "cancel" => Some(Request::Cancel),
+            "p" | "pay" => Some(Request::Pay),
+            _ => None,
+        }
+    }
+}
+
+/// Lines typed on stdin while a payment is followed. Anything unknown is ignored, and a
+/// closed stdin (a script, `< /dev/null`) asks nothing.
 struct Keyboard {
-    requests: mpsc::Receiver<()>,
+    requests: mpsc::Receiver<Request>,
     open: bool,
     task: JoinHandle<()>,
 }
@@ -196,10 +216,10 @@ impl Keyboard {
         let task = tokio::spawn(async move {
             let mut lines = BufReader::new(tokio::io::stdin()).lines();
             while let Ok(Some(line)) = lines.next_line().await {
-                if matches!(line.trim().to_ascii_lowercase().as_str(), "c" | "cancel")
-                    && tx.send(()).await.is_err()
-                {
-                    return;
+                if let Some(request) = Request::parse(&line) {
+                    if tx.send(request).await.is_err() {
+                        return;
+                    }
                 }
             }
         });
@@ -220,20 +240,26 @@ impl Drop for Keyboard {
 
 /// Follows `payment_id` until it reaches a terminal status or the person stops it.
 /// `events` must have been subscribed before the payment was created or refreshed, so no
-/// change can slip between the snapshot and the stream.
+/// change can slip between the snapshot and the stream. With a `demo` shop, typing `p`
+/// makes its customer pay.
 pub async fn follow(
     terminal: &Terminal,
     events: &mut Subscription,
     payment_id: &str,
     out: &mut Printer,
+    demo: Option<&Demo>,
 ) -> Result<Ending> {
     let stop = stop_signal();
     tokio::pin!(stop);
     let mut keyboard = Keyboard::start();
     if std::io::stdin().is_terminal() {
-        out.line(
-            "Type c and Enter to cancel the payment; Ctrl-C stops watching and leaves it pending.",
-        );
+        out.line(if demo.is_some() {
+            "Type p and Enter to pay as the demo customer, c and Enter to cancel; Ctrl-C \
+             stops watching and leaves the payment pending."
+        } else {
+            "Type c and Enter to cancel the payment; Ctrl-C stops watching and leaves it \
+             pending."
+        });
     }
     let mut shown_connection: Option<(ConnectionState, i64)> = None;
     let connection = terminal.snapshot().connection;
@@ -248,7 +274,11 @@ pub async fn follow(
             () = &mut stop => return Ok(Ending::Interrupted),
             request = keyboard.requests.recv(), if keyboard.open => {
                 match request {
-                    Some(()) => cancel_now(terminal, payment_id, out).await,
+                    Some(Request::Cancel) => cancel_now(terminal, payment_id, out).await,
+                    Some(Request::Pay) => match demo {
+                        Some(demo) => pay_now(demo, payment_id, out).await,
+                        None => out.line("(p pays only in the demo)"),
+                    },
                     None => keyboard.open = false,
                 }
                 continue;
@@ -307,6 +337,14 @@ async fn cancel_now(terminal: &Terminal, payment_id: &str, out: &mut Printer) {
     }
 }
 
+/// The demo customer pays; "paid" then arrives the real way, through the relay.
+async fn pay_now(demo: &Demo, payment_id: &str, out: &mut Printer) {
+    out.line("the demo customer pays …");
+    if let Err(e) = demo.simulate_payment(payment_id).await {
+        crate::cmd::warn(out, &format!("the demo customer could not pay: {e}"));
+    }
+}
+
 fn show_connection(
     out: &mut Printer,
     c: &ConnectionStatus,
@@ -325,6 +363,15 @@ fn show_connection(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typed_requests_are_c_and_p_and_nothing_else() {
+        assert_eq!(Request::parse(" C\n"), Some(Request::Cancel));
+        assert_eq!(Request::parse("cancel"), Some(Request::Cancel));
+        assert_eq!(Request::parse("p"), Some(Request::Pay));
+        assert_eq!(Request::parse("cancelled"), None);
+        assert_eq!(Request::parse(""), None);
+    }
 
     #[test]
     fn exit_codes_follow_the_documented_table() {

@@ -75,7 +75,7 @@ async fn run(cli: &Cli, out: &mut Printer) -> Result<ExitCode> {
     match &cli.command {
         Command::Charge(args) => {
             let ctx = Context::load(global)?;
-            cmd::charge::run(&ctx, args, out, |_| {}).await
+            cmd::charge::run(&ctx, args, out, None).await
         }
         Command::Watch(args) => cmd::watch::run(&Context::load(global)?, args, out).await,
         Command::Cancel(args) => cmd::cancel::run(&Context::load(global)?, args, out).await,

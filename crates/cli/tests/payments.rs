@@ -493,3 +493,27 @@ async fn watch_follows_a_payment_this_till_never_saw() {
     );
     shop.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typing_p_in_a_demo_charge_makes_the_demo_customer_pay() {
+    use tokio::io::AsyncWriteExt;
+    let till = Till::new();
+    let mut cmd = till.bare(&["demo", "charge", "--amount", "2", "--currency", "EUR"]);
+    cmd.stdin(std::process::Stdio::piped());
+    let mut cli = Running::spawn(cmd);
+    let mut stdin = cli.child.stdin.take().unwrap();
+    cli.line_where("the payment id", |l| l.starts_with("Payment id:"))
+        .await;
+    cli.line_where("a live connection", |l| l.starts_with("connection: live"))
+        .await;
+    stdin.write_all(b"p\n").await.unwrap();
+    stdin.flush().await.unwrap();
+    let done = cli.finish().await;
+    done.assert_code(0);
+    assert!(
+        done.stdout.contains("the demo customer pays"),
+        "{}",
+        done.stdout
+    );
+    assert!(done.stdout.contains("PAID 2.00 EUR"), "{}", done.stdout);
+}

@@ -4,11 +4,14 @@
 //! id is printed, so a CLI killed at any point leaves a payment `watch` can pick up.
 
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use paydesk_core::payment::Payment;
 use paydesk_core::terminal::TerminalError;
 use paydesk_core::{qr, Money};
+use paydesk_demo::Demo;
 use serde::Serialize;
 
 use crate::cli::ChargeArgs;
@@ -25,12 +28,19 @@ struct Created<'a> {
     payment: &'a Payment,
 }
 
-/// Runs `charge`; `on_created` sees the new payment's id (the demo's customer uses it).
+/// The demo shop's customer, when charging in the demo.
+pub struct DemoCustomer {
+    pub demo: Arc<Demo>,
+    /// Pays this long after the payment is created; else only when `p` is typed.
+    pub pay_after: Option<Duration>,
+}
+
+/// Runs `charge`.
 pub async fn run(
     ctx: &Context,
     args: &ChargeArgs,
     out: &mut Printer,
-    on_created: impl FnOnce(&str),
+    customer: Option<&DemoCustomer>,
 ) -> Result<ExitCode> {
     let money = Money::parse(&args.amount, ctx.config.default_currency)
         .with_context(|| format!("--amount {}", args.amount))?;
@@ -67,13 +77,30 @@ pub async fn run(
         }
     };
     show_created(out, &payment);
-    on_created(&payment.id);
-    let ending = follow::follow(&terminal, &mut events, &payment.id, out).await;
+    let paying = customer.and_then(|c| {
+        c.pay_after
+            .map(|after| tokio::spawn(pay_later(Arc::clone(&c.demo), payment.id.clone(), after)))
+    });
+    let demo = customer.map(|c| c.demo.as_ref());
+    let ending = follow::follow(&terminal, &mut events, &payment.id, out, demo).await;
+    if let Some(task) = paying {
+        task.abort();
+        let _ = task.await;
+    }
     terminal.shutdown().await;
     Ok(match ending? {
         Ending::Finished(p) => follow::finish(out, &p),
         Ending::Interrupted => follow::interrupted(out, &payment.id),
     })
+}
+
+/// The demo customer pays `after` the payment was created.
+async fn pay_later(demo: Arc<Demo>, payment_id: String, after: Duration) {
+    tokio::time::sleep(after).await;
+    if let Err(e) = demo.simulate_payment(&payment_id).await {
+        tracing::warn!(payment = %payment_id, error = %e, "the demo customer could not pay");
+        eprintln!("warning: the demo customer could not pay: {e}");
+    }
 }
 
 fn show_created(out: &mut Printer, payment: &Payment) {

@@ -1,6 +1,7 @@
 //! `demo …`: the demo shop (sandbox + relay, `paydesk-demo`) in this process, with the
 //! command pointed at it — for installers trying a machine, and for showing PayDesk
 //! without keys or money. Its payments go to a journal of their own that ends with it.
+//! While a demo charge runs, typing `p` and Enter makes the demo customer pay.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -9,9 +10,9 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use paydesk_demo::{Demo, DemoConfig};
 use serde::Serialize;
-use tokio::task::JoinHandle;
 
 use crate::cli::{DemoArgs, DemoCommand, Global};
+use crate::cmd::charge::DemoCustomer;
 use crate::cmd::{charge, doctor};
 use crate::context::{seconds, Context};
 use crate::output::Printer;
@@ -56,42 +57,22 @@ pub async fn run(global: &Global, args: &DemoArgs, out: &mut Printer) -> Result<
         demo.secret_key().clone(),
         demo.terminal_key().clone(),
     )?;
-    let mut customer: Option<JoinHandle<()>> = None;
     let result = match &args.command {
         DemoCommand::Charge(c) => {
-            let pay_after = c.pay_after.map(Duration::from_secs);
-            charge::run(&ctx, &c.charge, out, |id| {
-                if let Some(after) = pay_after {
-                    customer = Some(tokio::spawn(pay_later(
-                        Arc::clone(&demo),
-                        id.to_owned(),
-                        after,
-                    )));
-                }
-            })
-            .await
+            let customer = DemoCustomer {
+                demo: Arc::clone(&demo),
+                pay_after: c.pay_after.map(Duration::from_secs),
+            };
+            charge::run(&ctx, &c.charge, out, Some(&customer)).await
         }
         DemoCommand::Doctor(d) => {
             let wait = seconds(d.relay_wait, "--relay-wait")?;
             doctor::run(&ctx, wait, None, out).await
         }
     };
-    if let Some(task) = customer {
-        task.abort();
-        let _ = task.await;
-    }
     match Arc::try_unwrap(demo) {
         Ok(demo) => demo.shutdown().await,
         Err(_) => tracing::warn!("the demo shop is still in use; not shut down cleanly"),
     }
     result
-}
-
-/// The demo customer: pays `after` the payment was created.
-async fn pay_later(demo: Arc<Demo>, payment_id: String, after: Duration) {
-    tokio::time::sleep(after).await;
-    if let Err(e) = demo.simulate_payment(&payment_id).await {
-        tracing::warn!(payment = %payment_id, error = %e, "the demo customer could not pay");
-        eprintln!("warning: the demo customer could not pay: {e}");
-    }
 }

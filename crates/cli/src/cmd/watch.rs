@@ -81,8 +81,10 @@ async fn watch(
         }
         terminal.tracker().track(payment, Source::ApiRead)?;
     }
-    Ok(match follow::follow(terminal, events, id, out).await? {
-        Ending::Finished(p) => follow::finish(out, &p),
-        Ending::Interrupted => follow::interrupted(out, id),
-    })
+    Ok(
+        match follow::follow(terminal, events, id, out, None).await? {
+            Ending::Finished(p) => follow::finish(out, &p),
+            Ending::Interrupted => follow::interrupted(out, id),
+        },
+    )
 }
