@@ -211,7 +211,25 @@ impl Terminal {
         money: Money,
         description: Option<String>,
     ) -> Result<Payment, TerminalError> {
-        let order_id = uuid::Uuid::new_v4().to_string();
+        self.charge_with_order(money, description, None).await
+    }
+
+    /// [`Terminal::charge`] under the caller's order id (a shop system's own reference);
+    /// `None` generates one. Order ids must be unique: reconciliation finds an interrupted
+    /// charge by its order id.
+    pub async fn charge_with_order(
+        &self,
+        money: Money,
+        description: Option<String>,
+        order_id: Option<String>,
+    ) -> Result<Payment, TerminalError> {
+        let order_id = match order_id.map(|o| o.trim().to_owned()) {
+            Some(o) if o.is_empty() => {
+                return Err(TerminalError::Refused("an order id cannot be empty".into()))
+            }
+            Some(o) => o,
+            None => uuid::Uuid::new_v4().to_string(),
+        };
         let span = tracing::info_span!("charge", order_id = %order_id, amount = %money);
         let _enter = span.enter();
         let intent =
