@@ -140,9 +140,17 @@ pub struct App {
 }
 
 impl App {
-    /// Launches the app for test `name` with extra environment variables.
+    /// Launches the app built by this workspace for test `name` with extra environment
+    /// variables.
     pub async fn launch(name: &str, env: &[(&str, &str)]) -> Result<App> {
-        let app_bin = workspace_binary("paydesk")?;
+        App::launch_binary(name, &workspace_binary("paydesk")?, env).await
+    }
+
+    /// Launches the app at `app_bin` (e.g. the one a package installed).
+    pub async fn launch_binary(name: &str, app_bin: &Path, env: &[(&str, &str)]) -> Result<App> {
+        if !app_bin.is_file() {
+            bail!("{} does not exist", app_bin.display());
+        }
         let webkit = find_tool(
             "WebKitWebDriver",
             &[],
