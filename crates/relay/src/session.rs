@@ -169,11 +169,15 @@ async fn serve(socket: WebSocket, start: SessionStart, session_id: String) {
     let mut flushing = false;
     let timer = tokio::time::sleep_until(next_ping);
     tokio::pin!(timer);
+    // Registered once: a fresh `cancelled()` per wake-up would lock the token's waiter list
+    // twice per event per session.
+    let shutdown = app.cancel.cancelled();
+    tokio::pin!(shutdown);
 
     let end = loop {
         tokio::select! {
             biased;
-            _ = app.cancel.cancelled() => break End::Shutdown,
+            _ = &mut shutdown => break End::Shutdown,
             r = std::future::poll_fn(|cx| drive(cx, &mut sink, &mut outbox, &mut flushing)),
                 if flushing || !outbox.is_empty() =>
             {
