@@ -6,7 +6,7 @@
 //! sessions. Clients are this same binary started as `client` subprocesses, each on its own
 //! 127.0.0.x source address (one address has ~28,000 ephemeral ports; a process may hold
 //! 20,000 files). Clients are deliberately thin: one current-thread runtime, raw
-//! tokio-tungstenite with small buffers, string matching instead of JSON parsing.
+//! hand-written WebSocket framing, string matching instead of JSON parsing.
 //!
 //! Options (after `--`): `--idle N`, `--latency N,M`, `--events K`, `--clients C`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -17,15 +17,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use futures_util::{SinkExt as _, StreamExt as _};
 use paydesk_core::signature;
 use paydesk_core::wire;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::Message;
 
 const SECRET: &str = "whsec_bench";
 const MERCHANT: &str = "bench";
@@ -443,15 +438,21 @@ async fn client(args: Vec<String>) {
     println!("done");
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+/// A session as the bench holds it: the socket and bytes read but not yet parsed.
+struct RawWs {
+    stream: tokio::net::TcpStream,
+    buf: Vec<u8>,
+}
 
+/// Ticket, then a hand-written upgrade (the bench client stays as thin as a client can be).
 async fn open_session(
     http: &reqwest::Client,
     url: &str,
     addr: std::net::SocketAddr,
     source: std::net::IpAddr,
     key: &str,
-) -> Result<Ws, String> {
+) -> Result<RawWs, String> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let t: wire::TicketResponse = http
         .post(format!("{url}{}", wire::TICKETS_PATH))
         .bearer_auth(key)
@@ -465,56 +466,123 @@ async fn open_session(
     socket
         .bind(std::net::SocketAddr::new(source, 0))
         .map_err(|e| e.to_string())?;
-    let stream = socket.connect(addr).await.map_err(|e| e.to_string())?;
-    let mut req = format!("ws://{addr}{}", wire::WS_PATH)
-        .into_client_request()
-        .map_err(|e| e.to_string())?;
-    req.headers_mut().insert(
-        "sec-websocket-protocol",
-        HeaderValue::from_str(&wire::offered_protocols(&t.ticket)).map_err(|e| e.to_string())?,
+    let mut stream = socket.connect(addr).await.map_err(|e| e.to_string())?;
+    stream.set_nodelay(true).map_err(|e| e.to_string())?;
+    let req = format!(
+        "GET {} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Protocol: {}\r\n\r\n",
+        wire::WS_PATH,
+        wire::offered_protocols(&t.ticket)
     );
-    let config = WebSocketConfig::default()
-        .read_buffer_size(4096)
-        .write_buffer_size(0)
-        .max_write_buffer_size(16 * 1024);
-    let (mut ws, _) = tokio_tungstenite::client_async_with_config(req, stream, Some(config))
+    stream
+        .write_all(req.as_bytes())
         .await
         .map_err(|e| e.to_string())?;
-    match ws.next().await {
-        Some(Ok(Message::Text(t))) if t.contains(r#""type":"hello""#) => Ok(ws),
+    let mut buf = Vec::with_capacity(4096);
+    let head_end = loop {
+        if let Some(i) = find(&buf, b"\r\n\r\n") {
+            break i + 4;
+        }
+        if stream.read_buf(&mut buf).await.map_err(|e| e.to_string())? == 0 {
+            return Err("closed during the handshake".into());
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+    if !head.starts_with("http/1.1 101") || !head.contains("sec-websocket-protocol: paydesk.v1\r\n")
+    {
+        return Err(format!("upgrade refused: {head}"));
+    }
+    buf.drain(..head_end);
+    let mut ws = RawWs { stream, buf };
+    match ws.next_text().await {
+        Some(t) if find(&t, br#""type":"hello""#).is_some() => Ok(ws),
         other => Err(format!("no hello: {other:?}")),
     }
 }
 
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+impl RawWs {
+    /// The next text frame's payload; `None` on close, error or a close frame.
+    async fn next_text(&mut self) -> Option<Vec<u8>> {
+        use tokio::io::AsyncReadExt as _;
+        loop {
+            if let Some((opcode, start, end)) = frame(&self.buf) {
+                let payload = self.buf[start..end].to_vec();
+                self.buf.drain(..end);
+                match opcode {
+                    1 => return Some(payload),
+                    8 => return None,
+                    _ => continue,
+                }
+            }
+            match self.stream.read_buf(&mut self.buf).await {
+                Ok(0) | Err(_) => return None,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// A masked text frame (mask 0: valid, and the payload needs no XOR).
+    async fn send_text(&mut self, text: &str) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt as _;
+        let mut f = vec![0x81, 0x80 | text.len() as u8, 0, 0, 0, 0];
+        f.extend_from_slice(text.as_bytes());
+        self.stream.write_all(&f).await
+    }
+}
+
+/// (opcode, payload start, payload end) of the first complete server frame in `b`.
+fn frame(b: &[u8]) -> Option<(u8, usize, usize)> {
+    if b.len() < 2 {
+        return None;
+    }
+    let opcode = b[0] & 0x0f;
+    let (len, start) = match b[1] & 0x7f {
+        126 if b.len() >= 4 => (u16::from_be_bytes([b[2], b[3]]) as usize, 4),
+        127 if b.len() >= 10 => (u64::from_be_bytes(b[2..10].try_into().ok()?) as usize, 10),
+        126 | 127 => return None,
+        n => (n as usize, 2),
+    };
+    (b.len() >= start + len).then_some((opcode, start, start + len))
+}
+
 /// Holds a session: answers pings, timestamps events.
-async fn hold(mut ws: Ws, lat: Arc<Mutex<Vec<u64>>>, stop: tokio_util::sync::CancellationToken) {
+async fn hold(mut ws: RawWs, lat: Arc<Mutex<Vec<u64>>>, stop: tokio_util::sync::CancellationToken) {
     loop {
         let msg = tokio::select! {
             _ = stop.cancelled() => return,
-            m = ws.next() => m,
+            m = ws.next_text() => m,
         };
-        let Some(Ok(Message::Text(t))) = msg else {
-            return;
-        };
-        if let Some(i) = t.find("bench-") {
+        let Some(t) = msg else { return };
+        if let Some(i) = find(&t, b"bench-") {
             let digits: String = t[i + 6..]
-                .chars()
-                .take_while(char::is_ascii_digit)
+                .iter()
+                .take_while(|c| c.is_ascii_digit())
+                .map(|c| *c as char)
                 .collect();
             if let Ok(sent) = digits.parse::<u128>() {
                 let us = now_ns().saturating_sub(sent) / 1000;
                 lat.lock().unwrap().push(us as u64);
             }
-        } else if t.contains(r#""type":"ping""#) {
-            let seq: String = t
-                .split(r#""seq":"#)
-                .nth(1)
-                .unwrap_or("0")
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect();
-            let pong = format!(r#"{{"type":"pong","seq":{seq}}}"#);
-            if ws.send(Message::Text(pong.into())).await.is_err() {
+        } else if find(&t, br#""type":"ping""#).is_some() {
+            let seq: String = find(&t, br#""seq":"#)
+                .map(|i| {
+                    t[i + 6..]
+                        .iter()
+                        .take_while(|c| c.is_ascii_digit())
+                        .map(|c| *c as char)
+                        .collect()
+                })
+                .unwrap_or_default();
+            if ws
+                .send_text(&format!(r#"{{"type":"pong","seq":{seq}}}"#))
+                .await
+                .is_err()
+            {
                 return;
             }
         }

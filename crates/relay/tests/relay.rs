@@ -408,7 +408,7 @@ async fn a_client_that_never_reads_is_closed_as_a_slow_consumer() {
 #[tokio::test]
 async fn heartbeats_arrive_and_a_silent_client_is_closed() {
     let (cfg, keys) =
-        config(|c| c.heartbeat(Duration::from_millis(100), Duration::from_millis(150)));
+        config(|c| c.heartbeat(Duration::from_millis(150), Duration::from_millis(250)));
     let relay = start(cfg).await;
     let (mut talker, hello) = connect(&relay, &keys.a1, "").await;
     assert_eq!(
