@@ -413,7 +413,7 @@ async fn heartbeats_arrive_and_a_silent_client_is_closed() {
     let (mut talker, hello) = connect(&relay, &keys.a1, "").await;
     assert_eq!(
         (hello.heartbeat_interval_ms, hello.heartbeat_timeout_ms),
-        (100, 150)
+        (150, 250)
     );
     let (mut silent, _) = connect(&relay, &keys.a2, "").await;
 
