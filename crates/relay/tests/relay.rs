@@ -526,3 +526,40 @@ async fn oversized_or_unknown_client_messages_close_the_session() {
     assert_eq!(ok.status(), 200);
     relay.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn silent_or_idle_http_connections_are_closed_after_the_request_timeout() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let (cfg, _) = config(|mut c| {
+        c.request_timeout = Duration::from_millis(300);
+        c
+    });
+    let relay = start(cfg).await;
+    // Connects and never sends a byte.
+    let mut silent = tokio::net::TcpStream::connect(relay.local_addr())
+        .await
+        .unwrap();
+    // Sends one request, then idles on the kept-alive connection.
+    let mut idle = tokio::net::TcpStream::connect(relay.local_addr())
+        .await
+        .unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: relay\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = idle.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    for sock in [&mut silent, &mut idle] {
+        let closed = tokio::time::timeout(WAIT, async {
+            loop {
+                match sock.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => continue,
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "the relay kept a silent connection open");
+    }
+    relay.shutdown().await.unwrap();
+}
