@@ -40,6 +40,8 @@ fn arg(args: &[String], name: &str) -> Option<String> {
 }
 
 fn main() {
+    // Clients hold thousands of sockets each: use the whole hard limit.
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("client") {
         let rt = tokio::runtime::Builder::new_current_thread()
