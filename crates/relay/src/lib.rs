@@ -38,8 +38,6 @@ pub enum RelayError {
     Backend(#[from] stream::BackendError),
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
-    #[error("the relay task failed: {0}")]
-    Join(String),
 }
 
 /// Runs the relay on `listener` until `shutdown` resolves, then closes every session with
