@@ -109,7 +109,7 @@ async fn main() -> Result<()> {
         mean(&noticed)
     ));
     rows.push(format!(
-        "| Polling begun after the link was found dead | max {:.0} ms | ≤ 1 s |",
+        "| Polling begun after the link was found dead | max {:.1} ms | ≤ 1 s |",
         max(&polling) * 1000.0
     ));
 
