@@ -17,7 +17,6 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-auto}"
 BUILD_PACKAGES=(build-essential pkg-config file curl ca-certificates libssl-dev libdbus-1-dev
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev)
 TEST_PACKAGES=(xvfb xauth webkit2gtk-driver redis-server gnome-keyring dbus dbus-x11)
-PACKAGE_PACKAGES=(nodejs npm)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -61,8 +60,13 @@ ensure_tauri_driver() {
     cargo install --quiet --root "$PAYDESK_CACHE_DIR/tools" tauri-driver --version '^2' --locked
 }
 
+ensure_npm() {
+  command -v npm >/dev/null 2>&1 || ensure_packages nodejs npm
+}
+
 # The prebuilt Tauri CLI from npm (compiling tauri-cli takes ~15 minutes).
 ensure_tauri_cli() {
+  ensure_npm
   TAURI_CLI="$PAYDESK_CACHE_DIR/npm/node_modules/.bin/tauri"
   [ -x "$TAURI_CLI" ] && return 0
   say "installing the Tauri CLI (@tauri-apps/cli@2 from npm)"
@@ -72,7 +76,13 @@ ensure_tauri_cli() {
 }
 
 # Runs "$@" with a private D-Bus session and an unlocked gnome-keyring (a real Secret
-# Service for the keychain tests), without touching the user's own session.
+# Service for the keychain tests), without touching the user's own session or keyrings:
+# the daemon keeps its keyring in a temporary directory.
 with_keyring() {
-  dbus-run-session -- sh -c 'printf paydesk-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null; exec "$@"' sh "$@"
+  dbus-run-session -- sh -c '
+    keyrings=$(mktemp -d)
+    trap "rm -rf \"$keyrings\"" EXIT
+    printf paydesk-test | XDG_DATA_HOME="$keyrings" gnome-keyring-daemon --unlock --components=secrets >/dev/null
+    "$@"
+  ' sh "$@"
 }

@@ -17,7 +17,7 @@ if [ "${1:-}" = "--debug" ]; then
   cargo_flags=()
 fi
 
-ensure_packages "${BUILD_PACKAGES[@]}" "${PACKAGE_PACKAGES[@]}"
+ensure_packages "${BUILD_PACKAGES[@]}"
 ensure_rust
 ensure_tauri_cli
 

@@ -17,3 +17,12 @@ say "building every binary the system and end-to-end tests start"
 cargo build --workspace --bins --locked
 say "running every test (target: $CARGO_TARGET_DIR)"
 with_keyring cargo test --workspace --locked --no-fail-fast "$@"
+
+if [ $# -eq 0 ]; then
+  say "packaging: the .deb builds, installs with dpkg -i, and the installed app starts"
+  packages=$(./scripts/package.sh --debug)
+  mapfile -t debs <<<"$packages"
+  as_root dpkg -i "${debs[0]}" >/dev/null
+  dpkg-deb --info "${debs[1]}" >/dev/null
+  with_keyring cargo test --locked -p paydesk-tests --test e2e_installed -- --ignored
+fi

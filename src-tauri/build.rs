@@ -1,9 +1,26 @@
 //! Generates the Tauri context, and the ACL permissions (`allow-<command>`) for the app's
-//! own commands so each window's capability can grant exactly the commands it uses.
+//! own commands so each window's capability grants exactly the commands it uses.
+
+const COMMANDS: &[&str] = &[
+    "app_snapshot",
+    "quote_amount",
+    "charge",
+    "cancel_payment",
+    "simulate_payment",
+    "close_payment",
+    "history",
+    "search_payments",
+    "refund_payment",
+    "export_csv",
+    "get_settings",
+    "save_settings",
+    "test_connection",
+    "open_customer_display",
+];
 
 fn main() {
     println!("cargo:rerun-if-changed=src-tauri/capabilities");
-    let manifest = tauri_build::AppManifest::new().commands(&["app_snapshot"]);
+    let manifest = tauri_build::AppManifest::new().commands(COMMANDS);
     let attributes = tauri_build::Attributes::new()
         .capabilities_path_pattern("./src-tauri/capabilities/**/*")
         .app_manifest(manifest);

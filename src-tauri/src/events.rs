@@ -1,24 +1,41 @@
 //! The one event stream from Rust to the UI: every core change travels as a `CoreEvent`
-//! on the `core-event` channel, so the UI has exactly one place to listen.
+//! on the `core-event` channel, so each window has exactly one place to listen.
 
 use std::time::Duration;
 
-use paydesk_core::clock::ServerClock;
+use paydesk_core::tracker::{Tracker, TrackerEvent};
 use serde::Serialize;
 use tauri::{Emitter, Runtime};
 use tokio_util::sync::CancellationToken;
+
+use crate::view::{ConnectionView, PaymentView};
 
 pub const CORE_EVENT: &str = "core-event";
 
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "kind", content = "data", rename_all = "snake_case")]
 pub enum CoreEvent {
-    Connection(String),
+    Connection(ConnectionView),
+    /// A payment changed (status or refunds); only ever after the journal has it.
+    Payment(PaymentView),
+    /// One countdown step, computed from the server's deadline and the clock offset.
+    Countdown {
+        id: String,
+        remaining_secs: u64,
+        total_secs: Option<u64>,
+    },
     /// Once a second, on the second: the server's time as this terminal measures it.
     Clock {
         server_time_ms: i64,
         offset_ms: i64,
     },
+    /// Something the cashier must read.
+    Notice {
+        level: &'static str,
+        message: String,
+    },
+    /// The cashier moved on from the payment on screen.
+    ActiveCleared,
 }
 
 pub fn emit<R: Runtime>(app: &tauri::AppHandle<R>, event: &CoreEvent) {
@@ -27,27 +44,68 @@ pub fn emit<R: Runtime>(app: &tauri::AppHandle<R>, event: &CoreEvent) {
     }
 }
 
-/// Emits [`CoreEvent::Clock`] on every second boundary of the server's clock until
-/// `stop` is cancelled. The delay is recomputed from the clock each time, never counted.
-pub async fn clock_ticks<R: Runtime>(
+fn payment_event(tracker: &Tracker, id: &str) -> Option<CoreEvent> {
+    tracker
+        .get(id)
+        .map(|t| CoreEvent::Payment(PaymentView::live(&t, tracker.server_now_ms())))
+}
+
+/// Forwards the tracker's events to every window, and ticks the clock once a second on
+/// the server's second boundary (recomputed each time, never counted), until `stop`.
+pub async fn forward<R: Runtime>(
     app: tauri::AppHandle<R>,
-    clock: ServerClock,
+    tracker: Tracker,
     stop: CancellationToken,
 ) {
+    let mut events = tracker.subscribe();
+    let clock = tracker.server_clock().clone();
+    emit(
+        &app,
+        &CoreEvent::Connection(ConnectionView::from(&tracker.connection())),
+    );
     loop {
-        let now = clock.server_now_ms();
-        let to_next = 1000 - now.rem_euclid(1000);
-        let wait = Duration::from_millis(u64::try_from(to_next).unwrap_or(1000));
+        let to_next_second = 1000 - clock.server_now_ms().rem_euclid(1000);
+        let tick = tokio::time::sleep(Duration::from_millis(
+            u64::try_from(to_next_second).unwrap_or(1000),
+        ));
         tokio::select! {
             () = stop.cancelled() => return,
-            () = tokio::time::sleep(wait) => {}
-        }
-        emit(
-            &app,
-            &CoreEvent::Clock {
+            () = tick => emit(&app, &CoreEvent::Clock {
                 server_time_ms: clock.server_now_ms(),
                 offset_ms: clock.offset_ms(),
+            }),
+            event = events.recv() => match event {
+                None => return,
+                Some(TrackerEvent::Transition(t)) => {
+                    if let Some(e) = payment_event(&tracker, &t.payment_id) {
+                        emit(&app, &e);
+                    }
+                }
+                Some(TrackerEvent::Connection(c)) => emit(&app, &CoreEvent::Connection(ConnectionView::from(&c))),
+                Some(TrackerEvent::Tick(t)) => {
+                    let total_secs = tracker.get(&t.payment_id).and_then(|p| {
+                        PaymentView::live(&p, tracker.server_now_ms()).total_secs
+                    });
+                    emit(&app, &CoreEvent::Countdown {
+                        id: t.payment_id,
+                        remaining_secs: t.remaining_secs,
+                        total_secs,
+                    });
+                }
+                Some(TrackerEvent::JournalFailed { error, .. }) => emit(&app, &CoreEvent::Notice {
+                    level: "error",
+                    message: format!("A payment update could not be saved on this till ({error}); PayDesk will read it again from Crypto.com Pay."),
+                }),
+                Some(TrackerEvent::Resnapshot { .. }) => {
+                    emit(&app, &CoreEvent::Connection(ConnectionView::from(&tracker.connection())));
+                    for id in tracker.tracked_ids() {
+                        if let Some(e) = payment_event(&tracker, &id) {
+                            emit(&app, &e);
+                        }
+                    }
+                }
+                Some(TrackerEvent::Expired { .. } | TrackerEvent::Untracked { .. }) => {}
             },
-        );
+        }
     }
 }

@@ -5,33 +5,90 @@
 
 mod cmd;
 mod events;
+mod runtime;
 mod state;
+mod view;
 
-use tauri::{Manager, Runtime};
+use std::sync::Arc;
+
+use paydesk_core::journal::Journal;
+use paydesk_core::secrets::Keychain;
+use tauri::{AppHandle, Manager, Runtime};
 
 pub use events::{CoreEvent, CORE_EVENT};
-pub use state::{AppSnapshot, AppState};
+pub use state::AppState;
+
+pub const MAIN_WINDOW: &str = "main";
+pub const CUSTOMER_WINDOW: &str = "customer";
+
+/// (Re)starts the till from the current settings and follows its events.
+pub(crate) async fn restart<R: Runtime>(app: &AppHandle<R>) {
+    let state = app.state::<AppState>();
+    let next = runtime::start(state.keychain.as_ref(), state.journal.clone())
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "the till could not start");
+            e.to_string()
+        });
+    let stop = state.replace(next).await;
+    let running = state.running().await;
+    match running.as_ref() {
+        Some(r) => {
+            tracing::info!(mode = %r.mode, terminal = %r.config.terminal_name, "till running");
+            tauri::async_runtime::spawn(events::forward(
+                app.clone(),
+                r.terminal.tracker().clone(),
+                stop,
+            ));
+        }
+        None => events::emit(
+            app,
+            &CoreEvent::Notice {
+                level: "error",
+                message: format!(
+                    "PayDesk could not start: {}",
+                    state.start_error().unwrap_or_default()
+                ),
+            },
+        ),
+    }
+}
 
 /// Adds PayDesk's state, commands and start-up to a builder.
 pub fn build<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
     builder
         .manage(state)
-        .invoke_handler(tauri::generate_handler![cmd::app_snapshot])
+        .invoke_handler(tauri::generate_handler![
+            cmd::app_snapshot,
+            cmd::quote_amount,
+            cmd::charge,
+            cmd::cancel_payment,
+            cmd::simulate_payment,
+            cmd::close_payment,
+            cmd::history,
+            cmd::search_payments,
+            cmd::refund_payment,
+            cmd::export_csv,
+            cmd::get_settings,
+            cmd::save_settings,
+            cmd::test_connection,
+            cmd::open_customer_display,
+        ])
         .setup(|app| {
             let handle = app.handle().clone();
-            let state = app.state::<AppState>();
-            tracing::info!(terminal = %state.terminal_name(), "PayDesk window starting");
-            tauri::async_runtime::spawn(events::clock_ticks(
-                handle,
-                state.clock().clone(),
-                state.shutdown_token(),
-            ));
+            tauri::async_runtime::block_on(restart(&handle));
+            if app.state::<AppState>().memory().customer_display_open {
+                if let Err(e) = cmd::open_customer_window(&handle) {
+                    tracing::warn!(error = %e, "could not reopen the customer display");
+                }
+            }
             Ok(())
         })
 }
 
 /// Runs the desktop app until its last window closes.
 pub fn run() {
+    paydesk_core::init_tls();
     let log_dir = paydesk_core::logging::default_log_dir();
     let _guard = match paydesk_core::logging::init("app", log_dir.as_deref()) {
         Ok(guard) => guard,
@@ -40,7 +97,22 @@ pub fn run() {
             None
         }
     };
-    let state = AppState::from_env();
+    let journal = match Journal::open_default() {
+        Ok(j) => Arc::new(j),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot open the journal");
+            eprintln!("PayDesk cannot open its journal: {e}");
+            std::process::exit(1);
+        }
+    };
+    let memory = journal.path().parent().map(|d| d.join("ui-state.json"));
+    // A separate keychain service lets tests (and a second till on one machine) keep
+    // their keys apart.
+    let keychain = match std::env::var("PAYDESK_KEYCHAIN_SERVICE") {
+        Ok(service) if !service.trim().is_empty() => Keychain::with_service(service.trim()),
+        _ => Keychain::new(),
+    };
+    let state = AppState::new(journal, Arc::new(keychain), memory);
     let app = match build(tauri::Builder::default(), state).build(tauri::generate_context!()) {
         Ok(app) => app,
         Err(e) => {
@@ -51,7 +123,8 @@ pub fn run() {
     };
     app.run(|handle, event| {
         if let tauri::RunEvent::Exit = event {
-            handle.state::<AppState>().shutdown();
+            let state = handle.state::<AppState>();
+            tauri::async_runtime::block_on(state.shutdown());
             tracing::info!("PayDesk closed");
         }
     });
@@ -60,12 +133,14 @@ pub fn run() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use paydesk_core::secrets::MemoryStore;
     use tauri::ipc::{CallbackFn, InvokeBody};
     use tauri::webview::InvokeRequest;
 
     fn invoke(
         webview: &tauri::WebviewWindow<tauri::test::MockRuntime>,
         cmd: &str,
+        args: serde_json::Value,
     ) -> Result<serde_json::Value, serde_json::Value> {
         tauri::test::get_ipc_response(
             webview,
@@ -74,7 +149,7 @@ mod tests {
                 callback: CallbackFn(0),
                 error: CallbackFn(1),
                 url: "tauri://localhost".parse().unwrap(),
-                body: InvokeBody::default(),
+                body: InvokeBody::Json(args),
                 headers: Default::default(),
                 invoke_key: tauri::test::INVOKE_KEY.to_string(),
             },
@@ -82,29 +157,105 @@ mod tests {
         .map(|body| body.deserialize::<serde_json::Value>().unwrap())
     }
 
-    #[test]
-    fn snapshot_command_answers_through_ipc_with_the_real_capabilities() {
-        let app = build(tauri::test::mock_builder(), AppState::new("Till 9", "demo"))
+    /// The app reads its config path from the environment: one test app at a time.
+    static ENV: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn app(dir: &std::path::Path) -> tauri::App<tauri::test::MockRuntime> {
+        // Demo mode: no keys anywhere, config in the temp dir.
+        std::env::set_var("PAYDESK_CONFIG", dir.join("config.toml"));
+        std::env::set_var("PAYDESK_DEMO_LAN", "0");
+        let journal = Arc::new(Journal::open(dir.join("journal.sqlite3")).unwrap());
+        let state = AppState::new(journal, Arc::new(MemoryStore::new()), None);
+        let app = build(tauri::test::mock_builder(), state)
             .build(tauri::generate_context!())
             .unwrap();
-        let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
-            .build()
-            .unwrap();
-        let snap = invoke(&webview, "app_snapshot").unwrap();
-        assert_eq!(snap["terminal_name"], "Till 9");
-        assert_eq!(snap["mode"], "demo");
-        assert_eq!(snap["version"], env!("CARGO_PKG_VERSION"));
-        assert!(invoke(&webview, "no_such_command").is_err());
+        // `setup` runs when the event loop starts, which a mock app never does.
+        tauri::async_runtime::block_on(restart(app.handle()));
+        app
     }
 
     #[test]
-    fn a_window_without_a_capability_cannot_call_commands() {
-        let app = build(tauri::test::mock_builder(), AppState::new("Till 9", "demo"))
-            .build(tauri::generate_context!())
+    fn commands_answer_through_ipc_with_the_real_capabilities() {
+        let _env = ENV
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(dir.path());
+        let main = tauri::WebviewWindowBuilder::new(&app, MAIN_WINDOW, Default::default())
+            .build()
             .unwrap();
+        let snap = invoke(&main, "app_snapshot", serde_json::json!({})).unwrap();
+        assert_eq!(snap["mode"], "demo", "{snap}");
+        assert_eq!(snap["demo"], true);
+        assert_eq!(snap["version"], env!("CARGO_PKG_VERSION"));
+
+        let q = invoke(
+            &main,
+            "quote_amount",
+            serde_json::json!({"parts": ["12.50", "0,70"], "currency": "EUR"}),
+        )
+        .unwrap();
+        assert_eq!(q["display"], "13.20 EUR");
+        let bad = invoke(
+            &main,
+            "quote_amount",
+            serde_json::json!({"parts": ["1.234"], "currency": "EUR"}),
+        )
+        .unwrap_err();
+        assert_eq!(bad, "EUR has at most 2 decimal places");
+
+        let paid = invoke(
+            &main,
+            "charge",
+            serde_json::json!({"parts": ["4.20"], "currency": "EUR", "note": "tea"}),
+        )
+        .unwrap();
+        assert_eq!(paid["status"], "pending");
+        assert_eq!(paid["amount_display"], "4.20 EUR");
+        assert!(paid["qr_data_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("data:image/svg+xml;base64,"));
+
+        // A key saved through Settings goes to the store, never back to the UI.
+        let settings = invoke(
+            &main,
+            "save_settings",
+            serde_json::json!({"update": {
+                "mode": "demo", "terminal_name": "Till 9", "default_currency": "EUR",
+                "api_url": null, "relay_url": null,
+                "secret_key": "sk_test_not_shown", "terminal_key": null
+            }}),
+        )
+        .unwrap();
+        assert_eq!(settings["secret_key_saved"], true);
+        assert!(!settings.to_string().contains("sk_test_not_shown"));
+        assert!(!std::fs::read_to_string(dir.path().join("config.toml"))
+            .unwrap()
+            .contains("sk_test_not_shown"));
+        assert!(invoke(&main, "no_such_command", serde_json::json!({})).is_err());
+    }
+
+    #[test]
+    fn the_customer_display_may_only_read() {
+        let _env = ENV
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(dir.path());
+        let customer = tauri::WebviewWindowBuilder::new(&app, CUSTOMER_WINDOW, Default::default())
+            .build()
+            .unwrap();
+        assert!(invoke(&customer, "app_snapshot", serde_json::json!({})).is_ok());
+        let refused = invoke(
+            &customer,
+            "charge",
+            serde_json::json!({"parts": ["1"], "currency": "EUR", "note": null}),
+        );
+        assert!(refused.is_err(), "the customer display must not charge");
         let stranger = tauri::WebviewWindowBuilder::new(&app, "stranger", Default::default())
             .build()
             .unwrap();
-        assert!(invoke(&stranger, "app_snapshot").is_err());
+        assert!(invoke(&stranger, "app_snapshot", serde_json::json!({})).is_err());
     }
 }

@@ -140,9 +140,17 @@ pub struct App {
 }
 
 impl App {
-    /// Launches the app for test `name` with extra environment variables.
+    /// Launches the app built by this workspace for test `name` with extra environment
+    /// variables.
     pub async fn launch(name: &str, env: &[(&str, &str)]) -> Result<App> {
-        let app_bin = workspace_binary("paydesk")?;
+        App::launch_binary(name, &workspace_binary("paydesk")?, env).await
+    }
+
+    /// Launches the app at `app_bin` (e.g. the one a package installed).
+    pub async fn launch_binary(name: &str, app_bin: &Path, env: &[(&str, &str)]) -> Result<App> {
+        if !app_bin.is_file() {
+            bail!("{} does not exist", app_bin.display());
+        }
         let webkit = find_tool(
             "WebKitWebDriver",
             &[],
@@ -247,6 +255,27 @@ impl App {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    pub async fn find(&self, css: &str) -> Result<fantoccini::elements::Element> {
+        Ok(self.client.find(Locator::Css(css)).await?)
+    }
+
+    pub async fn attr(&self, css: &str, name: &str) -> Result<Option<String>> {
+        Ok(self.find(css).await?.attr(name).await?)
+    }
+
+    /// The DOM text of `css`, whatever its overflow (WebKit's visible text is empty for an
+    /// ellipsised `overflow: hidden` box).
+    pub async fn text_content(&self, css: &str) -> Result<String> {
+        Ok(self
+            .find(css)
+            .await?
+            .prop("textContent")
+            .await?
+            .unwrap_or_default()
+            .trim()
+            .to_owned())
     }
 
     pub async fn text(&self, css: &str) -> Result<String> {

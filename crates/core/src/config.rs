@@ -141,9 +141,13 @@ pub struct ConfigLayer {
     /// A label for the merchant (shown in the UI and the support bundle).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merchant: Option<String>,
-    /// Declare the push channel dead after this long without a heartbeat.
+    /// Declare the push channel dead after this long without a heartbeat (the realtime
+    /// session's watchdog override; unset: what the relay's hello says).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heartbeat_timeout_secs: Option<u64>,
+    /// Start polling the API after this long without word from the relay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_after_secs: Option<u64>,
     /// How often to poll the API while the push channel is down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub poll_interval_secs: Option<u64>,
@@ -160,6 +164,7 @@ impl ConfigLayer {
             relay_url: over.relay_url.or(self.relay_url),
             merchant: over.merchant.or(self.merchant),
             heartbeat_timeout_secs: over.heartbeat_timeout_secs.or(self.heartbeat_timeout_secs),
+            fallback_after_secs: over.fallback_after_secs.or(self.fallback_after_secs),
             poll_interval_secs: over.poll_interval_secs.or(self.poll_interval_secs),
         }
     }
@@ -268,6 +273,7 @@ impl ConfigLayer {
                 self.heartbeat_timeout_secs,
                 1..=600,
             ),
+            ("fallback_after_secs", self.fallback_after_secs, 1..=600),
             ("poll_interval_secs", self.poll_interval_secs, 1..=300),
         ] {
             if let Some(v) = value {
@@ -294,7 +300,9 @@ pub struct Config {
     pub api_url: String,
     pub relay_url: Option<String>,
     pub merchant: Option<String>,
+    /// Overrides; `None` keeps the realtime session's defaults.
     pub heartbeat_timeout: Option<Duration>,
+    pub fallback_after: Option<Duration>,
     pub poll_interval: Option<Duration>,
     /// The file layer came from here (settings changes go back through [`ConfigLayer::save`]).
     pub path: PathBuf,
@@ -357,6 +365,7 @@ impl Config {
             relay_url: layer.relay_url,
             merchant: layer.merchant,
             heartbeat_timeout: layer.heartbeat_timeout_secs.map(Duration::from_secs),
+            fallback_after: layer.fallback_after_secs.map(Duration::from_secs),
             poll_interval: layer.poll_interval_secs.map(Duration::from_secs),
             path: path.to_owned(),
         })
@@ -495,7 +504,8 @@ mod tests {
         std::fs::write(
             &path,
             "mode = \"test\"\nterminal_name = \"Front till\"\ndefault_currency = \"EUR\"\n\
-             relay_url = \"https://relay.example\"\nheartbeat_timeout_secs = 20\n",
+             relay_url = \"https://relay.example\"\nheartbeat_timeout_secs = 20\n\
+             fallback_after_secs = 5\n",
         )
         .unwrap();
         let env = env_of(&[
@@ -513,6 +523,7 @@ mod tests {
         assert_eq!(c.relay_url.as_deref(), Some("https://flag-relay.example"));
         assert_eq!(c.api_url, DEFAULT_API_URL);
         assert_eq!(c.heartbeat_timeout, Some(Duration::from_secs(20)));
+        assert_eq!(c.fallback_after, Some(Duration::from_secs(5)));
         assert_eq!(c.poll_interval, None);
     }
 

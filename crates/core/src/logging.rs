@@ -55,7 +55,24 @@ fn filter() -> EnvFilter {
 /// Installs the global logger: stderr plus daily files `<component>.YYYY-MM-DD.log` in
 /// `dir`. Keep the returned guard alive for the life of the process: dropping it flushes.
 pub fn init(component: &str, dir: Option<&Path>) -> Result<Option<WorkerGuard>, LoggingError> {
-    let stderr = fmt::layer().with_writer(std::io::stderr).with_target(false);
+    init_with(component, dir, true)
+}
+
+/// [`init`] without the copy on stderr: for a command-line tool whose stdout and stderr
+/// belong to the person (or script) running it. Logs go to the files only.
+pub fn init_files_only(
+    component: &str,
+    dir: Option<&Path>,
+) -> Result<Option<WorkerGuard>, LoggingError> {
+    init_with(component, dir, false)
+}
+
+fn init_with(
+    component: &str,
+    dir: Option<&Path>,
+    to_stderr: bool,
+) -> Result<Option<WorkerGuard>, LoggingError> {
+    let stderr = to_stderr.then(|| fmt::layer().with_writer(std::io::stderr).with_target(false));
     let Some(dir) = dir else {
         tracing_subscriber::registry()
             .with(filter())

@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::config::{syntax_position, Config, ConfigError, ConfigLayer};
-use crate::secrets::{Account, Secret, SecretStore, SecretsError};
+use crate::config::{syntax_position, Config, ConfigError, ConfigLayer, Mode};
+use crate::secrets::{resolve_with, Account, Secret, SecretStore, SecretsError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
@@ -144,11 +144,22 @@ impl Provisioning {
     /// Stores the keys in `store`, then merges the settings into the config file at
     /// `config_path` (written atomically; settings the file does not name are kept).
     /// Keys first: re-running after a failure repeats nothing harmful, and a config that
-    /// says "live" is never written before its key is in place.
+    /// says "live" is never written before its key is in place. A test or live mode with
+    /// no secret key anywhere (file, environment, store), or with a key of the other
+    /// kind, is refused before the config is touched.
     pub fn apply(
         &self,
         store: &dyn SecretStore,
         config_path: &Path,
+    ) -> Result<Applied, ProvisionError> {
+        self.apply_with_env(store, config_path, |var| std::env::var(var).ok())
+    }
+
+    fn apply_with_env(
+        &self,
+        store: &dyn SecretStore,
+        config_path: &Path,
+        env: impl Fn(&str) -> Option<String>,
     ) -> Result<Applied, ProvisionError> {
         let mut stored = Vec::new();
         for (account, secret) in [
@@ -161,6 +172,13 @@ impl Provisioning {
             }
         }
         let settings = ConfigLayer::load(config_path)?.overlaid(self.settings.clone());
+        if let Some(Mode::Test | Mode::Live) = settings.mode {
+            let key = match &self.secret_key {
+                Some(key) => Some(key.clone()),
+                None => resolve_with(store, Account::SecretKey, env)?.map(|r| r.secret),
+            };
+            Config::from_layer(settings.clone(), config_path)?.effective_mode(key.as_ref())?;
+        }
         settings.save(config_path)?;
         tracing::info!(config = %config_path.display(), keys = ?stored, "provisioned");
         Ok(Applied {
@@ -332,6 +350,43 @@ terminal_key = "tk_provisioned"
         ));
         let err = Provisioning::parse("relay_url = \"relay.example\"\n", p).unwrap_err();
         assert!(err.to_string().contains("relay_url"), "{err}");
+    }
+
+    #[test]
+    fn a_live_till_without_any_secret_key_is_not_configured() {
+        let dir = tempfile::tempdir().unwrap();
+        let config_path = dir.path().join("config.toml");
+        let p = Provisioning::parse(
+            "mode = \"live\"\nterminal_key = \"tk_1\"\n",
+            Path::new("till.toml"),
+        )
+        .unwrap();
+        let store = MemoryStore::new();
+        let no_env = |_: &str| None;
+        let err = p.apply_with_env(&store, &config_path, no_env).unwrap_err();
+        assert!(
+            matches!(err, ProvisionError::Config(ConfigError::MissingKey { .. })),
+            "{err}"
+        );
+        assert!(!config_path.exists());
+        // A headless till's key in the environment counts.
+        let env = |v: &str| (v == "PAYDESK_SECRET_KEY").then(|| "sk_live_env".to_owned());
+        p.apply_with_env(&store, &config_path, env).unwrap();
+        std::fs::remove_file(&config_path).unwrap();
+        // A test key already in the keychain is a mismatch; a live one applies.
+        store
+            .set(Account::SecretKey, &Secret::new("sk_test_old"))
+            .unwrap();
+        assert!(matches!(
+            p.apply_with_env(&store, &config_path, no_env),
+            Err(ProvisionError::Config(ConfigError::KeyModeMismatch { .. }))
+        ));
+        assert!(!config_path.exists());
+        store
+            .set(Account::SecretKey, &Secret::new("sk_live_ok"))
+            .unwrap();
+        p.apply_with_env(&store, &config_path, no_env).unwrap();
+        assert!(config_path.exists());
     }
 
     #[test]

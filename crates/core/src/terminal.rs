@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::ServerClock;
 use crate::countdown::LocalClock;
 use crate::gateway::{Gateway, GatewayConfig, GatewayError};
-use crate::journal::{Journal, JournalError};
+use crate::journal::{ActionKind, Journal, JournalError};
 use crate::money::{Currency, Money, MoneyError};
 use crate::payment::{CreatePayment, CreateRefund, Payment, PaymentStatus, Refund};
 use crate::realtime::{RelayEndpoint, Session, SessionConfig};
@@ -211,7 +211,25 @@ impl Terminal {
         money: Money,
         description: Option<String>,
     ) -> Result<Payment, TerminalError> {
-        let order_id = uuid::Uuid::new_v4().to_string();
+        self.charge_with_order(money, description, None).await
+    }
+
+    /// [`Terminal::charge`] under the caller's order id (a shop system's own reference);
+    /// `None` generates one. Order ids must be unique: reconciliation finds an interrupted
+    /// charge by its order id.
+    pub async fn charge_with_order(
+        &self,
+        money: Money,
+        description: Option<String>,
+        order_id: Option<String>,
+    ) -> Result<Payment, TerminalError> {
+        let order_id = match order_id.map(|o| o.trim().to_owned()) {
+            Some(o) if o.is_empty() => {
+                return Err(TerminalError::Refused("an order id cannot be empty".into()))
+            }
+            Some(o) => o,
+            None => uuid::Uuid::new_v4().to_string(),
+        };
         let span = tracing::info_span!("charge", order_id = %order_id, amount = %money);
         let _enter = span.enter();
         let intent =
@@ -244,10 +262,26 @@ impl Terminal {
     }
 
     /// Cancels a pending payment at the service, and shows what the service answered.
+    /// The request is journaled first, so a till killed mid-call re-reads the payment on
+    /// its next start instead of guessing.
     pub async fn cancel(&self, payment_id: &str) -> Result<Payment, TerminalError> {
-        let payment = self.gateway.cancel_payment(payment_id).await?;
-        self.observe(payment.clone())?;
-        Ok(payment)
+        let action = self
+            .journal
+            .record_action(payment_id, &ActionKind::Cancel, None)?;
+        match self.gateway.cancel_payment(payment_id).await {
+            Ok(payment) => {
+                self.observe(payment.clone())?;
+                self.journal
+                    .resolve_action(action, "cancelled", Some(&payment))?;
+                Ok(payment)
+            }
+            Err(e) => {
+                if !e.is_ambiguous() {
+                    self.journal.resolve_action(action, "refused", None)?;
+                }
+                Err(e.into())
+            }
+        }
     }
 
     /// Re-reads a payment from the API and merges it.
@@ -285,7 +319,12 @@ impl Terminal {
                 Money::new(refundable, currency)
             )));
         }
-        let refund = self
+        let action = self.journal.record_action(
+            payment_id,
+            &ActionKind::Refund { amount },
+            reason.as_deref(),
+        )?;
+        let refund = match self
             .gateway
             .create_refund(&CreateRefund {
                 payment_id: payment_id.to_owned(),
@@ -294,10 +333,23 @@ impl Terminal {
                 reason,
                 description: None,
             })
-            .await?;
+            .await
+        {
+            Ok(refund) => refund,
+            Err(e) => {
+                // An unknown outcome stays open: the next start re-reads the payment rather
+                // than offering a second refund.
+                if !e.is_ambiguous() {
+                    self.journal.resolve_action(action, "refused", None)?;
+                }
+                return Err(e.into());
+            }
+        };
         tracing::info!(payment = %payment_id, refund = %refund.id, amount = %amount, "refund requested");
         // The service is the source of truth for what was refunded.
-        self.refresh(payment_id).await?;
+        let after = self.refresh(payment_id).await?;
+        self.journal
+            .resolve_action(action, "refunded", Some(&after))?;
         Ok(refund)
     }
 
@@ -384,6 +436,7 @@ async fn reconcile_intents(
                 }
             }
         }
+        left += reconcile_actions(&gateway, &journal, &tracker).await;
         let wait = if left == 0 {
             RECONCILE_EVERY * 4
         } else {
@@ -394,6 +447,40 @@ async fn reconcile_intents(
             () = tokio::time::sleep(wait) => {}
         }
     }
+}
+
+/// Cancels and refunds whose outcome a crash hid: the payment is re-read and the action
+/// closed with what the service says. Returns how many are still open.
+async fn reconcile_actions(gateway: &Gateway, journal: &Journal, tracker: &Tracker) -> usize {
+    let actions = match journal.unresolved_actions() {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read unresolved cancels and refunds");
+            return 0;
+        }
+    };
+    let mut left = 0;
+    for action in actions {
+        let age_ms = crate::clock::local_now_ms().saturating_sub(action.created_at_ms);
+        if age_ms < 60_000 {
+            left += 1;
+            continue;
+        }
+        match gateway.retrieve_payment(&action.payment_id).await {
+            Ok(payment) => {
+                let _ = tracker.apply(payment.clone(), Source::ApiRead);
+                if let Err(e) = journal.resolve_action(action.id, "reconciled", Some(&payment)) {
+                    tracing::error!(error = %e, "cannot close an interrupted action");
+                    left += 1;
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "action reconciliation postponed");
+                left += 1;
+            }
+        }
+    }
+    left
 }
 
 #[cfg(test)]

@@ -84,8 +84,10 @@ impl RelayConfig {
             merchants: BTreeMap::new(),
             terminals: Vec::new(),
             backend: BackendConfig::Memory,
-            heartbeat_interval: Duration::from_secs(25),
-            heartbeat_timeout: Duration::from_secs(20),
+            // 10 + 5: a dead link is noticed within 15 s (Socket.IO's 25 + 20 took 45 s),
+            // and a ping every 10 s keeps proxies that drop idle sockets at 60 s happy.
+            heartbeat_interval: Duration::from_secs(10),
+            heartbeat_timeout: Duration::from_secs(5),
             ticket_ttl: Duration::from_secs(30),
             history_max_events: 1000,
             history_max_age: Duration::from_secs(15 * 60),

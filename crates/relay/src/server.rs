@@ -24,6 +24,7 @@ use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use crate::stream::hub::Hub;
 use crate::stream::memory::MemoryBackend;
+use crate::stream::redis::RedisBackend;
 use crate::stream::Backend;
 use crate::terminals::{KeyHash, Terminals};
 use crate::RelayError;
@@ -62,11 +63,16 @@ impl Relay {
                 config.max_outstanding_tickets,
                 config.replay_max_entries,
             )),
-            BackendConfig::Redis { .. } => {
-                return Err(RelayError::Config(crate::config::ConfigError::Invalid(
-                    "redis backend not built yet".into(),
-                )))
-            }
+            BackendConfig::Redis { url } => Arc::new(
+                RedisBackend::connect(
+                    url,
+                    hub.clone(),
+                    config.merchants.keys().cloned().collect(),
+                    config.history_max_events,
+                    config.history_max_age,
+                )
+                .await?,
+            ),
         };
         let state = AppState {
             terminals: Terminals::new(&config.terminals),

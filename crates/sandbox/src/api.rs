@@ -6,10 +6,10 @@
 //! is validated into the store's terms, applied, and answered in the service's shapes.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRequestParts, Path, RawQuery, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, RawQuery, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -24,6 +24,8 @@ use crate::params::Params;
 use crate::state::{lock, AppState};
 use crate::store::{NewPayment, NewRefund, StoreError};
 
+/// A client must send its whole body within this; a stalled upload never holds a task.
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_LIMIT: usize = 20;
 const MAX_LIMIT: usize = 100;
 
@@ -37,6 +39,30 @@ impl<S: Send + Sync> FromRequestParts<S> for PaymentId {
         match Path::<String>::from_request_parts(parts, state).await {
             Ok(Path(id)) if !id.is_empty() && id.len() <= 200 => Ok(PaymentId(id)),
             _ => Err(ApiError::not_found("payment")),
+        }
+    }
+}
+
+/// The request body, read within [`BODY_READ_TIMEOUT`] and the body size limit; every
+/// failure is an [`ApiError`] (413, 408 or 400), never a framework's plain-text rejection.
+pub struct RawBody(pub Bytes);
+
+impl FromRequest<Arc<AppState>> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, app: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        let read = tokio::time::timeout(BODY_READ_TIMEOUT, Bytes::from_request(req, app));
+        tokio::select! {
+            result = read => match result {
+                Ok(Ok(bytes)) => Ok(RawBody(bytes)),
+                Ok(Err(e)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                    Err(ApiError::too_large())
+                }
+                Ok(Err(e)) => Err(ApiError::invalid_body(e.body_text())),
+                Err(_) => Err(ApiError::body_timeout()),
+            },
+            // Shutting down: do not wait for a slow upload.
+            _ = app.cancel.cancelled() => Err(ApiError::unavailable()),
         }
     }
 }
@@ -67,26 +93,19 @@ impl From<StoreError> for ApiError {
     }
 }
 
-pub(crate) fn params(
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Params, ApiError> {
-    let body = body.map_err(|e| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large(),
-        _ => ApiError::invalid_body(e.body_text()),
-    })?;
+pub(crate) fn params(headers: &HeaderMap, RawBody(body): &RawBody) -> Result<Params, ApiError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    Params::from_body(content_type, &body)
+    Params::from_body(content_type, body)
 }
 
 pub async fn create_payment(
     State(app): State<Arc<AppState>>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: RawBody,
 ) -> Result<Response, ApiError> {
-    let p = params(&headers, body)?;
+    let p = params(&headers, &body)?;
     let amount = p
         .amount("amount")?
         .ok_or_else(|| ApiError::missing("amount"))?;
@@ -145,6 +164,7 @@ fn broken_response() -> Response {
     Response::new(Body::from_stream(stream))
 }
 
+#[tracing::instrument(skip_all, fields(payment_id = %id))]
 pub async fn retrieve_payment(
     State(app): State<Arc<AppState>>,
     PaymentId(id): PaymentId,
@@ -187,6 +207,7 @@ pub async fn list_payments(
     }))
 }
 
+#[tracing::instrument(skip_all, fields(payment_id = %id))]
 pub async fn cancel_payment(
     State(app): State<Arc<AppState>>,
     PaymentId(id): PaymentId,
@@ -199,9 +220,9 @@ pub async fn cancel_payment(
 pub async fn create_refund(
     State(app): State<Arc<AppState>>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: RawBody,
 ) -> Result<Response, ApiError> {
-    let p = params(&headers, body)?;
+    let p = params(&headers, &body)?;
     let req = NewRefund {
         payment_id: p
             .text("payment_id", 200)?

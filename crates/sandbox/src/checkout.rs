@@ -9,6 +9,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Json;
 use paydesk_core::money::{Currency, Money};
 use paydesk_core::payment::{Payment, PaymentStatus};
 
@@ -27,6 +28,15 @@ pub async fn page(
         Html(render(&payment)),
     )
         .into_response())
+}
+
+/// The payment's `data_url`: the object itself, readable without the secret key, as the
+/// service's checkout script reads it.
+pub async fn data(
+    State(app): State<Arc<AppState>>,
+    PaymentId(id): PaymentId,
+) -> Result<Json<Payment>, ApiError> {
+    Ok(Json(lock(&app.store).get(&id, app.now())?.0))
 }
 
 /// Pays, then shows the page again (post/redirect/get, so a reload does not pay twice).

@@ -14,21 +14,21 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use bytes::Bytes;
 use paydesk_core::payment::{Payment, PaymentStatus};
 use serde::{Deserialize, Serialize};
 
-use crate::api::{params, PaymentId};
+use crate::api::{params, PaymentId, RawBody};
 use crate::error::ApiError;
 use crate::faults::{Faults, FaultsUpdate, StatsSnapshot};
 use crate::state::{lock, AppState};
 
 const MAX_PAY_DELAY_MS: i64 = 3_600_000;
+/// Delayed payments waiting at once; more is a runaway script, not a test.
+const MAX_SCHEDULED: usize = 10_000;
 
 /// Captures a pending payment and queues `payment.captured`.
 pub fn capture(app: &AppState, id: &str) -> Result<Payment, ApiError> {
@@ -39,13 +39,16 @@ pub fn capture(app: &AppState, id: &str) -> Result<Payment, ApiError> {
     Ok(payment)
 }
 
+#[tracing::instrument(skip_all, fields(payment_id = %id))]
 pub async fn pay(
     State(app): State<Arc<AppState>>,
     PaymentId(id): PaymentId,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
-    let delay_ms = params(&headers, body)?.integer("delay_ms")?.unwrap_or(0);
+    let delay_ms = params(&headers, &RawBody(body))?
+        .integer("delay_ms")?
+        .unwrap_or(0);
     if !(0..=MAX_PAY_DELAY_MS).contains(&delay_ms) {
         return Err(ApiError::invalid(
             "delay_ms",
@@ -59,6 +62,12 @@ pub async fn pay(
     let (payment, _) = lock(&app.store).get(&id, app.now())?;
     if payment.status != PaymentStatus::Pending {
         return Err(crate::store::StoreError::NotPending(payment.status.to_string()).into());
+    }
+    if app.tasks.len() >= MAX_SCHEDULED {
+        return Err(ApiError::conflict(
+            "too_many_scheduled",
+            format!("{MAX_SCHEDULED} delayed payments are already waiting"),
+        ));
     }
     let task_app = Arc::clone(&app);
     app.tasks.spawn(async move {
@@ -74,6 +83,7 @@ pub async fn pay(
     Ok((StatusCode::ACCEPTED, Json(payment)).into_response())
 }
 
+#[tracing::instrument(skip_all, fields(payment_id = %id))]
 pub async fn expire(
     State(app): State<Arc<AppState>>,
     PaymentId(id): PaymentId,
@@ -89,9 +99,8 @@ pub async fn get_faults(State(app): State<Arc<AppState>>) -> Json<Faults> {
 
 pub async fn set_faults(
     State(app): State<Arc<AppState>>,
-    body: Result<Bytes, BytesRejection>,
+    RawBody(body): RawBody,
 ) -> Result<Json<Faults>, ApiError> {
-    let body = body.map_err(|e| ApiError::invalid_body(e.body_text()))?;
     let update: FaultsUpdate = serde_json::from_slice(&body)
         .map_err(|e| ApiError::invalid_body(format!("not a faults object: {e}")))?;
     let mut f = lock(&app.faults);
@@ -135,9 +144,8 @@ pub async fn get_clock(State(app): State<Arc<AppState>>) -> Json<ClockView> {
 
 pub async fn set_clock(
     State(app): State<Arc<AppState>>,
-    body: Result<Bytes, BytesRejection>,
+    RawBody(body): RawBody,
 ) -> Result<Json<ClockView>, ApiError> {
-    let body = body.map_err(|e| ApiError::invalid_body(e.body_text()))?;
     let update: ClockUpdate = serde_json::from_slice(&body)
         .map_err(|e| ApiError::invalid_body(format!("expected {{\"offset_ms\": N}}: {e}")))?;
     // A year either way is plenty to test skew and keeps the arithmetic far from overflow.
@@ -168,9 +176,8 @@ pub async fn list_webhooks(State(app): State<Arc<AppState>>) -> Json<WebhookUrls
 
 pub async fn add_webhook(
     State(app): State<Arc<AppState>>,
-    body: Result<Bytes, BytesRejection>,
+    RawBody(body): RawBody,
 ) -> Result<Json<WebhookUrls>, ApiError> {
-    let body = body.map_err(|e| ApiError::invalid_body(e.body_text()))?;
     let add: AddWebhook = serde_json::from_slice(&body)
         .map_err(|e| ApiError::invalid_body(format!("expected {{\"url\": …}}: {e}")))?;
     crate::check_webhook_url(&add.url).map_err(|e| ApiError::invalid("url", e.to_string()))?;

@@ -133,6 +133,15 @@ impl ApiError {
         )
     }
 
+    pub fn body_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            INVALID_REQUEST,
+            "body_timeout",
+            "the request body did not arrive in time".to_owned(),
+        )
+    }
+
     pub fn unavailable() -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -50,6 +50,9 @@ pub struct Faults {
     /// The next N webhook events are never sent.
     #[serde(default)]
     pub drop_webhooks: u32,
+    /// The next N webhook events are delivered twice (as real services sometimes do).
+    #[serde(default)]
+    pub duplicate_webhooks: u32,
     /// Chance per mille that a webhook event is never sent.
     #[serde(default)]
     pub webhook_drop_rate_permille: u16,
@@ -76,6 +79,7 @@ pub struct FaultsUpdate {
     rate_limit_secs: Option<u64>,
     drop_create_responses: Option<u32>,
     drop_webhooks: Option<u32>,
+    duplicate_webhooks: Option<u32>,
     webhook_drop_rate_permille: Option<u16>,
     webhook_delay_ms: Option<u64>,
 }
@@ -107,6 +111,7 @@ impl FaultState {
             fail_next,
             drop_create_responses,
             drop_webhooks,
+            duplicate_webhooks,
             webhook_drop_rate_permille,
             webhook_delay_ms
         );
@@ -150,6 +155,10 @@ impl FaultState {
 
     pub fn take_drop_create_response(&mut self) -> bool {
         take_one(&mut self.faults.drop_create_responses)
+    }
+
+    pub fn take_webhook_duplicate(&mut self) -> bool {
+        take_one(&mut self.faults.duplicate_webhooks)
     }
 
     /// Whether this webhook event is to be lost.
@@ -209,11 +218,17 @@ impl Stats {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn record(&self, route: String, status: StatusCode) {
+    /// Counted on arrival, so a request whose client gave up before the answer counts.
+    fn arrived(&self, route: String) {
         Self::bump(&self.requests);
-        let mut t = lock(&self.tables);
-        *t.by_route.entry(route).or_default() += 1;
-        *t.by_status.entry(status.as_u16()).or_default() += 1;
+        *lock(&self.tables).by_route.entry(route).or_default() += 1;
+    }
+
+    fn answered(&self, status: StatusCode) {
+        *lock(&self.tables)
+            .by_status
+            .entry(status.as_u16())
+            .or_default() += 1;
     }
 
     pub fn snapshot(&self, payments: u64) -> StatsSnapshot {
@@ -244,8 +259,9 @@ pub async fn api_gate(State(app): State<Arc<AppState>>, req: Request, next: Next
             .get::<MatchedPath>()
             .map_or("?", |m| m.as_str())
     );
+    app.stats.arrived(route);
     let response = gate(&app, req, next).await;
-    app.stats.record(route, response.status());
+    app.stats.answered(response.status());
     response
 }
 

@@ -16,6 +16,7 @@ mod control;
 mod error;
 mod faults;
 mod params;
+mod server;
 mod state;
 mod store;
 mod webhooks;
@@ -32,6 +33,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use paydesk_core::payment::Payment;
 use paydesk_core::secrets::Secret;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -86,12 +88,8 @@ impl Default for SandboxConfig {
 pub enum SandboxError {
     #[error("cannot read the listener's address: {0}")]
     Listener(#[source] std::io::Error),
-    #[error("the server failed: {0}")]
-    Serve(#[source] std::io::Error),
     #[error("invalid configuration: {0}")]
     Config(String),
-    #[error("the sandbox task ended abnormally: {0}")]
-    Task(String),
 }
 
 /// A sandbox running in the background.
@@ -100,7 +98,8 @@ pub struct SandboxHandle {
     base_url: String,
     app: Arc<AppStateHandle>,
     stop: CancellationToken,
-    task: JoinHandle<Result<(), SandboxError>>,
+    /// Taken by `shutdown`; a handle dropped without it still stops the sandbox.
+    task: Option<JoinHandle<Result<(), SandboxError>>>,
 }
 
 /// Keeps `AppState` out of the public API while letting the handle reach it.
@@ -131,14 +130,43 @@ impl SandboxHandle {
         Ok(())
     }
 
+    /// The customer pays now (what `POST /sandbox/payments/{id}/pay` does), for the demo's
+    /// "simulate customer payment" control.
+    pub fn pay(&self, payment_id: &str) -> Result<Payment, ApiError> {
+        control::capture(&self.app.0, payment_id)
+    }
+
+    /// The payment expires now.
+    pub fn expire(&self, payment_id: &str) -> Result<Payment, ApiError> {
+        let app = &self.app.0;
+        Ok(state::lock(&app.store).expire(payment_id, app.now())?)
+    }
+
+    /// The counters `GET /sandbox/stats` serves.
+    pub fn stats(&self) -> StatsSnapshot {
+        let app = &self.app.0;
+        let payments = state::lock(&app.store).payment_count();
+        app.stats
+            .snapshot(u64::try_from(payments).unwrap_or(u64::MAX))
+    }
+
     /// Stops serving, stops the deliverer and the delayed payments, and waits for them.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         self.stop.cancel();
-        match self.task.await {
+        let Some(task) = self.task.take() else {
+            return;
+        };
+        match task.await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "sandbox stopped with an error"),
             Err(e) => tracing::warn!(error = %e, "sandbox task failed"),
         }
+    }
+}
+
+impl Drop for SandboxHandle {
+    fn drop(&mut self) {
+        self.stop.cancel();
     }
 }
 
@@ -157,7 +185,7 @@ pub async fn spawn(
         base_url,
         app: Arc::new(AppStateHandle(app)),
         stop,
-        task,
+        task: Some(task),
     })
 }
 
@@ -181,6 +209,17 @@ pub fn base_url_for(addr: SocketAddr) -> String {
         ip => ip,
     };
     format!("http://{}", SocketAddr::new(ip, addr.port()))
+}
+
+/// This machine's address on its local network, as a phone on the same Wi-Fi would reach
+/// it, or None without a network. Connecting a UDP socket sends nothing; it only asks the
+/// OS which interface would route to a public address.
+pub fn guess_lan_ip() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    // 192.0.2.1 is TEST-NET-1: never routed anywhere, so nothing can answer.
+    socket.connect("192.0.2.1:9").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_unspecified() && !ip.is_loopback()).then_some(ip)
 }
 
 pub(crate) fn check_webhook_url(url: &str) -> Result<(), SandboxError> {
@@ -253,14 +292,16 @@ async fn serve(
         webhooks::RetryPolicy::DEFAULT,
     ));
     let cancel = app.cancel.clone();
-    let result = axum::serve(listener, router(Arc::clone(&app)))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // Wakes handlers sleeping on injected latency so connections can close.
+    let serving = server::serve(listener, router(Arc::clone(&app)), cancel.clone());
+    tokio::pin!(serving);
+    tokio::select! {
+        () = &mut serving => {}
+        () = shutdown => {
+            // Also wakes handlers sleeping on injected latency, so connections can close.
             cancel.cancel();
-        })
-        .await
-        .map_err(SandboxError::Serve);
+            serving.await;
+        }
+    }
     app.cancel.cancel();
     app.tasks.close();
     app.tasks.wait().await;
@@ -268,7 +309,7 @@ async fn serve(
         tracing::warn!(error = %e, "webhook deliverer failed");
     }
     tracing::info!("sandbox stopped");
-    result
+    Ok(())
 }
 
 /// Every route the sandbox serves.
@@ -308,9 +349,11 @@ fn router(app: Arc<AppState>) -> Router {
         .nest("/sandbox", control)
         .route("/checkout/{id}", get(checkout::page))
         .route("/checkout/{id}/pay", post(checkout::pay))
+        .route("/sdk/payments/{id}", get(checkout::data))
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(middleware::from_fn_with_state(
             Arc::clone(&app),
             date_header,

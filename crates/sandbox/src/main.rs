@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Parser;
 use paydesk_core::secrets::Secret;
-use paydesk_sandbox::{base_url_for, SandboxConfig};
+use paydesk_sandbox::{base_url_for, guess_lan_ip, SandboxConfig};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -48,7 +48,8 @@ struct Args {
     /// How long a payment stays payable, in seconds.
     #[arg(long, env = "PAYDESK_SANDBOX_TIME_WINDOW", default_value_t = 600)]
     time_window: u64,
-    /// Base of `payment_url`, e.g. http://192.168.1.20:8080 so a phone on the LAN can pay.
+    /// Base of `payment_url`, e.g. http://192.168.1.20:8080 so a phone on the LAN can pay;
+    /// `auto` uses this machine's LAN address and the listening port (listen on 0.0.0.0).
     #[arg(long, env = "PAYDESK_SANDBOX_PUBLIC_URL")]
     public_url: Option<String>,
 }
@@ -60,6 +61,7 @@ async fn main() -> anyhow::Result<()> {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let args = Args::parse();
     let listener = tokio::net::TcpListener::bind(&args.listen)
@@ -68,19 +70,30 @@ async fn main() -> anyhow::Result<()> {
     let addr = listener
         .local_addr()
         .context("cannot read the listening address")?;
+    let public_base_url = match args.public_url.as_deref() {
+        Some("auto") => {
+            let ip = guess_lan_ip().context("no LAN address found for --public-url auto")?;
+            Some(base_url_for(std::net::SocketAddr::new(ip, addr.port())))
+        }
+        other => other.map(str::to_owned),
+    };
     let config = SandboxConfig {
         secret_key: Secret::new(args.secret_key),
         webhook_urls: args.webhook_urls,
         webhook_secret: Secret::new(args.webhook_secret),
         time_window: Duration::from_secs(args.time_window),
-        public_base_url: args.public_url,
+        public_base_url,
     };
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "{}", base_url_for(addr)).context("cannot write to stdout")?;
         out.flush().context("cannot write to stdout")?;
     }
-    tracing::info!(%addr, "sandbox listening");
+    tracing::info!(
+        %addr,
+        checkout = config.public_base_url.as_deref().unwrap_or("(listening address)"),
+        "sandbox listening"
+    );
     paydesk_sandbox::run(listener, config, shutdown_signal())
         .await
         .context("the sandbox failed")

@@ -51,6 +51,10 @@ impl Params {
     }
 
     fn from_json(body: &[u8]) -> Result<Params, ApiError> {
+        // `null` is how some clients say "no parameters".
+        if body == b"null" {
+            return Ok(Params::default());
+        }
         let map: BTreeMap<String, Box<RawValue>> = serde_json::from_slice(body)
             .map_err(|e| ApiError::invalid_body(format!("the body is not a JSON object: {e}")))?;
         Ok(Params {

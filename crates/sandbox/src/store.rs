@@ -5,7 +5,7 @@
 //! holds the lock (so events leave in the order the state changed). A payment expires
 //! lazily: the first read at or after its deadline marks it `expired`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use base64::Engine as _;
 use paydesk_core::money::{Currency, Money};
@@ -85,9 +85,12 @@ pub struct Terms {
 pub struct Store {
     payments: HashMap<String, Record>,
     /// Ids oldest first; lists read it backwards (newest first).
-    order: Vec<String>,
-    refunds: Vec<Refund>,
+    order: VecDeque<String>,
 }
+
+/// The books keep this many payments; the oldest go first. A demo left running for weeks
+/// stays small, and no test comes near it.
+pub const MAX_PAYMENTS: usize = 100_000;
 
 impl Store {
     pub fn create(
@@ -133,7 +136,12 @@ impl Store {
             payment_type: Some("checkout".to_owned()),
             amount_in_usd: quote.amount_in_usd,
         };
-        self.order.push(id.clone());
+        self.order.push_back(id.clone());
+        while self.order.len() > MAX_PAYMENTS {
+            if let Some(oldest) = self.order.pop_front() {
+                self.payments.remove(&oldest);
+            }
+        }
         self.payments.insert(
             id,
             Record {
@@ -287,7 +295,6 @@ impl Store {
             EventObject::Refund(done.clone()),
             now,
         );
-        self.refunds.push(done.clone());
         Ok((done, vec![requested, transferred]))
     }
 

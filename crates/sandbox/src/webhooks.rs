@@ -91,9 +91,14 @@ async fn dispatch(
     policy: RetryPolicy,
     event: WebhookEvent,
 ) {
-    let (dropped, delay_ms) = {
+    let (dropped, duplicated, delay_ms) = {
         let mut f = lock(&app.faults);
-        (f.take_webhook_drop(), f.faults.webhook_delay_ms)
+        let dropped = f.take_webhook_drop();
+        (
+            dropped,
+            !dropped && f.take_webhook_duplicate(),
+            f.faults.webhook_delay_ms,
+        )
     };
     if dropped {
         Stats::bump(&app.stats.webhooks_dropped);
@@ -107,7 +112,12 @@ async fn dispatch(
             return;
         }
     };
-    for url in app.webhook_urls() {
+    let mut urls = app.webhook_urls();
+    if duplicated {
+        debug!(event_id = %event.id, "webhook duplicated by fault injection");
+        urls.extend_from_within(..);
+    }
+    for url in urls {
         let d = Delivery {
             event_id: event.id.clone(),
             kind: event.kind.clone(),

@@ -1,5 +1,6 @@
 // Result: Paid — unmistakable (colour, icon, words, a chime) and only from a confirmed
 // status; Expired and Cancelled offer "charge again" with the amount kept.
+import { invoke } from "../tauri.js";
 import * as store from "../store.js";
 import { chime } from "../sound.js";
 import { restore } from "./charge.js";
@@ -14,14 +15,20 @@ const DETAILS = {
   cancelled: "The payment was cancelled. Nothing was charged.",
 };
 
+function leave() {
+  const p = store.get().payment;
+  if (p) invoke("close_payment", { id: p.id }).catch(() => {});
+  store.update({ screen: "charge", payment: null, countdown: null });
+}
+
 export function init() {
   $("charge-again").addEventListener("click", () => {
     const last = store.get().lastCharge;
-    store.update({ screen: "charge", payment: null, countdown: null });
+    leave();
     if (last) restore(last);
   });
   $("new-sale").addEventListener("click", () => {
-    store.update({ screen: "charge", payment: null, countdown: null });
+    leave();
     document.getElementById("amount").focus();
   });
 }

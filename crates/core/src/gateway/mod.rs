@@ -16,16 +16,23 @@
 //! - Cancel retries; a 409 after an ambiguous attempt is resolved by reading the payment.
 //! - Refunds move money and cannot be looked up by a key of ours, so an ambiguous refund
 //!   is returned as [`GatewayError::Unconfirmed`] instead of being sent again.
+//! - Every call, retries and lookups included, ends within
+//!   [`GatewayConfig::operation_deadline`]; a create or refund cut off while in doubt is
+//!   [`GatewayError::Unconfirmed`]. The caller that wants to look an unconfirmed create up
+//!   later sets (and journals) its own `order_id` and calls [`Gateway::find_by_order_id`].
 
 mod error;
 mod reader;
 mod retry;
+#[cfg(test)]
+mod scripted_tests;
 
 pub use error::GatewayError;
 pub use retry::{backoff_ceiling, full_jitter, parse_retry_after};
 
 use std::fmt;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -49,6 +56,8 @@ pub const DEFAULT_BASE_URL: &str = "https://pay.crypto.com/api";
 /// service ignores the `order_id` filter, which is unverified; newest payments come first).
 const RECONCILE_MAX_PAGES: usize = 3;
 const RECONCILE_PAGE_SIZE: u32 = 100;
+/// Larger answers are refused: no payment object comes near this.
+const MAX_RESPONSE_BYTES: usize = 2 * 1024 * 1024;
 
 /// How the secret key is presented. Both are used by Crypto.com's official plugins.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +87,10 @@ pub struct GatewayConfig {
     /// The longest `Retry-After` the client waits out by itself; a longer one is handed to
     /// the caller as [`GatewayError::RateLimited`], so a till never hangs for minutes.
     pub max_retry_after: Duration,
+    /// The most a whole call may take, retries and reconciling included: a customer is
+    /// waiting. When it runs out mid-way through a create or refund that may have reached
+    /// the service, the answer is [`GatewayError::Unconfirmed`], never a silent guess.
+    pub operation_deadline: Duration,
 }
 
 impl GatewayConfig {
@@ -94,6 +107,7 @@ impl GatewayConfig {
             backoff_base: Duration::from_millis(250),
             backoff_cap: Duration::from_secs(4),
             max_retry_after: Duration::from_secs(10),
+            operation_deadline: Duration::from_secs(30),
         }
     }
 }
@@ -170,6 +184,9 @@ impl Gateway {
             // A redirect would be a misconfigured base URL; following it could carry the
             // key to another host.
             .redirect(reqwest::redirect::Policy::none())
+            // Below common server keep-alive limits, so a pooled connection is not reused
+            // just as the far end closes it.
+            .pool_idle_timeout(Duration::from_secs(20))
             .user_agent(concat!("paydesk/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| GatewayError::Config(format!("cannot build the HTTP client: {e}")))?;
@@ -205,11 +222,14 @@ impl Gateway {
             .get_or_insert_with(|| format!("paydesk-{}", uuid::Uuid::new_v4()))
             .clone();
         let span = tracing::info_span!("create_payment", order_id = %order_id);
-        async move {
+        // Whether a create may be in the service's hands with its outcome unknown.
+        let in_doubt = AtomicBool::new(false);
+        let work = async {
             let body = encode(&req)?;
             let max = self.inner.config.max_attempts.max(1);
             let mut attempt = 1;
             loop {
+                in_doubt.store(true, Ordering::Relaxed);
                 let result = self
                     .send(Method::POST, &["payments"], &[], Some(body.clone()), None)
                     .await
@@ -228,7 +248,10 @@ impl Gateway {
                             info!(payment_id = %p.id, "the lost create had gone through");
                             return Ok(p);
                         }
-                        Reconciled::Absent => debug!("the order does not exist; safe to resend"),
+                        Reconciled::Absent => {
+                            in_doubt.store(false, Ordering::Relaxed);
+                            debug!("the order does not exist; safe to resend");
+                        }
                         Reconciled::Unknown(lookup) => {
                             return Err(GatewayError::Unconfirmed {
                                 operation: "payment",
@@ -239,6 +262,9 @@ impl Gateway {
                     }
                 } else if !err.is_transient() {
                     return Err(err);
+                } else {
+                    // Refused before any work (429, no connection): nothing is in doubt.
+                    in_doubt.store(false, Ordering::Relaxed);
                 }
                 if attempt >= max {
                     return Err(err);
@@ -249,22 +275,22 @@ impl Gateway {
                 tokio::time::sleep(wait).await;
                 attempt += 1;
             }
-        }
-        .instrument(span)
-        .await
+        };
+        self.within_deadline(work, "payment", &order_id, &in_doubt)
+            .instrument(span)
+            .await
     }
 
     /// Reads a payment, retrying transient failures.
     pub async fn retrieve_payment(&self, id: &str) -> Result<Payment, GatewayError> {
         let span = tracing::debug_span!("retrieve_payment", payment_id = %id);
-        self.with_retries(|| async {
+        let work = self.with_retries(|| async {
             let reply = self
                 .send(Method::GET, &["payments", id], &[], None, None)
                 .await?;
             decode::<Payment>(&reply.body)
-        })
-        .instrument(span)
-        .await
+        });
+        self.read_within_deadline(work).instrument(span).await
     }
 
     /// One conditional read, no retry: the poller schedules its own attempts. Pass the
@@ -302,21 +328,22 @@ impl Gateway {
         if let Some(s) = &q.starting_after {
             query.push(("starting_after", s.clone()));
         }
-        self.with_retries(|| async {
+        let work = self.with_retries(|| async {
             let reply = self
                 .send(Method::GET, &["payments"], &query, None, None)
                 .await?;
             decode::<PaymentList>(&reply.body)
-        })
-        .instrument(tracing::debug_span!("list_payments"))
-        .await
+        });
+        self.read_within_deadline(work)
+            .instrument(tracing::debug_span!("list_payments"))
+            .await
     }
 
     /// Cancels a pending payment. Retries transient failures; when an earlier attempt may
     /// have cancelled it already, the service's 409 is checked against the payment itself.
     pub async fn cancel_payment(&self, id: &str) -> Result<Payment, GatewayError> {
         let span = tracing::info_span!("cancel_payment", payment_id = %id);
-        async {
+        let work = async {
             let max = self.inner.config.max_attempts.max(1);
             let mut maybe_done = false;
             let mut attempt = 1;
@@ -343,20 +370,22 @@ impl Gateway {
                 tokio::time::sleep(wait).await;
                 attempt += 1;
             }
-        }
-        .instrument(span)
-        .await
+        };
+        // A cut-off cancel is harmless to repeat: the cashier may simply try again.
+        self.read_within_deadline(work).instrument(span).await
     }
 
     /// Refunds (part of) a captured payment. Never sent twice: an ambiguous failure comes
     /// back as [`GatewayError::Unconfirmed`] naming the payment to check.
     pub async fn create_refund(&self, req: &CreateRefund) -> Result<Refund, GatewayError> {
         let span = tracing::info_span!("create_refund", payment_id = %req.payment_id);
-        async {
+        let in_doubt = AtomicBool::new(false);
+        let work = async {
             let body = encode(req)?;
             let max = self.inner.config.max_attempts.max(1);
             let mut attempt = 1;
             loop {
+                in_doubt.store(true, Ordering::Relaxed);
                 let err = match self
                     .send(Method::POST, &["refunds"], &[], Some(body.clone()), None)
                     .await
@@ -380,6 +409,7 @@ impl Gateway {
                         last: Box::new(err),
                     });
                 }
+                in_doubt.store(false, Ordering::Relaxed);
                 if !err.is_transient() || attempt >= max {
                     return Err(err);
                 }
@@ -389,9 +419,10 @@ impl Gateway {
                 tokio::time::sleep(wait).await;
                 attempt += 1;
             }
-        }
-        .instrument(span)
-        .await
+        };
+        self.within_deadline(work, "refund", &req.payment_id, &in_doubt)
+            .instrument(span)
+            .await
     }
 
     /// Cancel's method is unverified: POST first, GET when the service says 405.
@@ -457,6 +488,38 @@ impl Gateway {
             }
         }
         Ok(None)
+    }
+
+    /// A money-moving call within the operation deadline: cut off while a request is in
+    /// doubt, it is [`GatewayError::Unconfirmed`]; otherwise a plain timeout.
+    async fn within_deadline<T>(
+        &self,
+        work: impl Future<Output = Result<T, GatewayError>>,
+        operation: &'static str,
+        reference: &str,
+        in_doubt: &AtomicBool,
+    ) -> Result<T, GatewayError> {
+        match tokio::time::timeout(self.inner.config.operation_deadline, work).await {
+            Ok(result) => result,
+            Err(_) if in_doubt.load(Ordering::Relaxed) => {
+                warn!("deadline reached with the outcome unknown");
+                Err(GatewayError::Unconfirmed {
+                    operation,
+                    reference: reference.to_owned(),
+                    last: Box::new(GatewayError::Timeout),
+                })
+            }
+            Err(_) => Err(GatewayError::Timeout),
+        }
+    }
+
+    async fn read_within_deadline<T>(
+        &self,
+        work: impl Future<Output = Result<T, GatewayError>>,
+    ) -> Result<T, GatewayError> {
+        tokio::time::timeout(self.inner.config.operation_deadline, work)
+            .await
+            .unwrap_or(Err(GatewayError::Timeout))
     }
 
     async fn with_retries<T, F, Fut>(&self, mut op: F) -> Result<T, GatewayError>
@@ -531,7 +594,7 @@ impl Gateway {
         self.observe_date(response.headers(), sent_ms, received_ms);
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(transport_error)?;
+        let body = read_body(response).await?;
         debug!(
             %method,
             path = segments.first().copied().unwrap_or(""),
@@ -598,6 +661,24 @@ fn api_error(status: u16, body: &[u8]) -> GatewayError {
             }
         }
     }
+}
+
+/// The whole body, refusing one larger than [`MAX_RESPONSE_BYTES`].
+async fn read_body(mut response: reqwest::Response) -> Result<bytes::Bytes, GatewayError> {
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
+    {
+        return Err(GatewayError::Decode("the answer is too large".into()));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(GatewayError::Decode("the answer is too large".into()));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.into())
 }
 
 fn transport_error(e: reqwest::Error) -> GatewayError {

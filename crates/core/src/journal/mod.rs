@@ -6,6 +6,9 @@
 //! caller writes a charge intent ([`Journal::record_intent`]); on start it reconciles
 //! [`Journal::unresolved_intents`] against the API by order id (a create may have
 //! succeeded just before the till died) and resumes tracking [`Journal::pending`].
+//! Cancels and refunds work the same way ([`Journal::record_action`] before the call,
+//! [`Journal::resolve_action`] after, [`Journal::unresolved_actions`] to re-read on start),
+//! so a refund that went out just before a crash is never offered twice.
 //!
 //! Durability: WAL with `synchronous=FULL`, one transaction per call, so a process killed
 //! at any instant leaves either the whole write or none of it. Statuses only move forward
@@ -37,6 +40,9 @@ pub const FILE_NAME: &str = "journal.sqlite3";
 /// Overrides the data directory (the journal lives at `$PAYDESK_DATA_DIR/journal.sqlite3`).
 pub const DATA_DIR_ENV: &str = "PAYDESK_DATA_DIR";
 
+/// The payment metadata key that carries an intent's token (see [`Intent::token`]).
+pub const INTENT_METADATA_KEY: &str = "paydesk_intent";
+
 /// How long a write waits for another process (the CLI beside the app) to finish its own.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// At most this many rows come back from a search.
@@ -44,7 +50,7 @@ const FIND_LIMIT: usize = 100;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
-    #[error("cannot create the journal folder {path}: {source}")]
+    #[error("cannot create or protect the journal at {path}: {source}")]
     CreateDir {
         path: PathBuf,
         source: std::io::Error,
@@ -85,6 +91,14 @@ pub enum JournalError {
     UnknownIntent(i64),
     #[error("charge intent {0} already has a payment; it cannot be abandoned")]
     IntentAttached(i64),
+    #[error("cancel/refund request {0} does not exist")]
+    UnknownAction(i64),
+    #[error("request {action} is for payment {expected}, not {got}")]
+    ActionMismatch {
+        action: i64,
+        expected: String,
+        got: String,
+    },
     #[error("search for a payment id or order id (at least one character)")]
     EmptyQuery,
     #[error("could not encode the payment: {0}")]
@@ -106,10 +120,37 @@ pub struct IntentId(pub i64);
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Intent {
     pub id: IntentId,
+    /// Unique per charge. Send it in the create call's `metadata` under
+    /// [`INTENT_METADATA_KEY`]: reconciliation then finds this charge's payment even when
+    /// a cashier reused an order id.
+    pub token: String,
     pub order_id: String,
     pub money: Money,
     pub description: Option<String>,
     pub terminal: String,
+    pub created_at_ms: i64,
+}
+
+/// A cancel or refund request's row id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct ActionId(pub i64);
+
+/// What the till asked the API to do to a payment.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum ActionKind {
+    Cancel,
+    Refund { amount: Money },
+}
+
+/// A cancel or refund that may or may not have reached the API: re-read the payment, then
+/// [`Journal::resolve_action`].
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PendingAction {
+    pub id: ActionId,
+    pub payment_id: String,
+    pub kind: ActionKind,
+    pub reason: Option<String>,
     pub created_at_ms: i64,
 }
 
@@ -189,7 +230,11 @@ impl std::fmt::Debug for Journal {
 /// (`~/.local/share/paydesk/`, `%APPDATA%\paydesk\PayDesk\data\`, `~/Library/Application
 /// Support/com.paydesk.PayDesk/`).
 pub fn default_path() -> Result<PathBuf> {
-    if let Some(dir) = std::env::var_os(DATA_DIR_ENV).filter(|d| !d.is_empty()) {
+    default_path_with(|v| std::env::var_os(v))
+}
+
+fn default_path_with(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result<PathBuf> {
+    if let Some(dir) = env(DATA_DIR_ENV).filter(|d| !d.is_empty()) {
         return Ok(PathBuf::from(dir).join(FILE_NAME));
     }
     directories::ProjectDirs::from("com", "paydesk", "PayDesk")
@@ -212,20 +257,33 @@ impl Journal {
                 source,
             })?;
         }
-        let mut conn = Connection::open(&path).map_err(|source| JournalError::Open {
+        let open_err = |source| JournalError::Open {
             path: path.clone(),
             source,
-        })?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        };
+        let mut conn = Connection::open(&path).map_err(open_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        // The first statement is where a damaged or foreign file shows itself.
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .map_err(open_err)?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(JournalError::NoWal(mode));
         }
         // FULL: a transaction that returned is on disk, even if the machine loses power
         // rather than just the process dying.
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        schema::migrate(&mut conn, &path)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
+        restrict_to_owner(&path).map_err(|source| JournalError::CreateDir {
+            path: path.clone(),
+            source,
+        })?;
+        schema::migrate(&mut conn, &path).map_err(|e| match e {
+            JournalError::Sqlite(source) => open_err(source),
+            other => other,
+        })?;
         Ok(Journal {
             conn: Mutex::new(conn),
             path,
@@ -270,21 +328,28 @@ impl Journal {
             return Err(JournalError::EmptyOrderId);
         }
         let now = local_now_ms();
+        let token = uuid::Uuid::new_v4().simple().to_string();
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO intents (order_id, amount_minor, currency, description, terminal, \
-                 created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                 created_at_ms, token) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     order_id,
                     money.minor.to_string(),
                     money.currency.code(),
                     description,
                     terminal,
-                    now
+                    now,
+                    token
                 ],
             )?;
             Ok(IntentId(tx.last_insert_rowid()))
         })
+    }
+
+    /// One intent, resolved or not (for its token, right after [`Journal::record_intent`]).
+    pub fn intent(&self, id: IntentId) -> Result<Option<Intent>> {
+        Ok(self.intents("WHERE id = ?1", &[&id.0])?.into_iter().next())
     }
 
     /// Journals the create call's answer: resolves the newest unresolved intent for
@@ -318,13 +383,20 @@ impl Journal {
         if payment.id.is_empty() {
             return Err(JournalError::MissingPaymentId);
         }
+        let token = payment
+            .metadata
+            .as_ref()
+            .and_then(|m| m.get(INTENT_METADATA_KEY))
+            .and_then(|t| t.as_str());
         self.write(|tx| {
+            // The charge's own token when the API echoes it; else the newest open intent
+            // for the order id.
             let intent: Option<(i64, String, i64)> = tx
                 .query_row(
                     "SELECT id, terminal, created_at_ms FROM intents WHERE order_id = ?1 \
                      AND payment_id IS NULL AND abandoned_at_ms IS NULL \
-                     ORDER BY id DESC LIMIT 1",
-                    [order_id],
+                     ORDER BY (token IS ?2) DESC, id DESC LIMIT 1",
+                    params![order_id, token],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()?;
@@ -383,12 +455,19 @@ impl Journal {
 
     /// Intents whose create call may or may not have reached the API, oldest first.
     pub fn unresolved_intents(&self) -> Result<Vec<Intent>> {
+        self.intents(
+            "WHERE payment_id IS NULL AND abandoned_at_ms IS NULL ORDER BY id",
+            &[],
+        )
+    }
+
+    fn intents(&self, filter: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<Intent>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT id, order_id, amount_minor, currency, description, terminal, created_at_ms \
-             FROM intents WHERE payment_id IS NULL AND abandoned_at_ms IS NULL ORDER BY id",
-        )?;
-        let rows = stmt.query_map([], |r| {
+        let mut stmt = conn.prepare(&format!(
+            "SELECT id, order_id, amount_minor, currency, description, terminal, created_at_ms, \
+             token FROM intents {filter}"
+        ))?;
+        let rows = stmt.query_map(args, |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,
@@ -397,19 +476,134 @@ impl Journal {
                 r.get::<_, Option<String>>(4)?,
                 r.get::<_, String>(5)?,
                 r.get::<_, i64>(6)?,
+                r.get::<_, String>(7)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, order_id, amount, currency, description, terminal, created_at_ms) = row?;
+            let (id, order_id, amount, currency, description, terminal, created_at_ms, token) =
+                row?;
             let currency = Currency::from_code(&currency)
                 .map_err(|e| JournalError::Corrupt(format!("intent {id}: {e}")))?;
             out.push(Intent {
                 id: IntentId(id),
+                token,
                 order_id,
                 money: Money::new(parse_minor(&amount)?, currency),
                 description,
                 terminal,
+                created_at_ms,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Journals a cancel or refund request before it goes out.
+    pub fn record_action(
+        &self,
+        payment_id: &str,
+        kind: &ActionKind,
+        reason: Option<&str>,
+    ) -> Result<ActionId> {
+        if payment_id.is_empty() {
+            return Err(JournalError::MissingPaymentId);
+        }
+        let (name, amount, currency) = match kind {
+            ActionKind::Cancel => ("cancel", None, None),
+            ActionKind::Refund { amount } => (
+                "refund",
+                Some(amount.minor.to_string()),
+                Some(amount.currency.code()),
+            ),
+        };
+        let now = local_now_ms();
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO actions (payment_id, kind, amount_minor, currency, reason, \
+                 created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![payment_id, name, amount, currency, reason, now],
+            )?;
+            Ok(ActionId(tx.last_insert_rowid()))
+        })
+    }
+
+    /// Closes a request with its outcome ("refunded", "refused: …", "reconciled"), and
+    /// journals the payment as the API returned it, in the same transaction. Resolving
+    /// twice keeps the first outcome.
+    pub fn resolve_action(
+        &self,
+        id: ActionId,
+        outcome: &str,
+        snapshot: Option<&Payment>,
+    ) -> Result<Option<RecordedTransition>> {
+        let now = local_now_ms();
+        self.write(|tx| {
+            let (payment_id, kind): (String, String) = tx
+                .query_row(
+                    "SELECT payment_id, kind FROM actions WHERE id = ?1",
+                    [id.0],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?
+                .ok_or(JournalError::UnknownAction(id.0))?;
+            tx.execute(
+                "UPDATE actions SET resolved_at_ms = ?1, outcome = ?2 \
+                 WHERE id = ?3 AND resolved_at_ms IS NULL",
+                params![now, outcome, id.0],
+            )?;
+            match snapshot {
+                Some(p) if p.id != payment_id => Err(JournalError::ActionMismatch {
+                    action: id.0,
+                    expected: payment_id,
+                    got: p.id.clone(),
+                }),
+                Some(p) => record_in(tx, p, &kind, now, None, now),
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// Requests whose outcome the till never learned, oldest first.
+    pub fn unresolved_actions(&self) -> Result<Vec<PendingAction>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, payment_id, kind, amount_minor, currency, reason, created_at_ms \
+             FROM actions WHERE resolved_at_ms IS NULL ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, i64>(6)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, payment_id, kind, amount, currency, reason, created_at_ms) = row?;
+            let kind = match (kind.as_str(), amount, currency) {
+                ("cancel", _, _) => ActionKind::Cancel,
+                ("refund", Some(amount), Some(currency)) => ActionKind::Refund {
+                    amount: Money::new(
+                        parse_minor(&amount)?,
+                        Currency::from_code(&currency)
+                            .map_err(|e| JournalError::Corrupt(format!("request {id}: {e}")))?,
+                    ),
+                },
+                (other, _, _) => {
+                    return Err(JournalError::Corrupt(format!(
+                        "request {id} has kind '{other}' without an amount"
+                    )))
+                }
+            };
+            out.push(PendingAction {
+                id: ActionId(id),
+                payment_id,
+                kind,
+                reason,
                 created_at_ms,
             });
         }
@@ -522,6 +716,33 @@ impl Journal {
         )
     }
 
+    /// The local days in `tz` that have payments, newest first, at most `limit` (for a
+    /// history date picker).
+    pub fn days<Tz: TimeZone>(&self, tz: &Tz, limit: usize) -> Result<Vec<NaiveDate>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT created_at_ms FROM payments ORDER BY created_at_ms DESC")?;
+        let mut rows = stmt.query([])?;
+        let mut days: Vec<NaiveDate> = Vec::new();
+        while let Some(row) = rows.next()? {
+            let ms: i64 = row.get(0)?;
+            let Some(day) = tz
+                .timestamp_millis_opt(ms)
+                .earliest()
+                .map(|t| t.date_naive())
+            else {
+                continue;
+            };
+            if days.last() != Some(&day) {
+                if days.len() == limit {
+                    break;
+                }
+                days.push(day);
+            }
+        }
+        Ok(days)
+    }
+
     /// One day's count, amount and refunds by currency and status, sorted by both.
     /// Summed in i128 with overflow reported, never wrapped.
     pub fn totals<Tz: TimeZone>(&self, day: NaiveDate, tz: &Tz) -> Result<Vec<Total>> {
@@ -602,6 +823,23 @@ impl Journal {
         }
         Ok(out)
     }
+}
+
+/// The journal is the merchant's sales record: readable by the till's user only. SQLite
+/// gives the `-wal` and `-shm` files the main file's mode.
+#[cfg(unix)]
+fn restrict_to_owner(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o700))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn restrict_to_owner(_path: &Path) -> std::io::Result<()> {
+    Ok(())
 }
 
 /// The merge rule, inside the caller's transaction.
@@ -775,6 +1013,14 @@ mod tests {
         // 2026-03-01T00:00+02:00 = 2026-02-28T22:00Z.
         assert_eq!(start, 1_772_316_000_000);
         assert_eq!(end - start, 86_400_000);
+    }
+
+    #[test]
+    fn paydesk_data_dir_moves_the_journal() {
+        let p = default_path_with(|v| (v == DATA_DIR_ENV).then(|| "/srv/till".into())).unwrap();
+        assert_eq!(p, PathBuf::from("/srv/till/journal.sqlite3"));
+        let p = default_path_with(|_| None).unwrap();
+        assert!(p.ends_with(FILE_NAME) && p.is_absolute());
     }
 
     #[test]

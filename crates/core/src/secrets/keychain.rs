@@ -74,11 +74,16 @@ impl SecretStore for Keychain {
 
 fn map_error(account: Account, e: keyring::Error) -> SecretsError {
     match e {
-        // On Linux a platform failure is the Secret Service not answering: no session bus,
-        // or no keyring daemon on it.
-        keyring::Error::PlatformFailure(inner) => SecretsError::Unavailable {
-            reason: inner.to_string(),
-        },
+        // On Linux a platform failure is mostly the Secret Service not answering (no
+        // session bus, no keyring daemon on it); a locked collection also lands here.
+        keyring::Error::PlatformFailure(inner) => {
+            let reason = inner.to_string();
+            if reason.to_ascii_lowercase().contains("locked") {
+                SecretsError::Locked { reason }
+            } else {
+                SecretsError::Unavailable { reason }
+            }
+        }
         keyring::Error::NoStorageAccess(inner) => SecretsError::Locked {
             reason: inner.to_string(),
         },

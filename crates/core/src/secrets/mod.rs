@@ -15,7 +15,8 @@ use std::fmt;
 
 pub use keychain::Keychain;
 pub use store::{
-    resolve, resolve_with, Account, MemoryStore, Resolved, SecretSource, SecretStore, SecretsError,
+    require, resolve, resolve_with, Account, MemoryStore, Resolved, SecretSource, SecretStore,
+    SecretsError,
 };
 
 #[derive(Clone, PartialEq, Eq, Default)]

@@ -72,6 +72,12 @@ pub enum SecretsError {
     Rejected { account: Account, reason: String },
     #[error("the {0} cannot be empty")]
     Empty(Account),
+    #[error(
+        "no {account} is configured: save it in Settings, run `paydesk-cli provision <file>`, \
+         or set {env}",
+        env = .account.env_var()
+    )]
+    Missing { account: Account },
 }
 
 impl SecretsError {
@@ -159,6 +165,11 @@ pub fn resolve(
     account: Account,
 ) -> Result<Option<Resolved>, SecretsError> {
     resolve_with(store, account, |var| std::env::var(var).ok())
+}
+
+/// [`resolve`], with a missing secret as an error that says how to supply it.
+pub fn require(store: &dyn SecretStore, account: Account) -> Result<Resolved, SecretsError> {
+    resolve(store, account)?.ok_or(SecretsError::Missing { account })
 }
 
 /// [`resolve`] with the environment supplied by the caller (tests, a CLI's own env map).
@@ -254,6 +265,13 @@ mod tests {
         assert_eq!(
             resolve_with(&store, Account::TerminalKey, |_| Some(" ".into())).unwrap(),
             None
+        );
+        let missing = SecretsError::Missing {
+            account: Account::TerminalKey,
+        };
+        assert!(
+            missing.to_string().contains("PAYDESK_TERMINAL_KEY"),
+            "{missing}"
         );
     }
 

@@ -1,1 +1,527 @@
-//! The Redis Streams backend (work in progress in this commit).
+//! The Redis Streams backend: several relay instances act as one.
+//!
+//! Per merchant, `paydesk:{m}:meta` (a hash: `epoch`, `offset`) and `paydesk:{m}:events` (a
+//! stream, entries `o` offset, `e` epoch, `t` Redis time ms, `b` raw webhook body). One Lua
+//! script assigns the offset (HINCRBY) and XADDs with `MAXLEN ~`, so offsets and stream
+//! order can never disagree; another reads the head and the newest entries atomically for
+//! a resume. Losing the meta hash (a flushed Redis) starts a new epoch and drops the
+//! stream, so every old position is plainly `not_recovered`.
+//!
+//! Each instance reads new entries with `XREAD BLOCK` on a connection of its own and fans
+//! them out through its local hub: a webhook stored by instance A reaches sessions on B
+//! the same way it reaches A's. Tickets (`paydesk:ticket:<sha256>`, GETDEL) and the replay
+//! memory (`paydesk:{m}:seen:<id>`, SET NX PX) live in Redis too, so any instance accepts
+//! a ticket another issued and a replay is caught whichever instance it hits.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt as _;
+use paydesk_core::secrets::Secret;
+use paydesk_core::wire::StreamPosition;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::{AsyncConnectionConfig, Value};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use super::hub::Hub;
+use super::{decide, new_epoch, Appended, Backend, BackendError, Pushed, Since, TicketGrant};
+
+const APPEND: &str = r#"
+local meta, stream = KEYS[1], KEYS[2]
+local epoch = redis.call('HGET', meta, 'epoch')
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('DEL', stream)
+  redis.call('HSET', meta, 'epoch', epoch, 'offset', 0)
+end
+local offset = redis.call('HINCRBY', meta, 'offset', 1)
+local t = redis.call('TIME')
+local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('XADD', stream, 'MAXLEN', '~', ARGV[2], '*', 'o', offset, 'e', epoch, 't', now_ms, 'b', ARGV[4])
+redis.call('XTRIM', stream, 'MINID', '~', string.format('%d', now_ms - tonumber(ARGV[3])))
+return {epoch, offset}
+"#;
+
+const SINCE: &str = r#"
+local meta, stream = KEYS[1], KEYS[2]
+if redis.call('HEXISTS', meta, 'epoch') == 0 then
+  redis.call('DEL', stream)
+  redis.call('HSET', meta, 'epoch', ARGV[1], 'offset', 0)
+end
+local epoch = redis.call('HGET', meta, 'epoch')
+local head = tonumber(redis.call('HGET', meta, 'offset'))
+local from = tonumber(ARGV[2])
+local entries = {}
+if from >= 0 and from < head and head - from <= tonumber(ARGV[3]) then
+  entries = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', head - from)
+end
+local t = redis.call('TIME')
+return {epoch, head, entries, tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)}
+"#;
+
+fn meta_key(m: &str) -> String {
+    format!("paydesk:{{{m}}}:meta")
+}
+
+fn stream_key(m: &str) -> String {
+    format!("paydesk:{{{m}}}:events")
+}
+
+fn seen_key(m: &str, key: &str) -> String {
+    format!("paydesk:{{{m}}}:seen:{key}")
+}
+
+fn ticket_key(hash: &[u8; 32]) -> String {
+    format!("paydesk:ticket:{}", hex::encode(hash))
+}
+
+pub struct RedisBackend {
+    client: redis::Client,
+    conn: ConnectionManager,
+    hub: Arc<Hub>,
+    merchants: Vec<String>,
+    max_events: usize,
+    max_age: Duration,
+    /// Where the reader continues, per merchant stream; fixed before any session exists.
+    cursors: Arc<Mutex<HashMap<String, String>>>,
+}
+
+impl RedisBackend {
+    /// Connects, checks the server answers, and records where each stream ends now (the
+    /// reader starts there, so no event stored after start-up can slip past it).
+    pub async fn connect(
+        url: &Secret,
+        hub: Arc<Hub>,
+        merchants: Vec<String>,
+        max_events: usize,
+        max_age: Duration,
+    ) -> Result<RedisBackend, BackendError> {
+        let client = redis::Client::open(url.expose())?;
+        let conn = client
+            .get_connection_manager_with_config(
+                ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(Duration::from_secs(3)))
+                    .set_response_timeout(Some(Duration::from_secs(3)))
+                    .set_number_of_retries(2),
+            )
+            .await?;
+        let mut c = conn.clone();
+        let mut cursors = HashMap::new();
+        for m in &merchants {
+            let last: Value = redis::cmd("XREVRANGE")
+                .arg(stream_key(m))
+                .arg("+")
+                .arg("-")
+                .arg("COUNT")
+                .arg(1)
+                .query_async(&mut c)
+                .await?;
+            let id = entries(&last)?
+                .first()
+                .map(|(id, _)| id.clone())
+                .unwrap_or_else(|| "0-0".to_owned());
+            cursors.insert(m.clone(), id);
+        }
+        info!(merchants = merchants.len(), "connected to redis");
+        Ok(RedisBackend {
+            client,
+            conn,
+            hub,
+            merchants,
+            max_events,
+            max_age,
+            cursors: Arc::new(Mutex::new(cursors)),
+        })
+    }
+
+    async fn append_now(&self, merchant: &str, body: &str) -> Result<Appended, BackendError> {
+        let mut c = self.conn.clone();
+        let v: Value = redis::cmd("EVAL")
+            .arg(APPEND)
+            .arg(2)
+            .arg(meta_key(merchant))
+            .arg(stream_key(merchant))
+            .arg(new_epoch())
+            .arg(self.max_events)
+            .arg(self.max_age.as_millis() as u64)
+            .arg(body)
+            .query_async(&mut c)
+            .await?;
+        let parts = array(&v)?;
+        Ok(Appended {
+            epoch: string(parts.first())?,
+            offset: int(parts.get(1))?,
+        })
+    }
+
+    async fn since_now(
+        &self,
+        merchant: &str,
+        from: Option<&StreamPosition>,
+    ) -> Result<Since, BackendError> {
+        let mut c = self.conn.clone();
+        let from_offset: i64 = from
+            .map(|p| i64::try_from(p.offset).unwrap_or(i64::MAX))
+            .unwrap_or(-1);
+        let v: Value = redis::cmd("EVAL")
+            .arg(SINCE)
+            .arg(2)
+            .arg(meta_key(merchant))
+            .arg(stream_key(merchant))
+            .arg(new_epoch())
+            .arg(from_offset)
+            .arg(self.max_events)
+            .query_async(&mut c)
+            .await?;
+        let parts = array(&v)?;
+        let epoch: Arc<str> = string(parts.first())?.into();
+        let head = int(parts.get(1))?;
+        let newest_first = entries(parts.get(2).unwrap_or(&Value::Nil))?;
+        let now_ms = int(parts.get(3))?;
+        let oldest_kept = now_ms.saturating_sub(self.max_age.as_millis() as u64);
+        Ok(decide(from, &epoch, head, |after| {
+            let mut out = Vec::with_capacity(newest_first.len());
+            for (_, fields) in newest_first.iter().rev() {
+                let e = parse_entry(fields).ok()?;
+                if *e.epoch != *epoch || e.stored_ms < oldest_kept {
+                    return None;
+                }
+                if e.offset > after {
+                    out.push(Pushed::new(epoch.clone(), e.offset, &e.body));
+                }
+            }
+            Some(out)
+        }))
+    }
+}
+
+impl Backend for RedisBackend {
+    fn append<'a>(
+        &'a self,
+        merchant: &'a str,
+        body: &'a str,
+    ) -> BoxFuture<'a, Result<Appended, BackendError>> {
+        self.append_now(merchant, body).boxed()
+    }
+
+    fn since<'a>(
+        &'a self,
+        merchant: &'a str,
+        from: Option<&'a StreamPosition>,
+    ) -> BoxFuture<'a, Result<Since, BackendError>> {
+        self.since_now(merchant, from).boxed()
+    }
+
+    fn claim_event<'a>(
+        &'a self,
+        merchant: &'a str,
+        key: &'a str,
+        window: Duration,
+    ) -> BoxFuture<'a, Result<bool, BackendError>> {
+        async move {
+            let mut c = self.conn.clone();
+            let v: Value = redis::cmd("SET")
+                .arg(seen_key(merchant, key))
+                .arg(1)
+                .arg("NX")
+                .arg("PX")
+                .arg(window.as_millis() as u64)
+                .query_async(&mut c)
+                .await?;
+            Ok(!matches!(v, Value::Nil))
+        }
+        .boxed()
+    }
+
+    fn release_event<'a>(
+        &'a self,
+        merchant: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<(), BackendError>> {
+        async move {
+            let mut c = self.conn.clone();
+            let _: Value = redis::cmd("DEL")
+                .arg(seen_key(merchant, key))
+                .query_async(&mut c)
+                .await?;
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn put_ticket<'a>(
+        &'a self,
+        hash: [u8; 32],
+        grant: TicketGrant,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), BackendError>> {
+        async move {
+            let mut c = self.conn.clone();
+            let value = serde_json::json!([grant.merchant, grant.terminal]).to_string();
+            let _: Value = redis::cmd("SET")
+                .arg(ticket_key(&hash))
+                .arg(value)
+                .arg("PX")
+                .arg((ttl.as_millis() as u64).max(1))
+                .query_async(&mut c)
+                .await?;
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn take_ticket<'a>(
+        &'a self,
+        hash: [u8; 32],
+    ) -> BoxFuture<'a, Result<Option<TicketGrant>, BackendError>> {
+        async move {
+            let mut c = self.conn.clone();
+            let v: Option<String> = redis::cmd("GETDEL")
+                .arg(ticket_key(&hash))
+                .query_async(&mut c)
+                .await?;
+            let Some(v) = v else { return Ok(None) };
+            let (merchant, terminal): (String, String) = serde_json::from_str(&v)
+                .map_err(|e| BackendError::Corrupt(format!("ticket value: {e}")))?;
+            Ok(Some(TicketGrant { merchant, terminal }))
+        }
+        .boxed()
+    }
+
+    fn start(&self, cancel: CancellationToken, tracker: &TaskTracker) {
+        let reader = Reader {
+            client: self.client.clone(),
+            hub: self.hub.clone(),
+            merchants: self.merchants.clone(),
+            cursors: self.cursors.clone(),
+            epochs: HashMap::new(),
+        };
+        tracker.spawn(reader.run(cancel));
+    }
+}
+
+/// The instance's one `XREAD BLOCK` loop over every merchant stream.
+struct Reader {
+    client: redis::Client,
+    hub: Arc<Hub>,
+    merchants: Vec<String>,
+    cursors: Arc<Mutex<HashMap<String, String>>>,
+    /// One shared `Arc<str>` per epoch, so events do not each allocate theirs.
+    epochs: HashMap<String, Arc<str>>,
+}
+
+impl Reader {
+    async fn run(mut self, cancel: CancellationToken) {
+        if self.merchants.is_empty() {
+            return;
+        }
+        let mut backoff = Duration::from_millis(100);
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(3)))
+            // BLOCK answers within its own 5 s; ours is a little longer.
+            .set_response_timeout(Some(Duration::from_secs(10)));
+        while !cancel.is_cancelled() {
+            let conn = tokio::select! {
+                _ = cancel.cancelled() => return,
+                c = self.client.get_multiplexed_async_connection_with_config(&config) => c,
+            };
+            match conn {
+                Ok(mut conn) => {
+                    backoff = Duration::from_millis(100);
+                    if let Err(e) = self.read_loop(&mut conn, &cancel).await {
+                        warn!(error = %e, "redis stream reader lost its connection; reconnecting");
+                    }
+                }
+                Err(e) => warn!(error = %e, "redis stream reader cannot connect; retrying"),
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    async fn read_loop(
+        &mut self,
+        conn: &mut MultiplexedConnection,
+        cancel: &CancellationToken,
+    ) -> Result<(), BackendError> {
+        loop {
+            let ids: Vec<String> = {
+                let cursors = self
+                    .cursors
+                    .lock()
+                    .map_err(|_| BackendError::Corrupt("cursor lock poisoned".into()))?;
+                self.merchants
+                    .iter()
+                    .map(|m| cursors.get(m).cloned().unwrap_or_else(|| "0-0".into()))
+                    .collect()
+            };
+            let mut cmd = redis::cmd("XREAD");
+            cmd.arg("COUNT")
+                .arg(512)
+                .arg("BLOCK")
+                .arg(5000)
+                .arg("STREAMS");
+            for m in &self.merchants {
+                cmd.arg(stream_key(m));
+            }
+            for id in &ids {
+                cmd.arg(id);
+            }
+            let reply: Value = tokio::select! {
+                _ = cancel.cancelled() => return Ok(()),
+                r = cmd.query_async(conn) => r?,
+            };
+            self.dispatch(&reply)?;
+        }
+    }
+
+    fn dispatch(&mut self, reply: &Value) -> Result<(), BackendError> {
+        let streams: Vec<(&Value, &Value)> = match reply {
+            Value::Nil => return Ok(()),
+            Value::Array(items) => items
+                .iter()
+                .filter_map(|s| match s {
+                    Value::Array(kv) if kv.len() == 2 => Some((&kv[0], &kv[1])),
+                    _ => None,
+                })
+                .collect(),
+            Value::Map(kv) => kv.iter().map(|(k, v)| (k, v)).collect(),
+            other => return Err(BackendError::Corrupt(format!("XREAD reply {other:?}"))),
+        };
+        for (key, list) in streams {
+            let key = string(Some(key))?;
+            let Some(merchant) = self.merchants.iter().find(|m| stream_key(m) == key) else {
+                continue;
+            };
+            let merchant = merchant.clone();
+            let mut last = None;
+            for (id, fields) in entries(list)? {
+                last = Some(id);
+                match parse_entry(&fields) {
+                    Ok(e) => {
+                        let epoch = self
+                            .epochs
+                            .entry(e.epoch.clone())
+                            .or_insert_with(|| Arc::from(e.epoch.as_str()))
+                            .clone();
+                        self.hub
+                            .publish(&merchant, Pushed::new(epoch, e.offset, &e.body));
+                    }
+                    Err(err) => warn!(%merchant, error = %err, "skipping a malformed stream entry"),
+                }
+            }
+            if let Some(id) = last {
+                if let Ok(mut c) = self.cursors.lock() {
+                    c.insert(merchant, id);
+                }
+            }
+        }
+        if self.epochs.len() > 64 {
+            self.epochs.clear();
+        }
+        Ok(())
+    }
+}
+
+struct Entry {
+    offset: u64,
+    epoch: String,
+    stored_ms: u64,
+    body: String,
+}
+
+fn parse_entry(fields: &[(String, String)]) -> Result<Entry, BackendError> {
+    let get = |k: &str| {
+        fields
+            .iter()
+            .find(|(f, _)| f == k)
+            .map(|(_, v)| v.as_str())
+            .ok_or_else(|| BackendError::Corrupt(format!("stream entry without '{k}'")))
+    };
+    let num = |k: &str| -> Result<u64, BackendError> {
+        get(k)?
+            .parse::<u64>()
+            .map_err(|_| BackendError::Corrupt(format!("stream entry '{k}' is not a number")))
+    };
+    Ok(Entry {
+        offset: num("o")?,
+        epoch: get("e")?.to_owned(),
+        stored_ms: num("t")?,
+        body: get("b")?.to_owned(),
+    })
+}
+
+fn array(v: &Value) -> Result<&[Value], BackendError> {
+    match v {
+        Value::Array(a) => Ok(a),
+        other => Err(BackendError::Corrupt(format!(
+            "expected an array, got {other:?}"
+        ))),
+    }
+}
+
+fn string(v: Option<&Value>) -> Result<String, BackendError> {
+    match v {
+        Some(Value::BulkString(b)) => String::from_utf8(b.clone())
+            .map_err(|_| BackendError::Corrupt("non-UTF-8 string".into())),
+        Some(Value::SimpleString(s)) => Ok(s.clone()),
+        Some(Value::Int(i)) => Ok(i.to_string()),
+        other => Err(BackendError::Corrupt(format!(
+            "expected a string, got {other:?}"
+        ))),
+    }
+}
+
+fn int(v: Option<&Value>) -> Result<u64, BackendError> {
+    match v {
+        Some(Value::Int(i)) => {
+            u64::try_from(*i).map_err(|_| BackendError::Corrupt("negative number".into()))
+        }
+        Some(other) => string(Some(other))?
+            .parse::<u64>()
+            .map_err(|_| BackendError::Corrupt("expected a number".into())),
+        None => Err(BackendError::Corrupt("missing number".into())),
+    }
+}
+
+/// One stream entry: its id and its field/value pairs.
+type RawEntry = (String, Vec<(String, String)>);
+
+/// Stream entries `[[id, [field, value, …]], …]` as (id, fields).
+fn entries(v: &Value) -> Result<Vec<RawEntry>, BackendError> {
+    let list = match v {
+        Value::Nil => return Ok(Vec::new()),
+        Value::Array(a) => a,
+        other => return Err(BackendError::Corrupt(format!("stream entries {other:?}"))),
+    };
+    let mut out = Vec::with_capacity(list.len());
+    for item in list {
+        let pair = array(item)?;
+        let id = string(pair.first())?;
+        let mut fields = Vec::new();
+        match pair.get(1) {
+            Some(Value::Array(flat)) => {
+                for kv in flat.chunks(2) {
+                    if let [k, v] = kv {
+                        fields.push((string(Some(k))?, string(Some(v))?));
+                    }
+                }
+            }
+            Some(Value::Map(kv)) => {
+                for (k, v) in kv {
+                    fields.push((string(Some(k))?, string(Some(v))?));
+                }
+            }
+            _ => {}
+        }
+        out.push((id, fields));
+    }
+    Ok(out)
+}

@@ -1,0 +1,123 @@
+//! `charge`: create a payment, show its QR code and id, follow it to its end.
+//!
+//! The core journals the charge before the create call leaves and the payment before its
+//! id is printed, so a CLI killed at any point leaves a payment `watch` can pick up.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use paydesk_core::payment::Payment;
+use paydesk_core::terminal::TerminalError;
+use paydesk_core::{qr, Money};
+use paydesk_demo::Demo;
+use serde::Serialize;
+
+use crate::cli::ChargeArgs;
+use crate::cmd::{start_terminal, warn};
+use crate::context::Context;
+use crate::follow::{self, Ending};
+use crate::output::Printer;
+
+#[derive(Serialize)]
+struct Created<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    payment_id: &'a str,
+    payment: &'a Payment,
+}
+
+/// The demo shop's customer, when charging in the demo.
+pub struct DemoCustomer {
+    pub demo: Arc<Demo>,
+    /// Pays this long after the payment is created; else only when `p` is typed.
+    pub pay_after: Option<Duration>,
+}
+
+/// Runs `charge`.
+pub async fn run(
+    ctx: &Context,
+    args: &ChargeArgs,
+    out: &mut Printer,
+    customer: Option<&DemoCustomer>,
+) -> Result<ExitCode> {
+    let money = Money::parse(&args.amount, ctx.config.default_currency)
+        .with_context(|| format!("--amount {}", args.amount))?;
+    let terminal = start_terminal(ctx, out).await?;
+    // Subscribed before the create call, so no change of the new payment can be missed.
+    let mut events = terminal.subscribe();
+    for earlier in terminal.snapshot().payments {
+        warn(
+            out,
+            &format!(
+                "payment {} from an earlier run is still pending; follow it with \
+                 `paydesk-cli watch {}`",
+                earlier.payment.id, earlier.payment.id
+            ),
+        );
+    }
+    out.line(format!("Charging {money} on {} …", terminal.name()));
+    let payment = match terminal
+        .charge_with_order(money, args.description.clone(), args.order_id.clone())
+        .await
+    {
+        Ok(p) => p,
+        Err(TerminalError::Gateway(e)) if e.is_ambiguous() => {
+            terminal.shutdown().await;
+            anyhow::bail!(
+                "{} The charge is journaled and will be matched with Crypto.com Pay on the \
+                 next start; check `paydesk-cli history` before charging again.",
+                e.cashier_message()
+            );
+        }
+        Err(e) => {
+            terminal.shutdown().await;
+            return Err(e).context("the payment was not created");
+        }
+    };
+    show_created(out, &payment);
+    let paying = customer.and_then(|c| {
+        c.pay_after
+            .map(|after| tokio::spawn(pay_later(Arc::clone(&c.demo), payment.id.clone(), after)))
+    });
+    let demo = customer.map(|c| c.demo.as_ref());
+    let ending = follow::follow(&terminal, &mut events, &payment.id, out, demo).await;
+    if let Some(task) = paying {
+        task.abort();
+        let _ = task.await;
+    }
+    terminal.shutdown().await;
+    Ok(match ending? {
+        Ending::Finished(p) => follow::finish(out, &p),
+        Ending::Interrupted => follow::interrupted(out, &payment.id),
+    })
+}
+
+/// The demo customer pays `after` the payment was created.
+async fn pay_later(demo: Arc<Demo>, payment_id: String, after: Duration) {
+    tokio::time::sleep(after).await;
+    if let Err(e) = demo.simulate_payment(&payment_id).await {
+        tracing::warn!(payment = %payment_id, error = %e, "the demo customer could not pay");
+        eprintln!("warning: the demo customer could not pay: {e}");
+    }
+}
+
+fn show_created(out: &mut Printer, payment: &Payment) {
+    out.event(&Created {
+        kind: "created",
+        payment_id: &payment.id,
+        payment,
+    });
+    if let Some(url) = &payment.payment_url {
+        match qr::terminal(url) {
+            Ok(code) => out.block(&code),
+            Err(e) => out.line(format!("(no QR code: {e})")),
+        }
+        out.line(format!("Scan to pay, or open: {url}"));
+    }
+    out.line(format!("Payment id: {}", payment.id));
+    if let Some(order) = &payment.order_id {
+        out.line(format!("Order id: {order}"));
+    }
+}

@@ -1,0 +1,133 @@
+//! `history [--date YYYY-MM-DD] [--csv]`: one local day of this till's journal — every
+//! payment with its latest status, then totals by currency and status — or the same day
+//! as CSV on stdout for a spreadsheet. Needs no keys and no network.
+
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use chrono::{Local, NaiveDate, TimeZone};
+use paydesk_core::journal::{HistoryEntry, Total};
+use serde::Serialize;
+
+use crate::cli::HistoryArgs;
+use crate::context::Context;
+use crate::follow::money_text;
+use crate::output::Printer;
+
+#[derive(Serialize)]
+struct History<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    date: NaiveDate,
+    payments: &'a [HistoryEntry],
+    totals: &'a [Total],
+}
+
+pub fn parse_day(text: Option<&str>) -> Result<NaiveDate> {
+    match text {
+        None => Ok(Local::now().date_naive()),
+        Some(t) => NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d")
+            .with_context(|| format!("--date {t}: expected YYYY-MM-DD")),
+    }
+}
+
+pub fn run(ctx: &Context, args: &HistoryArgs, out: &mut Printer) -> Result<ExitCode> {
+    let day = parse_day(args.date.as_deref())?;
+    let journal = ctx.open_journal()?;
+    if args.csv {
+        let stdout = std::io::stdout();
+        let mut lock = stdout.lock();
+        journal.export_csv(day, &Local, &mut lock)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let entries = journal.history(day, &Local)?;
+    let totals = journal.totals(day, &Local)?;
+    out.event(&History {
+        kind: "history",
+        date: day,
+        payments: &entries,
+        totals: &totals,
+    });
+    if out.json() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    out.line(format!("Payments on {day} ({})", journal.path().display()));
+    if entries.is_empty() {
+        out.line("  none");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<[String; 6]> = entries
+        .iter()
+        .map(|e| {
+            let p = &e.payment;
+            let time = Local
+                .timestamp_millis_opt(e.created_at_ms)
+                .single()
+                .map(|t| t.format("%H:%M:%S").to_string())
+                .unwrap_or_default();
+            let refunded = if p.amount_refunded > 0 {
+                money_text(p.amount_refunded, &p.currency)
+            } else {
+                String::new()
+            };
+            [
+                time,
+                p.id.clone(),
+                money_text(p.amount, &p.currency),
+                e.status.to_string(),
+                refunded,
+                e.terminal.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    table(
+        out,
+        ["TIME", "PAYMENT", "AMOUNT", "STATUS", "REFUNDED", "TILL"],
+        &rows,
+    );
+    out.line("");
+    out.line("Totals");
+    let rows: Vec<[String; 5]> = totals
+        .iter()
+        .map(|t| {
+            [
+                t.currency.clone(),
+                t.status.to_string(),
+                t.count.to_string(),
+                money_text(t.sum_minor, &t.currency),
+                if t.refunded_minor > 0 {
+                    format!("refunded {}", money_text(t.refunded_minor, &t.currency))
+                } else {
+                    String::new()
+                },
+            ]
+        })
+        .collect();
+    table(out, ["CURRENCY", "STATUS", "COUNT", "AMOUNT", ""], &rows);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Left-aligned columns, two spaces apart.
+fn table<const N: usize>(out: &mut Printer, header: [&str; N], rows: &[[String; N]]) {
+    let mut width = header.map(|h| h.chars().count());
+    for row in rows {
+        for (w, cell) in width.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let render = |cells: Vec<&str>| {
+        let mut line = String::new();
+        for (cell, w) in cells.iter().zip(width) {
+            line.push_str(cell);
+            line.push_str(&" ".repeat(w - cell.chars().count() + 2));
+        }
+        line.trim_end().to_owned()
+    };
+    out.line(format!("  {}", render(header.to_vec())));
+    for row in rows {
+        out.line(format!(
+            "  {}",
+            render(row.iter().map(String::as_str).collect())
+        ));
+    }
+}

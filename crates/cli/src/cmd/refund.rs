@@ -1,0 +1,75 @@
+//! `refund <payment-id> [--amount …]`: refund a paid payment, in full or in part. The
+//! amount is read in the payment's own currency; the core checks what is refundable.
+
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use paydesk_core::payment::Refund;
+use paydesk_core::{Currency, Money, Payment};
+use serde::Serialize;
+
+use crate::cli::RefundArgs;
+use crate::cmd::start_terminal;
+use crate::context::Context;
+use crate::follow::money_text;
+use crate::output::Printer;
+
+#[derive(Serialize)]
+struct Refunded<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    payment_id: &'a str,
+    refund: &'a Refund,
+    payment: Option<&'a Payment>,
+}
+
+pub async fn run(ctx: &Context, args: &RefundArgs, out: &mut Printer) -> Result<ExitCode> {
+    let id = args.payment_id.trim();
+    let terminal = start_terminal(ctx, out).await?;
+    let result = refund(&terminal, id, args).await;
+    terminal.shutdown().await;
+    let (refund, payment) = result?;
+    out.event(&Refunded {
+        kind: "refund",
+        payment_id: id,
+        refund: &refund,
+        payment: payment.as_ref(),
+    });
+    out.line(format!(
+        "REFUNDED {} of payment {id} (refund {}, {})",
+        money_text(refund.amount, &refund.currency),
+        refund.id,
+        refund.status.as_str()
+    ));
+    if let Some(p) = &payment {
+        out.line(format!(
+            "Refunded so far: {} of {}",
+            money_text(p.amount_refunded, &p.currency),
+            money_text(p.amount, &p.currency)
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn refund(
+    terminal: &paydesk_core::terminal::Terminal,
+    id: &str,
+    args: &RefundArgs,
+) -> Result<(Refund, Option<Payment>)> {
+    let amount = match &args.amount {
+        None => None,
+        Some(text) => {
+            let payment = terminal
+                .refresh(id)
+                .await
+                .with_context(|| format!("cannot read payment {id}"))?;
+            let currency = Currency::from_code(&payment.currency)?;
+            Some(Money::parse(text, currency).with_context(|| format!("--amount {text}"))?)
+        }
+    };
+    let refund = terminal
+        .refund(id, amount, args.reason.clone())
+        .await
+        .with_context(|| format!("payment {id} was not refunded"))?;
+    Ok((refund, terminal.journal().get(id)?))
+}

@@ -1,0 +1,90 @@
+//! `watch <payment-id>`: follow an existing payment — one from an interrupted `charge`, or
+//! one created elsewhere — with the same output and exit statuses as `charge`.
+//!
+//! The API is asked first (it is the source of truth); the journal is the fallback when
+//! the API cannot be reached, so a till offline still follows what it knows.
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+use paydesk_core::gateway::GatewayError;
+use paydesk_core::terminal::TerminalError;
+use paydesk_core::tracker::Source;
+use serde::Serialize;
+
+use crate::cli::WatchArgs;
+use crate::cmd::{start_terminal, warn};
+use crate::context::Context;
+use crate::follow::{self, Ending};
+use crate::output::Printer;
+
+#[derive(Serialize)]
+struct Watching<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    payment_id: &'a str,
+    payment: &'a paydesk_core::Payment,
+}
+
+pub async fn run(ctx: &Context, args: &WatchArgs, out: &mut Printer) -> Result<ExitCode> {
+    let id = args.payment_id.trim();
+    if id.is_empty() {
+        bail!("give a payment id");
+    }
+    let terminal = start_terminal(ctx, out).await?;
+    let mut events = terminal.subscribe();
+    let result = watch(&terminal, &mut events, id, out).await;
+    terminal.shutdown().await;
+    result
+}
+
+async fn watch(
+    terminal: &paydesk_core::terminal::Terminal,
+    events: &mut paydesk_core::tracker::Subscription,
+    id: &str,
+    out: &mut Printer,
+) -> Result<ExitCode> {
+    let payment = match terminal.refresh(id).await {
+        Ok(p) => p,
+        Err(TerminalError::Gateway(GatewayError::NotFound)) => {
+            bail!("Crypto.com Pay does not know payment {id}; check the id")
+        }
+        Err(e) => match terminal.journal().get(id)? {
+            Some(p) => {
+                warn(
+                    out,
+                    &format!("cannot ask the payment API now ({e}); following the journal's copy"),
+                );
+                p
+            }
+            None => bail!("cannot read payment {id}: {e}"),
+        },
+    };
+    let current = terminal.tracker().get(id);
+    let shown = current.as_ref().map_or(&payment, |t| &t.payment);
+    out.event(&Watching {
+        kind: "watching",
+        payment_id: id,
+        payment: shown,
+    });
+    out.line(format!(
+        "Payment {id}: {} {}",
+        follow::money_text(shown.amount, &shown.currency),
+        shown.effective_status()
+    ));
+    if let Some(url) = &shown.payment_url {
+        out.line(format!("Checkout: {url}"));
+    }
+    if current.is_none() {
+        if payment.effective_status().is_terminal() {
+            return Ok(follow::finish(out, &payment));
+        }
+        terminal.tracker().track(payment, Source::ApiRead)?;
+    }
+    Ok(
+        match follow::follow(terminal, events, id, out, None).await? {
+            Ending::Finished(p) => follow::finish(out, &p),
+            Ending::Interrupted => follow::interrupted(out, id),
+        },
+    )
+}

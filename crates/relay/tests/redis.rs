@@ -1,0 +1,205 @@
+//! Two relay instances on one real `redis-server` (started here, on a free port, without
+//! persistence, and killed at the end): events, tickets, replay memory and resume are
+//! shared, so a terminal may land on either instance.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+use paydesk_core::wire::{self, Recovery};
+use paydesk_relay::{RelayConfig, RelayHandle};
+use tokio::io::{AsyncBufReadExt as _, BufReader};
+use tokio::process::{Child, Command};
+
+/// A private redis-server; killed when dropped.
+struct RedisServer {
+    _child: Child,
+    url: String,
+}
+
+async fn redis_server() -> RedisServer {
+    // A free port: bind, read it, release it for redis-server.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("redis-server is installed (/usr/bin/redis-server)");
+    // Ready when it says so: no polling, no sleeping.
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    tokio::time::timeout(WAIT, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains("Ready to accept connections") {
+                return;
+            }
+        }
+        panic!("redis-server exited before it was ready");
+    })
+    .await
+    .expect("redis-server did not start");
+    // Keep draining its output so it never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    RedisServer {
+        _child: child,
+        url: format!("redis://127.0.0.1:{port}/"),
+    }
+}
+
+/// The same merchants and terminals on two instances sharing `redis`.
+async fn two_relays(redis: &RedisServer, history: usize) -> (RelayHandle, RelayHandle, Keys) {
+    let (base, keys) = config(|c| c.history(history, Duration::from_secs(600)));
+    let shared = |c: &RelayConfig| RelayConfig {
+        backend: paydesk_relay::BackendConfig::Redis {
+            url: redis.url.as_str().into(),
+        },
+        ..c.clone()
+    };
+    let a = start(shared(&base)).await;
+    let b = start(shared(&base)).await;
+    (a, b, keys)
+}
+
+#[tokio::test]
+async fn two_instances_share_events_tickets_replays_and_resume() {
+    let redis = redis_server().await;
+    let (a, b, keys) = two_relays(&redis, 100).await;
+
+    // A ticket from A opens a session on B; instances agree on the epoch.
+    let t = ticket(&a, &keys.a1).await;
+    let (mut on_b, res) = open_raw(&b, Some(&wire::offered_protocols(&t)), "")
+        .await
+        .unwrap();
+    assert_eq!(
+        res.headers().get("sec-websocket-protocol").unwrap(),
+        "paydesk.v1"
+    );
+    let hello_b = match next(&mut on_b).await {
+        wire::ServerMessage::Hello(h) => h,
+        other => panic!("{other:?}"),
+    };
+    // Spent on B, so A refuses it too.
+    assert_eq!(
+        refused_status(open_raw(&a, Some(&wire::offered_protocols(&t)), "").await),
+        401
+    );
+    let (mut on_a, hello_a) = connect(&a, &keys.a2, "").await;
+    let (mut other_merchant, _) = connect(&a, &keys.b1, "").await;
+    assert_eq!(hello_a.epoch, hello_b.epoch);
+    assert_eq!(hello_a.recovery, Recovery::Fresh);
+
+    // A webhook received by A reaches the terminal on B, and the one on A.
+    let body = event_body("evt_1", "pay_1", 100_000_000_000_000_000_000);
+    assert_eq!(
+        post_webhook(&a.webhook_url("shop-a"), SECRET_A, &body)
+            .await
+            .status(),
+        200
+    );
+    let e = next_event(&mut on_b).await;
+    assert_eq!((e.offset, e.event.id.as_str()), (1, "evt_1"));
+    assert_eq!(e.event.payment_id(), "pay_1");
+    assert_eq!(next_event(&mut on_a).await.offset, 1);
+
+    // The same event replayed at B is refused: the replay memory is shared.
+    assert_eq!(
+        post_webhook(&b.webhook_url("shop-a"), SECRET_A, &body)
+            .await
+            .status(),
+        409
+    );
+
+    // The terminal on B drops; events arrive through both instances meanwhile.
+    drop(on_b);
+    for (i, relay) in [(2, &a), (3, &b), (4, &a)] {
+        let body = event_body(&format!("evt_{i}"), "p", i);
+        let r = post_webhook(&relay.webhook_url("shop-a"), SECRET_A, &body).await;
+        assert_eq!(r.status(), 200);
+    }
+    // It comes back on A and resumes from offset 1: exactly 2, 3, 4, in order.
+    let query = format!("epoch={}&offset=1", hello_b.epoch);
+    let (mut back, h) = connect(&a, &keys.a1, &query).await;
+    assert_eq!(
+        (h.recovery, h.offset, h.replayed),
+        (Recovery::Recovered, 4, 3)
+    );
+    for want in 2..=4u64 {
+        let e = next_event(&mut back).await;
+        assert_eq!(
+            (e.offset, e.event.id.clone()),
+            (want, format!("evt_{want}"))
+        );
+    }
+    // Then live, from either instance, without duplicates.
+    post_webhook(
+        &b.webhook_url("shop-a"),
+        SECRET_A,
+        &event_body("evt_5", "p", 5),
+    )
+    .await;
+    assert_eq!(next_event(&mut back).await.offset, 5);
+    for want in 2..=5u64 {
+        assert_eq!(next_event(&mut on_a).await.offset, want);
+    }
+
+    // The other merchant saw none of it: its first event is its own.
+    post_webhook(
+        &b.webhook_url("shop-b"),
+        SECRET_B,
+        &event_body("evt_b", "pb", 1),
+    )
+    .await;
+    let e = next_event(&mut other_merchant).await;
+    assert_eq!((e.offset, e.event.id.as_str()), (1, "evt_b"));
+
+    // Shutdown of one instance leaves the other serving.
+    a.shutdown().await.unwrap();
+    let (mut again, h) = connect(&b, &keys.a1, &format!("epoch={}&offset=5", h.epoch)).await;
+    assert_eq!((h.recovery, h.replayed), (Recovery::Recovered, 0));
+    post_webhook(
+        &b.webhook_url("shop-a"),
+        SECRET_A,
+        &event_body("evt_6", "p", 6),
+    )
+    .await;
+    assert_eq!(next_event(&mut again).await.offset, 6);
+    b.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn redis_history_overflow_reports_not_recovered_on_every_instance() {
+    let redis = redis_server().await;
+    let (a, b, keys) = two_relays(&redis, 2).await;
+    let (_ws, hello) = connect(&a, &keys.a1, "").await;
+    for i in 1..=3 {
+        let body = event_body(&format!("evt_{i}"), "p", i);
+        assert_eq!(
+            post_webhook(&a.webhook_url("shop-a"), SECRET_A, &body)
+                .await
+                .status(),
+            200
+        );
+    }
+    for relay in [&a, &b] {
+        let (_ws, h) = connect(relay, &keys.a2, &format!("epoch={}&offset=0", hello.epoch)).await;
+        assert_eq!(
+            (h.recovery, h.replayed, h.offset),
+            (Recovery::NotRecovered, 0, 3)
+        );
+        let (_ws, h) = connect(relay, &keys.a2, &format!("epoch={}&offset=1", hello.epoch)).await;
+        assert_eq!((h.recovery, h.replayed), (Recovery::Recovered, 2));
+        let (_ws, h) = connect(relay, &keys.a2, "epoch=0000&offset=1").await;
+        assert_eq!(h.recovery, Recovery::NotRecovered);
+    }
+    a.shutdown().await.unwrap();
+    b.shutdown().await.unwrap();
+}
