@@ -24,7 +24,6 @@ use tokio::process::{Child, Command};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::e2e::workspace_binary;
 use crate::proxy::FaultProxy;
 
 pub const MERCHANT: &str = "shop";
@@ -85,7 +84,7 @@ impl RelayProcess {
     }
 
     async fn spawn(&mut self) -> Result<()> {
-        let bin = workspace_binary("paydesk-relay")?;
+        let bin = sibling_binary("paydesk-relay")?;
         let child = Command::new(bin)
             .arg("serve")
             .arg("--config")
@@ -160,6 +159,29 @@ impl RelayProcess {
     }
 }
 
+/// A binary of this workspace built in the same profile as the running executable: beside
+/// it (a bench in `target/release/`) or one level up (a test in `target/debug/deps/`).
+pub fn sibling_binary(name: &str) -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("cannot locate the running executable")?;
+    let file = format!("{name}{}", std::env::consts::EXE_SUFFIX);
+    let candidates: Vec<PathBuf> = exe
+        .ancestors()
+        .skip(1)
+        .take(2)
+        .map(|dir| dir.join(&file))
+        .collect();
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .ok_or_else(|| {
+            anyhow!(
+                "{file} is not built next to {}; run `cargo build -p {name} --bins` in the same profile",
+                exe.display()
+            )
+        })
+}
+
 fn free_port() -> Result<u16> {
     let l = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(l.local_addr()?.port())
@@ -207,9 +229,22 @@ impl Stack {
         })
     }
 
+    /// Where the sandbox listens (to put a proxy in front of its API).
+    pub fn sandbox_addr(&self) -> Result<SocketAddr> {
+        let base = self.sandbox.base_url();
+        base.trim_start_matches("http://")
+            .parse()
+            .with_context(|| format!("sandbox URL {base}"))
+    }
+
     /// A gateway to the sandbox for one terminal (its own clock, as a till has).
     pub fn gateway(&self, clock: ServerClock) -> Result<Gateway> {
-        let mut cfg = GatewayConfig::new(self.sandbox.api_url(), Secret::new(SECRET_KEY));
+        self.gateway_at(&self.sandbox.base_url(), clock)
+    }
+
+    /// A gateway to a sandbox reached at `base_url` (e.g. through a proxy).
+    pub fn gateway_at(&self, base_url: &str, clock: ServerClock) -> Result<Gateway> {
+        let mut cfg = GatewayConfig::new(format!("{base_url}/api"), Secret::new(SECRET_KEY));
         cfg.request_timeout = Duration::from_secs(3);
         cfg.connect_timeout = Duration::from_secs(2);
         Ok(Gateway::new(cfg, clock)?)
