@@ -20,6 +20,7 @@ use serde::Serialize;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use crate::output::{clock_text, Printer};
 
@@ -243,6 +244,29 @@ impl Drop for Keyboard {
 /// change can slip between the snapshot and the stream. With a `demo` shop, typing `p`
 /// makes its customer pay.
 pub async fn follow(
+    terminal: &Terminal,
+    events: &mut Subscription,
+    payment_id: &str,
+    out: &mut Printer,
+    demo: Option<&Demo>,
+) -> Result<Ending> {
+    let span = tracing::info_span!("follow", payment = %payment_id);
+    let ending = follow_events(terminal, events, payment_id, out, demo)
+        .instrument(span)
+        .await;
+    match &ending {
+        Ok(Ending::Finished(p)) => {
+            tracing::info!(payment = %payment_id, status = %p.effective_status(), "payment ended")
+        }
+        Ok(Ending::Interrupted) => {
+            tracing::info!(payment = %payment_id, "stopped watching; the payment stays pending")
+        }
+        Err(e) => tracing::warn!(payment = %payment_id, error = %e, "following failed"),
+    }
+    ending
+}
+
+async fn follow_events(
     terminal: &Terminal,
     events: &mut Subscription,
     payment_id: &str,
