@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::cli::ChargeArgs;
 use crate::cmd::{start_terminal, warn};
 use crate::context::Context;
-use crate::follow::{self, Ending};
+use crate::follow::{self, Ending, Stop};
 use crate::output::Printer;
 
 #[derive(Serialize)]
@@ -44,6 +44,7 @@ pub async fn run(
 ) -> Result<ExitCode> {
     let money = Money::parse(&args.amount, ctx.config.default_currency)
         .with_context(|| format!("--amount {}", args.amount))?;
+    let mut stop = Stop::listen().context("cannot listen for Ctrl-C")?;
     let terminal = start_terminal(ctx, out).await?;
     // Subscribed before the create call, so no change of the new payment can be missed.
     let mut events = terminal.subscribe();
@@ -82,7 +83,7 @@ pub async fn run(
             .map(|after| tokio::spawn(pay_later(Arc::clone(&c.demo), payment.id.clone(), after)))
     });
     let demo = customer.map(|c| c.demo.as_ref());
-    let ending = follow::follow(&terminal, &mut events, &payment.id, out, demo).await;
+    let ending = follow::follow(&terminal, &mut events, &payment.id, out, &mut stop, demo).await;
     if let Some(task) = paying {
         task.abort();
         let _ = task.await;
