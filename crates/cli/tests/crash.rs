@@ -2,6 +2,7 @@
 //! next run finds it in the journal and follows it to the status the service reached
 //! while the till was dead.
 
+#![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
