@@ -192,3 +192,40 @@ async fn ctrl_c_leaves_the_payment_pending_and_says_how_to_watch_it() {
     run(till.cli(&shop, &["watch", &id])).await.assert_code(0);
     shop.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_whose_answer_is_lost_is_found_by_order_id_never_charged_twice() {
+    let shop = Shop::start(WINDOW).await;
+    let till = Till::new();
+    // Crypto.com Pay creates the payment, but its answer never reaches the till.
+    shop.faults(serde_json::json!({ "drop_create_responses": 1 }))
+        .await;
+    let mut cli = Running::spawn(till.cli(
+        &shop,
+        &[
+            "charge",
+            "--amount",
+            "15",
+            "--currency",
+            "EUR",
+            "--order-id",
+            "till-1-0042",
+        ],
+    ));
+    let line = cli
+        .line_where("the payment id or an error", |l| {
+            l.starts_with("Payment id:")
+        })
+        .await;
+    let id = payment_id_of(&line);
+    shop.pay(&id).await;
+    cli.finish().await.assert_code(0);
+    let same_order: Vec<_> = shop
+        .payments()
+        .await
+        .into_iter()
+        .filter(|p| p["order_id"] == "till-1-0042")
+        .collect();
+    assert_eq!(same_order.len(), 1, "charged twice: {same_order:?}");
+    shop.shutdown().await;
+}

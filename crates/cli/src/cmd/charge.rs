@@ -66,9 +66,16 @@ pub async fn run(
         Ok(p) => p,
         Err(TerminalError::Gateway(e)) if e.is_ambiguous() => {
             terminal.shutdown().await;
+            let order = args
+                .order_id
+                .as_deref()
+                .map(|o| format!(" (order {o})"))
+                .unwrap_or_default();
             anyhow::bail!(
-                "{} The charge is journaled and will be matched with Crypto.com Pay on the \
-                 next start; check `paydesk-cli history` before charging again.",
+                "{} Whether the payment was created is unknown. The charge{order} is \
+                 journaled: a later `paydesk-cli charge` or `watch` (a minute or more from \
+                 now) looks it up at Crypto.com Pay by its order id. Check the merchant \
+                 dashboard before charging the customer again.",
                 e.cashier_message()
             );
         }
