@@ -51,7 +51,8 @@ async fn watch(
         Err(TerminalError::Gateway(GatewayError::NotFound)) => {
             bail!("Crypto.com Pay does not know payment {id}; check the id")
         }
-        Err(e) => match terminal.journal().get(id)? {
+        // Only an unreachable API is worth waiting out; a refused key is not.
+        Err(TerminalError::Gateway(e)) if e.is_transient() => match terminal.journal().get(id)? {
             Some(p) => {
                 warn(
                     out,
@@ -61,6 +62,7 @@ async fn watch(
             }
             None => bail!("cannot read payment {id}: {e}"),
         },
+        Err(e) => bail!("cannot read payment {id}: {e}"),
     };
     let current = terminal.tracker().get(id);
     let shown = current.as_ref().map_or(&payment, |t| &t.payment);

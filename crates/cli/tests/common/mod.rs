@@ -107,6 +107,17 @@ impl Shop {
         self.control("faults", faults).await;
     }
 
+    /// Clears every injected fault.
+    pub async fn clear_faults(&self) {
+        let response = self
+            .http
+            .delete(format!("{}/sandbox/faults", self.sandbox_url))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success());
+    }
+
     /// The payments Crypto.com Pay (the sandbox) holds.
     pub async fn payments(&self) -> Vec<serde_json::Value> {
         let list: serde_json::Value = self
