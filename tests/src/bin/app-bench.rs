@@ -22,10 +22,16 @@ fn process_tree(exe: &Path) -> Vec<u32> {
     let mut roots = Vec::new();
     if let Ok(entries) = std::fs::read_dir("/proc") {
         for e in entries.flatten() {
-            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
             if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
                 let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
-                let ppid = after.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+                let ppid = after
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(0);
                 parents.push((pid, ppid));
             }
             if std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|p| p == exe) {
@@ -87,19 +93,27 @@ async fn main() -> Result<()> {
     let started = Instant::now();
     let app = App::launch_binary("bench", &exe, &[]).await?;
     let first_paint = started.elapsed();
-    app.wait_attr("[data-testid=connection]", "data-state", "live", Duration::from_secs(15))
-        .await?;
+    app.wait_attr(
+        "[data-testid=connection]",
+        "data-state",
+        "live",
+        Duration::from_secs(15),
+    )
+    .await?;
     // Let start-up settle before reading idle memory.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let tree = process_tree(&exe);
     let idle_rss = rss_kib(&tree);
 
     for k in ["4", "2"] {
-        app.click(&format!("#screen-charge [data-key='{k}']")).await?;
+        app.click(&format!("#screen-charge [data-key='{k}']"))
+            .await?;
     }
     app.click("[data-testid=charge]").await?;
-    app.wait_text("[data-testid=pay-status]", Duration::from_secs(15), |t| t == "Waiting for payment")
-        .await?;
+    app.wait_text("[data-testid=pay-status]", Duration::from_secs(15), |t| {
+        t == "Waiting for payment"
+    })
+    .await?;
     let tree = process_tree(&exe);
     let cpu_before = cpu_ticks(&tree);
     let t0 = Instant::now();
@@ -113,9 +127,18 @@ async fn main() -> Result<()> {
 
     println!("| metric | value | target |");
     println!("| --- | --- | --- |");
-    println!("| cold start to first paint (incl. WebDriver) | {} ms | < 1500 ms |", first_paint.as_millis());
-    println!("| resident memory, idle (app + WebKit processes) | {:.1} MiB | < 150 MB |", idle_rss as f64 / 1024.0);
-    println!("| resident memory, payment pending | {:.1} MiB | < 150 MB |", payment_rss as f64 / 1024.0);
+    println!(
+        "| cold start to first paint (incl. WebDriver) | {} ms | < 1500 ms |",
+        first_paint.as_millis()
+    );
+    println!(
+        "| resident memory, idle (app + WebKit processes) | {:.1} MiB | < 150 MB |",
+        idle_rss as f64 / 1024.0
+    );
+    println!(
+        "| resident memory, payment pending | {:.1} MiB | < 150 MB |",
+        payment_rss as f64 / 1024.0
+    );
     println!("| CPU over {window} s, payment pending (all processes, % of one core) | {cpu_pct:.2} % | < 1 % |");
     println!("| processes in the app's tree | {} | |", tree.len());
     Ok(())
