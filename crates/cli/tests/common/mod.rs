@@ -174,7 +174,7 @@ impl Shop {
     /// Stops the relay; the sandbox keeps running.
     pub async fn stop_relay(&mut self) {
         if let Some(relay) = self.relay.take() {
-            relay.shutdown().await.unwrap();
+            relay.shutdown().await;
         }
     }
 
