@@ -83,9 +83,7 @@ pub async fn forward<R: Runtime>(
                 }
                 Some(TrackerEvent::Connection(c)) => emit(&app, &CoreEvent::Connection(ConnectionView::from(&c))),
                 Some(TrackerEvent::Tick(t)) => {
-                    let total_secs = tracker.get(&t.payment_id).and_then(|p| {
-                        PaymentView::live(&p, tracker.server_now_ms()).total_secs
-                    });
+                    let total_secs = tracker.get(&t.payment_id).and_then(|p| crate::view::total_secs(&p.payment));
                     emit(&app, &CoreEvent::Countdown {
                         id: t.payment_id,
                         remaining_secs: t.remaining_secs,

@@ -110,13 +110,7 @@ impl PaymentView {
             created_ms: p.created.saturating_mul(1000),
             deadline_ms: p.deadline_unix().map(|s| s.saturating_mul(1000)),
             remaining_secs: None,
-            total_secs: p
-                .time_window
-                .and_then(|w| u64::try_from(w).ok())
-                .or_else(|| {
-                    p.expired_at
-                        .map(|e| u64::try_from(e - p.created).unwrap_or(0))
-                }),
+            total_secs: total_secs(p),
             confirmed_by: match source {
                 Some(Source::CreateResponse | Source::ApiRead) => Some("api"),
                 Some(Source::RelayedWebhook) => Some("webhook"),
@@ -131,6 +125,13 @@ impl PaymentView {
             can_refund: refundable > 0,
         }
     }
+}
+
+/// The payment's whole window in seconds (for the countdown ring).
+pub fn total_secs(p: &Payment) -> Option<u64> {
+    p.time_window
+        .and_then(|w| u64::try_from(w).ok())
+        .or_else(|| p.expired_at.map(|e| u64::try_from(e - p.created).unwrap_or(0)))
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
