@@ -42,7 +42,10 @@ pub struct MerchantConfig {
 #[derive(Clone, Debug)]
 pub struct RelayConfig {
     pub merchants: BTreeMap<String, MerchantConfig>,
+    /// Terminals registered in code; those of `terminals_file` are added at start and on
+    /// every reload (SIGHUP).
     pub terminals: Vec<TerminalRecord>,
+    pub terminals_file: Option<PathBuf>,
     pub backend: BackendConfig,
     /// The server pings this often; Engine.IO's default.
     pub heartbeat_interval: Duration,
@@ -83,6 +86,7 @@ impl RelayConfig {
         RelayConfig {
             merchants: BTreeMap::new(),
             terminals: Vec::new(),
+            terminals_file: None,
             backend: BackendConfig::Memory,
             heartbeat_interval: Duration::from_secs(25),
             heartbeat_timeout: Duration::from_secs(20),
@@ -176,14 +180,7 @@ impl RelayConfig {
                 )));
             }
         }
-        for t in &self.terminals {
-            if !self.merchants.contains_key(&t.merchant) {
-                return Err(ConfigError::Invalid(format!(
-                    "terminal '{}' belongs to unknown merchant '{}'",
-                    t.name, t.merchant
-                )));
-            }
-        }
+        self.check_terminals(&self.terminals)?;
         let checks = [
             (self.heartbeat_interval.is_zero(), "heartbeat interval is 0"),
             (self.heartbeat_timeout.is_zero(), "heartbeat timeout is 0"),
@@ -219,6 +216,31 @@ impl RelayConfig {
             }
         }
         Ok(())
+    }
+}
+
+impl RelayConfig {
+    /// Every terminal must belong to a configured merchant.
+    pub fn check_terminals(&self, terminals: &[TerminalRecord]) -> Result<(), ConfigError> {
+        for t in terminals {
+            if !self.merchants.contains_key(&t.merchant) {
+                return Err(ConfigError::Invalid(format!(
+                    "terminal '{}' belongs to unknown merchant '{}'",
+                    t.name, t.merchant
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The terminals in force: those registered in code plus those of the terminals file.
+    pub fn all_terminals(&self) -> Result<Vec<TerminalRecord>, ConfigError> {
+        let mut all = self.terminals.clone();
+        if let Some(path) = &self.terminals_file {
+            all.extend(TerminalStore::load_or_empty(path)?.terminals);
+        }
+        self.check_terminals(&all)?;
+        Ok(all)
     }
 }
 
@@ -511,11 +533,10 @@ impl LoadedConfig {
             }
         }
 
-        if let Some(path) = &terminals_file {
-            let store = TerminalStore::load_or_empty(path)?;
-            c.terminals.extend(store.terminals);
-        }
+        c.terminals_file = terminals_file.clone();
         c.validate()?;
+        // Read once now so a broken file stops the start with a clear error.
+        c.all_terminals()?;
         Ok(LoadedConfig {
             listen,
             relay: c,

@@ -181,11 +181,20 @@ async fn serve(socket: WebSocket, start: SessionStart, session_id: String) {
     // twice per event per session.
     let shutdown = app.cancel.cancelled();
     tokio::pin!(shutdown);
+    let mut revisions = app.terminals_revision.subscribe();
 
     let end = loop {
         tokio::select! {
             biased;
             _ = &mut shutdown => break End::Shutdown,
+            changed = revisions.changed() => {
+                if changed.is_err() {
+                    break End::Shutdown;
+                }
+                if !app.terminals().contains(&grant.merchant, &grant.terminal) {
+                    break End::Policy("terminal revoked");
+                }
+            }
             r = std::future::poll_fn(|cx| drive(cx, &mut sink, &mut outbox, &mut flushing)),
                 if flushing || !outbox.is_empty() =>
             {
