@@ -102,7 +102,7 @@ impl RelayConfig {
             max_http_connections: 1_500,
             send_queue: 64,
             fanout_capacity: 1024,
-            ws_read_buffer: 4096,
+            ws_read_buffer: 1024,
             ws_max_message: 4096,
             close_timeout: Duration::from_secs(2),
             ticket_rate_per_key: RateLimit {
