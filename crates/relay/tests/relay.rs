@@ -509,6 +509,17 @@ async fn oversized_or_unknown_client_messages_close_the_session() {
     let (cfg, keys) = config(|c| c);
     let relay = start(cfg).await;
     let (mut ws, _) = connect(&relay, &keys.a1, "").await;
+    // A frame larger than the 1 KiB read buffer but under the 4 KiB limit is fine.
+    let padded = format!(r#"{{"type":"pong","seq":0,"pad":"{}"}}"#, "p".repeat(3000));
+    ws.send(Message::Text(padded.into())).await.unwrap();
+    let body = event_body("evt_after_pad", "p", 1);
+    assert_eq!(
+        post_webhook(&relay.webhook_url("shop-a"), SECRET_A, &body)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(next_event(&mut ws).await.event.id, "evt_after_pad");
     ws.send(Message::Text("x".repeat(10_000).into()))
         .await
         .unwrap();
