@@ -8,7 +8,11 @@
 //! 20,000 files). Clients are deliberately thin: one current-thread runtime, raw
 //! hand-written WebSocket framing, string matching instead of JSON parsing.
 //!
-//! Options (after `--`): `--idle N`, `--latency N,M`, `--events K`, `--clients C`.
+//! A fourth scenario runs two relay instances on one `redis-server` (started here), posts
+//! every webhook to the first and holds half the sessions on the second.
+//!
+//! Options (after `--`): `--idle N`, `--latency N,M`, `--redis N,M`, `--events K`,
+//! `--clients C` (a list may be empty: `--redis ''`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write as _;
@@ -67,20 +71,69 @@ struct Relay {
     url: String,
     /// One terminal key per client process.
     keys: Vec<String>,
-    _dir: tempfile::TempDir,
+    _dir: Arc<tempfile::TempDir>,
 }
 
-impl Relay {
-    async fn start(port: u16, clients: usize) -> Relay {
+/// Terminals (one key per client process) shared by every relay of a scenario.
+struct Terminals {
+    dir: Arc<tempfile::TempDir>,
+    keys: Vec<String>,
+}
+
+impl Terminals {
+    fn new(clients: usize) -> Terminals {
         let dir = tempfile::tempdir().unwrap();
         let mut store = paydesk_relay::TerminalStore::default();
         let mut keys = Vec::new();
         for i in 0..clients {
             keys.push(store.add(MERCHANT, &format!("till-{i}"), 0).unwrap());
         }
-        let terminals = dir.path().join("terminals.toml");
-        store.save(&terminals).unwrap();
-        let cfg = dir.path().join("relay.toml");
+        store.save(&dir.path().join("terminals.toml")).unwrap();
+        Terminals {
+            dir: Arc::new(dir),
+            keys: keys.iter().map(|k| k.expose().to_owned()).collect(),
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A private redis-server for the Redis scenario; killed when dropped.
+async fn redis_server() -> (Child, String) {
+    let port = free_port();
+    let mut child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("redis-server");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    while let Some(l) = lines.next_line().await.unwrap() {
+        if l.contains("Ready to accept connections") {
+            break;
+        }
+    }
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, format!("redis://127.0.0.1:{port}/"))
+}
+
+impl Relay {
+    async fn start(terminals: &Terminals, redis: Option<&str>) -> Relay {
+        let port = free_port();
+        let dir = &terminals.dir;
+        let backend = match redis {
+            Some(url) => format!("[backend]\nkind = \"redis\"\nredis_url = \"{url}\"\n"),
+            None => String::new(),
+        };
+        let cfg = dir.path().join(format!("relay-{port}.toml"));
         std::fs::write(
             &cfg,
             format!(
@@ -91,10 +144,11 @@ max_connections = 19000
 max_http_connections = 600
 ticket_rate_per_key = {{ burst = 100000, per_minute = 6000000 }}
 ticket_rate_per_addr = {{ burst = 100000, per_minute = 6000000 }}
+{backend}
 [[merchant]]
 id = "{MERCHANT}"
 "#,
-                terminals.display()
+                dir.path().join("terminals.toml").display()
             ),
         )
         .unwrap();
@@ -128,8 +182,8 @@ id = "{MERCHANT}"
             child,
             pid,
             url,
-            keys: keys.iter().map(|k| k.expose().to_owned()).collect(),
-            _dir: dir,
+            keys: terminals.keys.clone(),
+            _dir: dir.clone(),
         }
     }
 
@@ -160,15 +214,15 @@ struct Clients {
 impl Clients {
     /// Starts `procs` client processes holding `sessions` sessions between them; returns
     /// when every session has its hello.
-    async fn start(relay: &Relay, sessions: usize, procs: usize) -> Clients {
-        let keys = &relay.keys;
+    async fn start(relays: &[&Relay], sessions: usize, procs: usize) -> Clients {
+        let keys = &relays[0].keys;
         let (tx, lines) = tokio::sync::mpsc::channel(1024);
         let mut children = Vec::new();
         for (i, key) in keys.iter().enumerate().take(procs) {
             let share = sessions / procs + usize::from(i < sessions % procs);
             let mut child = Command::new(std::env::current_exe().unwrap())
                 .arg("client")
-                .args(["--url", &relay.url])
+                .args(["--url", &relays[i % relays.len()].url])
                 .args(["--source", &format!("127.0.0.{}", i + 2)])
                 .args(["--sessions", &share.to_string()])
                 .args(["--key", key])
@@ -273,31 +327,31 @@ async fn coordinator(args: Vec<String>) {
     let idle: usize = arg(&args, "--idle")
         .map(|v| v.parse().unwrap())
         .unwrap_or(15_000);
-    let latency: Vec<usize> = arg(&args, "--latency")
-        .unwrap_or_else(|| "1000,10000".into())
-        .split(',')
-        .filter(|s| !s.is_empty())
-        .map(|v| v.parse().unwrap())
-        .collect();
+    let list = |name: &str, default: &str| -> Vec<usize> {
+        arg(&args, name)
+            .unwrap_or_else(|| default.into())
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(|v| v.parse().unwrap())
+            .collect()
+    };
+    let latency = list("--latency", "1000,10000");
+    let redis_latency = list("--redis", "1000");
     let events: usize = arg(&args, "--events")
         .map(|v| v.parse().unwrap())
-        .unwrap_or(40);
+        .unwrap_or(20);
     let procs: usize = arg(&args, "--clients")
         .map(|v| v.parse().unwrap())
         .unwrap_or(4);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
 
     println!("relay benchmark: {} cores", num_cpus());
     let mut rows = Vec::new();
     if idle > 0 {
-        let relay = Relay::start(port, procs).await;
+        let terminals = Terminals::new(procs);
+        let relay = Relay::start(&terminals, None).await;
         let base = relay.rss_kib();
         let t0 = Instant::now();
-        let clients = Clients::start(&relay, idle, procs).await;
+        let clients = Clients::start(&[&relay], idle, procs).await;
         let connect_s = t0.elapsed().as_secs_f64();
         // Let allocator and runtime settle, and a heartbeat or two pass.
         tokio::time::sleep(Duration::from_secs(3)).await;
@@ -313,37 +367,23 @@ async fn coordinator(args: Vec<String>) {
         relay.stop().await;
     }
     for &n in &latency {
-        let relay = Relay::start(port, procs).await;
-        let base = relay.rss_kib();
-        let clients = Clients::start(&relay, n, procs).await;
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        // Far enough apart that one event's fan-out never queues behind the previous one.
-        let gap = Duration::from_millis(if n >= 5000 { 1000 } else { 200 });
-        let relay_cpu0 = cpu_ms(relay.pid);
-        let (relay_user0, _) = cpu_split_ms(relay.pid);
-        let clients_cpu0: u64 = clients.pids.iter().map(|p| cpu_ms(*p)).sum();
-        post_events(&relay, events, gap).await;
-        // The last event's deliveries: give them a moment before the clients report.
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let relay_cpu = cpu_ms(relay.pid) - relay_cpu0;
-        let relay_user = cpu_split_ms(relay.pid).0 - relay_user0;
-        let clients_cpu = clients.pids.iter().map(|p| cpu_ms(*p)).sum::<u64>() - clients_cpu0;
-        let rss = relay.rss_kib();
-        let (mut lat, got) = clients.finish().await;
-        lat.sort_unstable();
-        let want = (n * events) as u64;
-        rows.push(format!(
-            "| latency | {n} | {base} KiB | {rss} KiB | {:.1} KiB | | {events} events, {got}/{want} pushes; CPU per push: relay {:.1} µs ({:.1} user), clients {:.1} µs | p50 {:.2} ms | p99 {:.2} ms (max {:.2}) |",
-            (rss.saturating_sub(base)) as f64 / n as f64,
-            relay_cpu as f64 * 1000.0 / want as f64,
-            relay_user as f64 * 1000.0 / want as f64,
-            clients_cpu as f64 * 1000.0 / want as f64,
-            pct(&lat, 0.50),
-            pct(&lat, 0.99),
-            pct(&lat, 1.0),
-        ));
+        let terminals = Terminals::new(procs);
+        let relay = Relay::start(&terminals, None).await;
+        rows.push(latency_run("latency", &[&relay], n, events, procs).await);
         println!("{}", rows.last().unwrap());
         relay.stop().await;
+    }
+    for &n in &redis_latency {
+        // Two instances on one Redis; webhooks go to the first, half the tills sit on the
+        // second: every push to those crosses Redis.
+        let (_redis, url) = redis_server().await;
+        let terminals = Terminals::new(procs);
+        let a = Relay::start(&terminals, Some(&url)).await;
+        let b = Relay::start(&terminals, Some(&url)).await;
+        rows.push(latency_run("latency, redis, 2 instances", &[&a, &b], n, events, procs).await);
+        println!("{}", rows.last().unwrap());
+        a.stop().await;
+        b.stop().await;
     }
     println!();
     println!("| scenario | sessions | relay RSS before | relay RSS after | RSS/session (delta) | RSS/session (total) | notes | p50 | p99 |");
@@ -351,6 +391,45 @@ async fn coordinator(args: Vec<String>) {
     for r in rows {
         println!("{r}");
     }
+}
+
+/// Holds `n` sessions spread over `relays`, posts `events` webhooks to the first relay,
+/// and reports webhook-to-push latency and CPU per push.
+async fn latency_run(
+    name: &str,
+    relays: &[&Relay],
+    n: usize,
+    events: usize,
+    procs: usize,
+) -> String {
+    let base: u64 = relays.iter().map(|r| r.rss_kib()).sum();
+    let clients = Clients::start(relays, n, procs).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Far enough apart that one event's fan-out never queues behind the previous one.
+    let gap = Duration::from_millis(if n >= 5000 { 1000 } else { 200 });
+    let relay_cpu = || relays.iter().map(|r| cpu_ms(r.pid)).sum::<u64>();
+    let relay_user = || relays.iter().map(|r| cpu_split_ms(r.pid).0).sum::<u64>();
+    let (cpu0, user0) = (relay_cpu(), relay_user());
+    let clients_cpu0: u64 = clients.pids.iter().map(|p| cpu_ms(*p)).sum();
+    post_events(relays[0], events, gap).await;
+    // The last event's deliveries: give them a moment before the clients report.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (cpu, user) = (relay_cpu() - cpu0, relay_user() - user0);
+    let clients_cpu = clients.pids.iter().map(|p| cpu_ms(*p)).sum::<u64>() - clients_cpu0;
+    let rss: u64 = relays.iter().map(|r| r.rss_kib()).sum();
+    let (mut lat, got) = clients.finish().await;
+    lat.sort_unstable();
+    let want = (n * events) as u64;
+    format!(
+        "| {name} | {n} | {base} KiB | {rss} KiB | {:.1} KiB | | {events} events, {got}/{want} pushes; CPU per push: relay {:.1} µs ({:.1} user), clients {:.1} µs | p50 {:.2} ms | p99 {:.2} ms (max {:.2}) |",
+        (rss.saturating_sub(base)) as f64 / n as f64,
+        cpu as f64 * 1000.0 / want as f64,
+        user as f64 * 1000.0 / want as f64,
+        clients_cpu as f64 * 1000.0 / want as f64,
+        pct(&lat, 0.50),
+        pct(&lat, 0.99),
+        pct(&lat, 1.0),
+    )
 }
 
 /// User + system CPU time of a process, in milliseconds (from /proc, 100 Hz ticks).

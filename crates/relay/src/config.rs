@@ -42,7 +42,10 @@ pub struct MerchantConfig {
 #[derive(Clone, Debug)]
 pub struct RelayConfig {
     pub merchants: BTreeMap<String, MerchantConfig>,
+    /// Terminals registered in code; those of `terminals_file` are added at start and on
+    /// every reload (SIGHUP).
     pub terminals: Vec<TerminalRecord>,
+    pub terminals_file: Option<PathBuf>,
     pub backend: BackendConfig,
     /// The server pings this often; Engine.IO's default.
     pub heartbeat_interval: Duration,
@@ -83,6 +86,7 @@ impl RelayConfig {
         RelayConfig {
             merchants: BTreeMap::new(),
             terminals: Vec::new(),
+            terminals_file: None,
             backend: BackendConfig::Memory,
             // 10 + 5: a dead link is noticed within 15 s (Socket.IO's 25 + 20 took 45 s),
             // and a ping every 10 s keeps proxies that drop idle sockets at 60 s happy.
@@ -100,7 +104,7 @@ impl RelayConfig {
             max_http_connections: 1_500,
             send_queue: 64,
             fanout_capacity: 1024,
-            ws_read_buffer: 4096,
+            ws_read_buffer: 1024,
             ws_max_message: 4096,
             close_timeout: Duration::from_secs(2),
             ticket_rate_per_key: RateLimit {
@@ -178,14 +182,7 @@ impl RelayConfig {
                 )));
             }
         }
-        for t in &self.terminals {
-            if !self.merchants.contains_key(&t.merchant) {
-                return Err(ConfigError::Invalid(format!(
-                    "terminal '{}' belongs to unknown merchant '{}'",
-                    t.name, t.merchant
-                )));
-            }
-        }
+        self.check_terminals(&self.terminals)?;
         let checks = [
             (self.heartbeat_interval.is_zero(), "heartbeat interval is 0"),
             (self.heartbeat_timeout.is_zero(), "heartbeat timeout is 0"),
@@ -221,6 +218,31 @@ impl RelayConfig {
             }
         }
         Ok(())
+    }
+}
+
+impl RelayConfig {
+    /// Every terminal must belong to a configured merchant.
+    pub fn check_terminals(&self, terminals: &[TerminalRecord]) -> Result<(), ConfigError> {
+        for t in terminals {
+            if !self.merchants.contains_key(&t.merchant) {
+                return Err(ConfigError::Invalid(format!(
+                    "terminal '{}' belongs to unknown merchant '{}'",
+                    t.name, t.merchant
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The terminals in force: those registered in code plus those of the terminals file.
+    pub fn all_terminals(&self) -> Result<Vec<TerminalRecord>, ConfigError> {
+        let mut all = self.terminals.clone();
+        if let Some(path) = &self.terminals_file {
+            all.extend(TerminalStore::load_or_empty(path)?.terminals);
+        }
+        self.check_terminals(&all)?;
+        Ok(all)
     }
 }
 
@@ -513,11 +535,10 @@ impl LoadedConfig {
             }
         }
 
-        if let Some(path) = &terminals_file {
-            let store = TerminalStore::load_or_empty(path)?;
-            c.terminals.extend(store.terminals);
-        }
+        c.terminals_file = terminals_file.clone();
         c.validate()?;
+        // Read once now so a broken file stops the start with a clear error.
+        c.all_terminals()?;
         Ok(LoadedConfig {
             listen,
             relay: c,

@@ -145,7 +145,8 @@ async fn issue_ticket(
     let Some(key) = bearer(&headers) else {
         return Err(app.refuse(EP, StatusCode::UNAUTHORIZED, "key_missing", ""));
     };
-    let Some((key_hash, terminal)) = app.terminals.authenticate(&key) else {
+    let terminals = app.terminals();
+    let Some((key_hash, terminal)) = terminals.authenticate(&key) else {
         return Err(app.refuse(EP, StatusCode::UNAUTHORIZED, "key_unknown", &ip.to_string()));
     };
     if let Err(after) = app.key_limiter.check(&key_hash, now) {

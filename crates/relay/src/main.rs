@@ -63,7 +63,7 @@ enum TerminalAction {
         #[arg(long, env = "PAYDESK_RELAY_CONFIG")]
         config: Option<PathBuf>,
     },
-    /// Removes a terminal; its key stops working at the next start of the relay.
+    /// Removes a terminal; after `kill -HUP` its key gets no tickets and its sessions close.
     Remove {
         #[arg(long)]
         merchant: String,
@@ -227,7 +227,7 @@ fn terminal(action: TerminalAction) -> anyhow::Result<()> {
             s.save(&path)?;
             eprintln!(
                 "terminal '{name}' of merchant '{merchant}' added to {}.\n\
-                 Its key follows; it is shown only this once. Restart the relay to load it.",
+                 Its key follows; it is shown only this once. `kill -HUP` the relay to load it.",
                 path.display()
             );
             // The one place a key is ever printed: stdout, so it can be piped to the till.
@@ -252,7 +252,9 @@ fn terminal(action: TerminalAction) -> anyhow::Result<()> {
             let mut s = TerminalStore::load_or_empty(&path)?;
             s.remove(&merchant, &name)?;
             s.save(&path)?;
-            eprintln!("terminal '{name}' of merchant '{merchant}' removed.");
+            eprintln!(
+                "terminal '{name}' of merchant '{merchant}' removed; `kill -HUP` the relay to cut it off."
+            );
             Ok(())
         }
     }

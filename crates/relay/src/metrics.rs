@@ -20,7 +20,7 @@ pub struct Metrics {
     pub sessions_total: AtomicU64,
     /// Webhook events accepted and stored.
     pub events_in: AtomicU64,
-    /// Event messages written to sessions (one per event per session).
+    /// Event messages handed to sessions (one per event per session, replays included).
     pub pushes_out: AtomicU64,
     pub tickets_issued: AtomicU64,
     pub resumes: AtomicU64,
@@ -165,7 +165,7 @@ impl Metrics {
         one(
             "pushes_out_total",
             "counter",
-            "Event messages written to sessions (one per event per session).",
+            "Event messages handed to sessions (one per event per session, replays included).",
             s.pushes_out.to_string(),
         );
         one(

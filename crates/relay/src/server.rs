@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -13,13 +13,13 @@ use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt as _;
 use tracing::{info, warn};
 
-use crate::config::{BackendConfig, RelayConfig};
+use crate::config::{BackendConfig, ConfigError, RelayConfig};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use crate::stream::hub::Hub;
@@ -32,7 +32,10 @@ use crate::RelayError;
 /// Everything the handlers and sessions share.
 pub struct AppState {
     pub config: RelayConfig,
-    pub terminals: Terminals,
+    /// Swapped whole on reload; readers take a cheap `Arc` clone.
+    terminals: RwLock<Arc<Terminals>>,
+    /// Bumped after every reload, so sessions of removed terminals close themselves.
+    pub terminals_revision: watch::Sender<u64>,
     pub backend: Arc<dyn Backend>,
     pub hub: Arc<Hub>,
     pub metrics: Arc<Metrics>,
@@ -74,8 +77,10 @@ impl Relay {
                 .await?,
             ),
         };
+        let terminals = Terminals::new(&config.all_terminals()?);
         let state = AppState {
-            terminals: Terminals::new(&config.terminals),
+            terminals: RwLock::new(Arc::new(terminals)),
+            terminals_revision: watch::channel(0).0,
             backend,
             hub,
             metrics: Arc::new(Metrics::default()),
@@ -106,10 +111,14 @@ impl Relay {
         let router = crate::http::router(app.clone());
         let http_cap = Arc::new(Semaphore::new(app.config.max_http_connections));
         app.backend.start(app.cancel.clone(), &app.tracker);
+        #[cfg(unix)]
+        if app.config.terminals_file.is_some() {
+            app.tracker.spawn(reload_on_hangup(app.clone()));
+        }
         info!(
             addr = %listener.local_addr()?,
             merchants = app.config.merchants.len(),
-            terminals = app.terminals.len(),
+            terminals = app.terminals().len(),
             "relay listening"
         );
         tokio::pin!(shutdown);
@@ -152,6 +161,52 @@ impl Relay {
             );
         }
         Ok(())
+    }
+}
+
+impl AppState {
+    pub fn terminals(&self) -> Arc<Terminals> {
+        match self.terminals.read() {
+            Ok(t) => t.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Re-reads the terminals file: new keys work at once, removed keys stop issuing
+    /// tickets, and open sessions of removed terminals are closed. Returns the count.
+    pub fn reload_terminals(&self) -> Result<usize, ConfigError> {
+        let fresh = Arc::new(Terminals::new(&self.config.all_terminals()?));
+        let n = fresh.len();
+        match self.terminals.write() {
+            Ok(mut t) => *t = fresh,
+            Err(poisoned) => *poisoned.into_inner() = fresh,
+        }
+        self.terminals_revision.send_modify(|r| *r += 1);
+        Ok(n)
+    }
+}
+
+/// SIGHUP reloads the terminals file (`paydesk-relay terminal add|remove`, then
+/// `kill -HUP`), so adding a till never restarts the relay.
+#[cfg(unix)]
+async fn reload_on_hangup(app: Arc<AppState>) {
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        warn!("cannot listen for SIGHUP; terminals reload only on restart");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = app.cancel.cancelled() => return,
+            got = hup.recv() => {
+                if got.is_none() {
+                    return;
+                }
+                match app.reload_terminals() {
+                    Ok(n) => info!(terminals = n, "terminals reloaded"),
+                    Err(e) => warn!(error = %e, "terminals reload failed; keeping the previous set"),
+                }
+            }
+        }
     }
 }
 

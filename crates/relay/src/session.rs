@@ -19,7 +19,7 @@ use paydesk_core::wire::{
     close, ClientMessage, Hello, Ping, Recovery, ServerMessage, StreamPosition,
 };
 use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::{watch, OwnedSemaphorePermit};
 use tokio::time::Instant;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 use tracing::{debug, info, Instrument as _};
@@ -95,9 +95,10 @@ async fn serve(socket: WebSocket, start: SessionStart, session_id: String) {
 
     // Live first, history second: an event stored in between arrives on both and the
     // offset check below drops the copy.
-    let Some(mut live) = app.hub.subscribe(&grant.merchant) else {
+    let Some(live) = app.hub.subscribe(&grant.merchant) else {
         return;
     };
+    let revisions = app.terminals_revision.subscribe();
     let since = match tokio::time::timeout(
         cfg.request_timeout,
         app.backend.since(&grant.merchant, resume.as_ref()),
@@ -181,11 +182,22 @@ async fn serve(socket: WebSocket, start: SessionStart, session_id: String) {
     // twice per event per session.
     let shutdown = app.cancel.cancelled();
     tokio::pin!(shutdown);
+    // Long-lived futures, polled in place: re-creating them on every wake-up would
+    // register and unregister this session in shared waiter lists (the fan-out ring's,
+    // the reload channel's) twice per event, under their locks.
+    let live = futures_util::stream::unfold(live, |mut rx| async move {
+        let next = rx.recv().await;
+        Some((next, rx))
+    });
+    tokio::pin!(live);
+    let revoked = revoked(&app, &grant, revisions);
+    tokio::pin!(revoked);
 
     let end = loop {
         tokio::select! {
             biased;
             _ = &mut shutdown => break End::Shutdown,
+            _ = &mut revoked => break End::Policy("terminal revoked"),
             r = std::future::poll_fn(|cx| drive(cx, &mut sink, &mut outbox, &mut flushing)),
                 if flushing || !outbox.is_empty() =>
             {
@@ -207,8 +219,9 @@ async fn serve(socket: WebSocket, start: SessionStart, session_id: String) {
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => last_heard = Instant::now(),
                 Some(Ok(Message::Close(_))) => break End::ClientClosed,
             },
-            ev = live.recv() => match ev {
-                Ok(p) => {
+            ev = live.next() => match ev {
+                None => break End::Shutdown,
+                Some(Ok(p)) => {
                     if p.epoch != epoch {
                         // The stream's storage was replaced: the event says so itself.
                         epoch = p.epoch.clone();
@@ -222,8 +235,8 @@ async fn serve(socket: WebSocket, start: SessionStart, session_id: String) {
                         break End::SlowConsumer;
                     }
                 }
-                Err(RecvError::Lagged(_)) => break End::SlowConsumer,
-                Err(RecvError::Closed) => break End::Shutdown,
+                Some(Err(RecvError::Lagged(_))) => break End::SlowConsumer,
+                Some(Err(RecvError::Closed)) => break End::Shutdown,
             },
             _ = &mut timer => {
                 let now = Instant::now();
@@ -276,6 +289,20 @@ async fn serve(socket: WebSocket, start: SessionStart, session_id: String) {
         close_with(&mut sink, code, reason).await
     })
     .await;
+}
+
+/// Resolves when the session's terminal is removed by a reload of the terminals file
+/// (never, if the reload channel closes: shutdown handles that case).
+async fn revoked(app: &AppState, grant: &TicketGrant, mut revisions: watch::Receiver<u64>) {
+    loop {
+        // Checked first too: a ticket issued before a removal may be spent after it.
+        if !app.terminals().contains(&grant.merchant, &grant.terminal) {
+            return;
+        }
+        if revisions.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+    }
 }
 
 type Sink = SplitSink<WebSocket, Message>;

@@ -4,7 +4,7 @@
 //! A key is 256 random bits, so a plain SHA-256 is enough (no password stretching needed);
 //! the final comparison is constant time anyway.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -211,11 +211,17 @@ pub struct TerminalId {
 /// The registered terminals, looked up by key hash.
 pub struct Terminals {
     by_hash: HashMap<KeyHash, TerminalId>,
+    /// (merchant, name), for sessions checking they are still allowed after a reload.
+    names: HashSet<(String, String)>,
 }
 
 impl Terminals {
     pub fn new(records: &[TerminalRecord]) -> Self {
         Terminals {
+            names: records
+                .iter()
+                .map(|r| (r.merchant.clone(), r.name.clone()))
+                .collect(),
             by_hash: records
                 .iter()
                 .map(|r| {
@@ -239,6 +245,10 @@ impl Terminals {
             .get_key_value(&h)
             .filter(|(stored, _)| bool::from(stored.ct_eq(&h)))
             .map(|(stored, id)| (*stored, id))
+    }
+
+    pub fn contains(&self, merchant: &str, name: &str) -> bool {
+        self.names.contains(&(merchant.to_owned(), name.to_owned()))
     }
 
     pub fn len(&self) -> usize {

@@ -105,22 +105,63 @@ async fn the_binary_serves_from_a_config_file_and_keeps_secrets_out_of_its_logs(
         .json()
         .await
         .unwrap();
-    let mut req = format!("ws://127.0.0.1:{port}{}", wire::WS_PATH)
-        .into_client_request()
-        .unwrap();
-    req.headers_mut().insert(
-        "sec-websocket-protocol",
-        HeaderValue::from_str(&wire::offered_protocols(&t.ticket)).unwrap(),
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let mut ws = open_ws(port, &t.ticket).await;
     assert!(matches!(next(&mut ws).await, ServerMessage::Hello(_)));
     let body = event_body("evt_bin", "pay_bin", 4200);
     let res = post_webhook(&format!("{base}/webhooks/shop"), secret, &body).await;
     assert_eq!(res.status(), 200);
     assert_eq!(next_event(&mut ws).await.event.id, "evt_bin");
+    let pid = relay.id().unwrap().to_string();
+
+    // A new till: `terminal add`, then SIGHUP; its key works without a restart.
+    let out = Command::new(BIN)
+        .args([
+            "terminal",
+            "add",
+            "--merchant",
+            "shop",
+            "--name",
+            "till-2",
+            "--store",
+        ])
+        .arg(&terminals)
+        .output()
+        .await
+        .unwrap();
+    let key2 = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    hangup_and_wait_for_reload(&pid, &mut logs, &mut seen).await;
+    let t2 = get_ticket(&base, &key2).await;
+    let mut ws2 = open_ws(port, &t2).await;
+    assert!(matches!(next(&mut ws2).await, ServerMessage::Hello(_)));
+
+    // A removed till: its open session is closed (1008) and its key gets no ticket.
+    let out = Command::new(BIN)
+        .args([
+            "terminal",
+            "remove",
+            "--merchant",
+            "shop",
+            "--name",
+            "till-1",
+            "--store",
+        ])
+        .arg(&terminals)
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success());
+    hangup_and_wait_for_reload(&pid, &mut logs, &mut seen).await;
+    assert_eq!(read_until_close(&mut ws).await.0, Some(wire::close::POLICY));
+    let refused = http()
+        .post(format!("{base}{}", wire::TICKETS_PATH))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let mut ws = ws2;
 
     // SIGTERM: every session gets 1012, the process exits cleanly.
-    let pid = relay.id().unwrap().to_string();
     assert!(std::process::Command::new("kill")
         .arg(&pid)
         .status()
@@ -147,8 +188,63 @@ async fn the_binary_serves_from_a_config_file_and_keeps_secrets_out_of_its_logs(
         seen.push(line);
     }
     let all = seen.join("\n");
-    for secret_text in [secret, key.as_str(), t.ticket.as_str()] {
+    for secret_text in [
+        secret,
+        key.as_str(),
+        key2.as_str(),
+        t.ticket.as_str(),
+        t2.as_str(),
+    ] {
         assert!(!all.contains(secret_text), "a secret leaked into the logs");
     }
     assert!(all.contains("event stored"), "{all}");
+}
+
+async fn get_ticket(base: &str, key: &str) -> String {
+    let t: wire::TicketResponse = http()
+        .post(format!("{base}{}", wire::TICKETS_PATH))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    t.ticket
+}
+
+async fn open_ws(port: u16, ticket: &str) -> Ws {
+    let mut req = format!("ws://127.0.0.1:{port}{}", wire::WS_PATH)
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert(
+        "sec-websocket-protocol",
+        HeaderValue::from_str(&wire::offered_protocols(ticket)).unwrap(),
+    );
+    tokio_tungstenite::connect_async(req).await.unwrap().0
+}
+
+/// Sends SIGHUP and waits for the relay to log that it reloaded (no sleeping).
+async fn hangup_and_wait_for_reload(
+    pid: &str,
+    logs: &mut tokio::io::Lines<BufReader<tokio::process::ChildStderr>>,
+    seen: &mut Vec<String>,
+) {
+    assert!(std::process::Command::new("kill")
+        .args(["-HUP", pid])
+        .status()
+        .unwrap()
+        .success());
+    tokio::time::timeout(WAIT, async {
+        while let Some(line) = logs.next_line().await.unwrap() {
+            let done = line.contains("terminals reloaded");
+            seen.push(line);
+            if done {
+                return;
+            }
+        }
+        panic!("relay exited");
+    })
+    .await
+    .expect("no reload");
 }

@@ -16,8 +16,9 @@ use tokio::process::{Child, Command};
 
 /// A private redis-server; killed when dropped.
 struct RedisServer {
-    _child: Child,
+    child: Child,
     url: String,
+    port: u16,
 }
 
 async fn redis_server() -> RedisServer {
@@ -27,6 +28,10 @@ async fn redis_server() -> RedisServer {
         .local_addr()
         .unwrap()
         .port();
+    redis_server_on(port).await
+}
+
+async fn redis_server_on(port: u16) -> RedisServer {
     let mut child = Command::new("redis-server")
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
         .args(["--save", "", "--appendonly", "no"])
@@ -50,8 +55,9 @@ async fn redis_server() -> RedisServer {
     // Keep draining its output so it never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     RedisServer {
-        _child: child,
+        child,
         url: format!("redis://127.0.0.1:{port}/"),
+        port,
     }
 }
 
@@ -202,4 +208,56 @@ async fn redis_history_overflow_reports_not_recovered_on_every_instance() {
     }
     a.shutdown().await;
     b.shutdown().await;
+}
+
+#[tokio::test]
+async fn losing_redis_refuses_webhooks_then_a_new_epoch_tells_terminals_to_resync() {
+    let mut redis = redis_server().await;
+    let (base, keys) = config(|c| c);
+    let relay = start(RelayConfig {
+        backend: paydesk_relay::BackendConfig::Redis {
+            url: redis.url.as_str().into(),
+        },
+        ..base
+    })
+    .await;
+    let url = relay.webhook_url("shop-a");
+    let (mut ws, hello) = connect(&relay, &keys.a1, "").await;
+    let body = event_body("evt_1", "p", 1);
+    assert_eq!(post_webhook(&url, SECRET_A, &body).await.status(), 200);
+    assert_eq!(next_event(&mut ws).await.offset, 1);
+
+    // Redis dies (and, without persistence, forgets everything).
+    redis.child.kill().await.unwrap();
+    let res = post_webhook(&url, SECRET_A, &event_body("evt_2", "p", 2)).await;
+    assert_eq!(res.status(), 503, "the sender must retry, nothing is lost");
+    assert!(
+        relay
+            .metrics()
+            .snapshot()
+            .rejects_for("backend_unavailable")
+            >= 1
+    );
+
+    // It comes back empty on the same port; the sender's retry is accepted.
+    let _redis = redis_server_on(redis.port).await;
+    let mut accepted = false;
+    for _ in 0..20 {
+        let r = post_webhook(&url, SECRET_A, &event_body("evt_2", "p", 2)).await;
+        if r.status() == 200 {
+            accepted = true;
+            break;
+        }
+        assert_eq!(r.status(), 503);
+    }
+    assert!(accepted, "the retried webhook was never accepted");
+    // The open session gets it, marked with the new epoch: resync.
+    let e = next_event(&mut ws).await;
+    assert_eq!((e.offset, e.event.id.as_str()), (1, "evt_2"));
+    assert_ne!(e.epoch, hello.epoch);
+    // And resuming from the old epoch says so plainly.
+    let (_ws, h) = connect(&relay, &keys.a2, &format!("epoch={}&offset=1", hello.epoch)).await;
+    assert_eq!(h.recovery, Recovery::NotRecovered);
+    assert_eq!(h.epoch, e.epoch);
+    relay.shutdown().await;
 }

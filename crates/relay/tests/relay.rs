@@ -509,6 +509,17 @@ async fn oversized_or_unknown_client_messages_close_the_session() {
     let (cfg, keys) = config(|c| c);
     let relay = start(cfg).await;
     let (mut ws, _) = connect(&relay, &keys.a1, "").await;
+    // A frame larger than the 1 KiB read buffer but under the 4 KiB limit is fine.
+    let padded = format!(r#"{{"type":"pong","seq":0,"pad":"{}"}}"#, "p".repeat(3000));
+    ws.send(Message::Text(padded.into())).await.unwrap();
+    let body = event_body("evt_after_pad", "p", 1);
+    assert_eq!(
+        post_webhook(&relay.webhook_url("shop-a"), SECRET_A, &body)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(next_event(&mut ws).await.event.id, "evt_after_pad");
     ws.send(Message::Text("x".repeat(10_000).into()))
         .await
         .unwrap();
@@ -561,5 +572,81 @@ async fn silent_or_idle_http_connections_are_closed_after_the_request_timeout() 
         .await;
         assert!(closed.is_ok(), "the relay kept a silent connection open");
     }
+    relay.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_webhook_body_that_never_finishes_is_refused_with_408() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let (cfg, keys) = config(|mut c| {
+        c.request_timeout = Duration::from_millis(300);
+        c
+    });
+    let relay = start(cfg).await;
+    let (mut ws, _) = connect(&relay, &keys.a1, "").await;
+    let mut slow = tokio::net::TcpStream::connect(relay.local_addr())
+        .await
+        .unwrap();
+    slow.write_all(
+        b"POST /webhooks/shop-a HTTP/1.1\r\nHost: relay\r\nContent-Length: 500\r\n\r\n{\"id\":",
+    )
+    .await
+    .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(WAIT, slow.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 408"));
+    // Nothing was published: the next event the terminal sees is the next good one.
+    let body = event_body("evt_ok", "p", 1);
+    assert_eq!(
+        post_webhook(&relay.webhook_url("shop-a"), SECRET_A, &body)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(next_event(&mut ws).await.event.id, "evt_ok");
+    assert_eq!(relay.metrics().snapshot().rejects_for("body_timeout"), 1);
+    relay.shutdown().await;
+}
+
+#[tokio::test]
+async fn sockets_beyond_the_http_connection_cap_are_closed_at_once() {
+    use tokio::io::AsyncReadExt as _;
+    let (cfg, _) = config(|mut c| {
+        c.max_http_connections = 2;
+        c
+    });
+    let relay = start(cfg).await;
+    let held_1 = tokio::net::TcpStream::connect(relay.local_addr())
+        .await
+        .unwrap();
+    let held_2 = tokio::net::TcpStream::connect(relay.local_addr())
+        .await
+        .unwrap();
+    // Both are counted before the third arrives.
+    tokio::time::timeout(
+        WAIT,
+        relay.metrics().wait_until(|m| m.http_connections == 2),
+    )
+    .await
+    .unwrap();
+    let mut third = tokio::net::TcpStream::connect(relay.local_addr())
+        .await
+        .unwrap();
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(WAIT, third.read(&mut buf))
+        .await
+        .unwrap();
+    assert!(matches!(n, Ok(0) | Err(_)), "closed without an answer");
+    assert_eq!(
+        relay
+            .metrics()
+            .snapshot()
+            .rejects_for("http_connection_cap"),
+        1
+    );
+    drop((held_1, held_2));
     relay.shutdown().await;
 }

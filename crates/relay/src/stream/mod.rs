@@ -186,3 +186,23 @@ pub(crate) fn decide(
         _ => not(Recovery::NotRecovered),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use paydesk_core::wire::ServerMessage;
+
+    #[test]
+    fn an_event_message_wraps_the_body_verbatim_and_parses_as_the_wire_type() {
+        let body = r#"{"id":"e1","type":"payment.captured","data":{"object":{"id":"p","amount":100000000000000000000,"currency":"CRO","status":"succeeded","extra":{"kept":true}}}}"#;
+        let p = Pushed::new(Arc::from("ep\"och"), 7, &format!("  {body}\n"));
+        assert!(p.text.as_str().ends_with(&format!(",\"event\":{body}}}")));
+        match ServerMessage::from_json(p.text.as_str()).unwrap() {
+            ServerMessage::Event(e) => {
+                assert_eq!((e.epoch.as_str(), e.offset), ("ep\"och", 7));
+                assert_eq!(e.event.payment_id(), "p");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
