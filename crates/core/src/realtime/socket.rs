@@ -36,6 +36,9 @@ use crate::wire::{
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// A session live at least this long counts as having held (the backoff starts over).
+const STABLE_SESSION: Duration = Duration::from_secs(10);
+
 /// How a connection ended.
 enum End {
     Cancelled,
@@ -95,7 +98,9 @@ pub(crate) async fn run(shared: Arc<Shared>, relay: RelayEndpoint) {
             }
             End::Lost { was_live, reason } => {
                 shared.set_ws_live(false, Some(reason));
-                if was_live {
+                // Back off afresh only after a session that held: one that drops right
+                // after its hello keeps growing the delay instead of hammering the relay.
+                if was_live && shared.live_for() >= STABLE_SESSION {
                     attempt = 0;
                 }
                 let d = full_jitter(
@@ -179,6 +184,8 @@ async fn connect_once(
         r = tokio::time::timeout(cfg.connect_timeout, first_message(shared, &mut ws)) => match r {
             Ok(Ok(ServerMessage::Hello(h))) => h,
             Ok(Ok(_)) => return End::Lost { was_live: false, reason: "relay spoke before hello".into() },
+            // Lost before the hello: not a session that was ever live.
+            Ok(Err(End::Lost { reason, .. })) => return End::Lost { was_live: false, reason },
             Ok(Err(end)) => return end,
             Err(_) => return End::Lost { was_live: false, reason: "no hello from relay".into() },
         },
