@@ -18,6 +18,7 @@
 
 pub mod backoff;
 mod config;
+mod handshake;
 mod reader;
 mod reads;
 mod session;

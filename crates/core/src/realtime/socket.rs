@@ -1,7 +1,8 @@
 //! The relay connection: ticket, WebSocket, hello, pushes, heartbeats, reconnects.
 //!
 //! Each connection fetches a fresh single-use ticket with the terminal key, offers it in
-//! `Sec-WebSocket-Protocol` beside `paydesk.v1` (never in the URL, never logged), and
+//! `Sec-WebSocket-Protocol` beside `paydesk.v1` (never in the URL, never logged: see
+//! [`super::handshake`]), and
 //! resumes from the last `{epoch, offset}` it holds. The relay heartbeats; we answer and
 //! keep a watchdog: silence longer than the hello's interval + timeout (at most
 //! `max_silence`, probing with a WebSocket ping first when the relay's heartbeat is slower)
@@ -13,18 +14,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use http::header::SEC_WEBSOCKET_PROTOCOL;
-use http::{HeaderValue, StatusCode};
-use tokio::net::TcpStream;
+use http::StatusCode;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::tungstenite::Message;
 
 use super::backoff::{full_jitter, random_between};
 use super::config::RelayEndpoint;
+use super::handshake::{self, ConnectError, Ws};
 use super::session::{Counters, Shared};
 use crate::clock::ClockSample;
 use crate::payment::EventObject;
@@ -33,8 +31,6 @@ use crate::tracker::Source;
 use crate::wire::{
     self, ClientMessage, Hello, Pong, Recovery, ServerMessage, StreamPosition, TicketResponse,
 };
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// A session live at least this long counts as having held (the backoff starts over).
 const STABLE_SESSION: Duration = Duration::from_secs(10);
@@ -48,19 +44,6 @@ enum End {
         was_live: bool,
         reason: String,
     },
-}
-
-/// Why a connection could not be made; the text is safe to show.
-#[derive(Debug, thiserror::Error)]
-enum ConnectError {
-    #[error("relay refused the terminal key")]
-    Unauthorized,
-    #[error("relay unreachable: {0}")]
-    Unreachable(String),
-    #[error("relay answered unexpectedly: {0}")]
-    Protocol(String),
-    #[error("relay did not answer within {0} ms")]
-    Timeout(u128),
 }
 
 /// Connects and reconnects until the session is cancelled.
@@ -132,39 +115,19 @@ async fn connect_once(
     let handshake = async {
         let ticket = fetch_ticket(shared, http, relay).await?;
         let url = ws_url(&relay.base_url, position.as_ref())?;
-        let mut request = url
-            .as_str()
-            .into_client_request()
-            .map_err(|e| ConnectError::Protocol(e.to_string()))?;
-        let offered = HeaderValue::from_str(&wire::offered_protocols(ticket.expose()))
-            .map_err(|_| ConnectError::Protocol("ticket is not a header value".into()))?;
-        request
-            .headers_mut()
-            .insert(SEC_WEBSOCKET_PROTOCOL, offered);
         let ws_config = WebSocketConfig::default()
             .read_buffer_size(cfg.read_buffer_bytes)
             .write_buffer_size(0)
             .max_message_size(Some(cfg.max_message_bytes))
             .max_frame_size(Some(cfg.max_message_bytes));
         let sent_ms = local.now_ms();
-        let connected = tokio::time::timeout(
+        let offered = wire::offered_protocols(ticket.expose());
+        let ws = tokio::time::timeout(
             cfg.connect_timeout,
-            tokio_tungstenite::connect_async_with_config(request, Some(ws_config), true),
+            handshake::connect(&url, &offered, ws_config),
         )
         .await
-        .map_err(|_| ConnectError::Timeout(cfg.connect_timeout.as_millis()))?;
-        let (ws, response) = connected.map_err(handshake_error)?;
-        // tungstenite already checked the echo is one we offered; it must be the plain one,
-        // never the ticket.
-        let echoed = response
-            .headers()
-            .get(SEC_WEBSOCKET_PROTOCOL)
-            .and_then(|v| v.to_str().ok());
-        if echoed != Some(wire::SUBPROTOCOL) {
-            return Err(ConnectError::Protocol(
-                "relay did not select paydesk.v1".into(),
-            ));
-        }
+        .map_err(|_| ConnectError::Timeout(cfg.connect_timeout.as_millis()))??;
         Ok::<_, ConnectError>((ws, sent_ms))
     };
     let (mut ws, sent_ms) = tokio::select! {
@@ -475,17 +438,6 @@ fn ws_url(base: &str, position: Option<&StreamPosition>) -> Result<String, Conne
         url.push_str(&query);
     }
     Ok(url)
-}
-
-fn handshake_error(e: WsError) -> ConnectError {
-    match e {
-        WsError::Http(response) => match response.status() {
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => ConnectError::Unauthorized,
-            s => ConnectError::Protocol(format!("upgrade answered {s}")),
-        },
-        WsError::Io(e) => ConnectError::Unreachable(e.to_string()),
-        other => ConnectError::Protocol(other.to_string()),
-    }
 }
 
 #[cfg(test)]

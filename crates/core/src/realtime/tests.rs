@@ -24,7 +24,9 @@ use crate::secrets::Secret;
 use crate::tracker::{NoJournal, Source, Subscription, Tracker, TrackerEvent, Transition};
 use crate::wire::{self, EventMessage, Hello, Ping, Recovery, ServerMessage, TicketResponse};
 
-const KEY: &str = "term_key_1";
+const KEY: &str = "term_key_1_Zq8";
+/// In every ticket the test relay issues, so a log search can find any of them.
+const TICKET_MARK: &str = "Xk3tkt";
 const WAIT: Duration = Duration::from_secs(10);
 
 // ---------- the in-memory API ----------
@@ -179,7 +181,7 @@ async fn ticket(State(ctl): State<Arc<Ctl>>, headers: HeaderMap) -> Response {
     if auth != format!("Bearer {KEY}") {
         return StatusCode::UNAUTHORIZED.into_response();
     }
-    let t = format!("tkt{}", ctl.tickets.lock().unwrap().len());
+    let t = format!("tkt{}{TICKET_MARK}", ctl.tickets.lock().unwrap().len());
     ctl.tickets.lock().unwrap().push(t.clone());
     Json(TicketResponse {
         ticket: t,
@@ -453,7 +455,7 @@ async fn a_push_reaches_the_tracker_over_a_ticketed_session() {
     assert_eq!(t.source, Source::RelayedWebhook);
     // The ticket went in the subprotocol, beside the plain one, and nowhere in the URL.
     let offered = relay.ctl.offered.lock().unwrap()[0].clone();
-    assert_eq!(offered, "paydesk.v1, ticket.tkt0");
+    assert_eq!(offered, format!("paydesk.v1, ticket.tkt0{TICKET_MARK}"));
     assert!(relay.ctl.queries.lock().unwrap()[0].is_empty());
     // Heartbeats were answered.
     tokio::time::timeout(WAIT, async {
@@ -627,4 +629,63 @@ async fn a_relay_with_slow_heartbeats_is_probed_and_still_caught_when_dead() {
     );
     assert_eq!(session.stats().watchdog_fired, 1);
     session.shutdown().await;
+}
+
+/// Collects every log line in memory.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_ticket_and_key_never_reach_a_log_line_even_at_trace() {
+    let capture = Capture::default();
+    let sink = capture.clone();
+    // Global, with the `log` bridge: libraries' own logging (tungstenite, hyper, reqwest)
+    // is captured too.
+    let installed = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || sink.clone())
+        .try_init()
+        .is_ok();
+    assert!(
+        installed,
+        "another test installed a global subscriber first"
+    );
+
+    let relay = TestRelay::start(Duration::from_millis(100)).await;
+    let api = MemoryApi::default();
+    let p = pending("p1", 600);
+    api.put(p.clone());
+    let session = Session::start(fast_config(Some(&relay)), tracker(), api);
+    let mut sub = session.subscribe();
+    until_state(&mut sub, ConnectionState::Live).await;
+    session.track(p.clone()).unwrap();
+    let mut paid = p;
+    paid.status = PaymentStatus::Succeeded;
+    relay.push(1, &paid, "payment.captured");
+    until_transition(&mut sub, "p1").await;
+    // A reconnect, so more than one ticket goes by.
+    relay.ctl.cmds.send(Cmd::Close(1012)).unwrap();
+    until_state(&mut sub, ConnectionState::Live).await;
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    session.shutdown().await;
+
+    let text = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
+    assert!(
+        text.contains("ticket obtained"),
+        "the capture saw the session"
+    );
+    assert!(text.contains("TRACE"), "trace level was on");
+    assert!(relay.ctl.upgrades.load(Ordering::SeqCst) >= 2);
+    assert!(!text.contains(TICKET_MARK), "a ticket reached the logs");
+    assert!(!text.contains(KEY), "the terminal key reached the logs");
 }
