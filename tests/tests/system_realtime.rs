@@ -93,9 +93,9 @@ async fn relay_killed_and_restarted_mid_payment_loses_nothing() -> Result<()> {
     let mut stack = Stack::start(StackOptions::default()).await?;
     let till = Till::start(&stack, stack.session_config()).await?;
     till.live().await?;
-    let mut ps = till.charge(&stack, 6).await?;
+    let mut ps = till.charge(&stack, 10).await?;
 
-    for p in &ps[0..2] {
+    for p in &ps[0..3] {
         stack.pay(&p.id).await?;
         assert_eq!(till.paid(p).await?, Source::RelayedWebhook);
     }
@@ -103,10 +103,10 @@ async fn relay_killed_and_restarted_mid_payment_loses_nothing() -> Result<()> {
     let killed = Instant::now();
     stack.relay.kill().await?;
     // Captured while the relay is dead: the webhooks fail; polling must find them.
-    for p in &ps[2..5] {
+    for p in &ps[3..7] {
         stack.pay(&p.id).await?;
     }
-    for p in &ps[2..5] {
+    for p in &ps[3..7] {
         assert_eq!(till.paid(p).await?, Source::ApiRead);
     }
     till.rec
@@ -119,13 +119,14 @@ async fn relay_killed_and_restarted_mid_payment_loses_nothing() -> Result<()> {
         .wait_state(ConnectionState::Live, restarted, SHORT)
         .await?;
     // Charged after the reconnect, so only a push (not the resync) can report them.
-    ps.extend(till.charge(&stack, 2).await?);
-    for p in &ps[6..8] {
+    ps.extend(till.charge(&stack, 4).await?);
+    for p in &ps[10..13] {
         stack.pay(&p.id).await?;
         assert_eq!(till.paid(p).await?, Source::RelayedWebhook);
     }
-    let paid: Vec<_> = ps[0..5].iter().chain(&ps[6..8]).collect();
-    till.settle_and_check(&paid, &[&ps[5]]).await?;
+    let paid: Vec<_> = ps[0..7].iter().chain(&ps[10..13]).collect();
+    let unpaid: Vec<_> = ps[7..10].iter().chain([&ps[13]]).collect();
+    till.settle_and_check(&paid, &unpaid).await?;
     stack.shutdown().await;
     Ok(())
 }

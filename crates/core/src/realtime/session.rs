@@ -256,6 +256,7 @@ impl Session {
     /// configured), runs the read loop and the countdowns. Payments are tracked through
     /// the tracker (or [`Session::track`]); the session picks them up by itself.
     pub fn start<R: PaymentReader>(config: SessionConfig, tracker: Tracker, reader: R) -> Session {
+        let config = config.sanitized();
         let now_ms = tracker.local_clock().now_ms();
         let relay = config.relay.clone();
         let (ws_live, _) = watch::channel(false);
