@@ -22,7 +22,7 @@ ensure_rust
 ensure_tauri_cli
 
 say "building paydesk-cli and paydesk-relay ($profile)"
-cargo build "${cargo_flags[@]}" --locked -p paydesk-cli -p paydesk-relay
+cargo build "${cargo_flags[@]}" --locked --workspace --bins
 mkdir -p .stage
 cp "$CARGO_TARGET_DIR/$profile/paydesk-cli" .stage/paydesk-cli
 

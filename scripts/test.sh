@@ -24,5 +24,5 @@ if [ $# -eq 0 ]; then
   mapfile -t debs <<<"$packages"
   as_root dpkg -i "${debs[0]}" >/dev/null
   dpkg-deb --info "${debs[1]}" >/dev/null
-  with_keyring cargo test --locked -p paydesk-tests --test e2e_installed -- --ignored
+  with_keyring cargo test --workspace --locked --test e2e_installed -- --ignored
 fi

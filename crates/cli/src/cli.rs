@@ -65,6 +65,22 @@ pub enum Command {
     Demo(DemoArgs),
 }
 
+impl Command {
+    /// The subcommand's name, for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Charge(_) => "charge",
+            Command::Watch(_) => "watch",
+            Command::Cancel(_) => "cancel",
+            Command::Refund(_) => "refund",
+            Command::History(_) => "history",
+            Command::Doctor(_) => "doctor",
+            Command::Provision(_) => "provision",
+            Command::Demo(_) => "demo",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct ChargeArgs {
     /// The amount, as a cashier types it: 12.50, 12,50, 1 234.00.

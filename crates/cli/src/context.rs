@@ -104,14 +104,23 @@ fn lookup(store: &dyn SecretStore, account: Account) -> KeyLookup {
 impl Context {
     /// The real till's context: config file, environment, flags, keychain.
     pub fn load(global: &Global) -> Result<Context> {
+        let mut ctx = Context::load_without_keys(global)?;
+        let keychain = Keychain::new();
+        ctx.secret_key = lookup(&keychain, Account::SecretKey);
+        ctx.terminal_key = lookup(&keychain, Account::TerminalKey);
+        Ok(ctx)
+    }
+
+    /// Settings and journal only, for commands that never use a key (`history`): they
+    /// must not wake, or wait on, a locked keychain.
+    pub fn load_without_keys(global: &Global) -> Result<Context> {
         let path = config_path(global)?;
         let config = Config::load_from(&path, |v| std::env::var(v).ok(), overrides(global)?)
             .context("cannot load the settings")?;
-        let keychain = Keychain::new();
         Ok(Context {
             config,
-            secret_key: lookup(&keychain, Account::SecretKey),
-            terminal_key: lookup(&keychain, Account::TerminalKey),
+            secret_key: KeyLookup::Missing,
+            terminal_key: KeyLookup::Missing,
             uses_keychain: true,
             journal_path: journal::default_path()?,
             _scratch: None,

@@ -20,6 +20,7 @@ use serde::Serialize;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use crate::output::{clock_text, Printer};
 
@@ -160,26 +161,48 @@ pub fn interrupted(out: &mut Printer, payment_id: &str) -> ExitCode {
     ExitCode::from(EXIT_INTERRUPTED)
 }
 
-/// Resolves on Ctrl-C, or SIGTERM on Unix.
-async fn stop_signal() {
+/// Ctrl-C (and SIGTERM on Unix), listened for from the moment it is created: a signal
+/// that arrives while the payment is being created is kept, not lost to the default
+/// handler (which would end the process without a word).
+pub struct Stop {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+    #[cfg(windows)]
+    ctrl_c: tokio::signal::windows::CtrlC,
+}
+
+impl Stop {
+    pub fn listen() -> Result<Stop> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Stop {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(windows)]
+        {
+            Ok(Stop {
+                ctrl_c: tokio::signal::windows::ctrl_c()?,
+            })
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    async fn wait(&mut self) {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => {}
+                _ = self.terminate.recv() => {}
+            }
+        }
+        #[cfg(windows)]
+        {
+            let _ = self.ctrl_c.recv().await;
+        }
     }
 }
 
@@ -247,10 +270,33 @@ pub async fn follow(
     events: &mut Subscription,
     payment_id: &str,
     out: &mut Printer,
+    stop: &mut Stop,
     demo: Option<&Demo>,
 ) -> Result<Ending> {
-    let stop = stop_signal();
-    tokio::pin!(stop);
+    let span = tracing::info_span!("follow", payment = %payment_id);
+    let ending = follow_events(terminal, events, payment_id, out, stop, demo)
+        .instrument(span)
+        .await;
+    match &ending {
+        Ok(Ending::Finished(p)) => {
+            tracing::info!(payment = %payment_id, status = %p.effective_status(), "payment ended")
+        }
+        Ok(Ending::Interrupted) => {
+            tracing::info!(payment = %payment_id, "stopped watching; the payment stays pending")
+        }
+        Err(e) => tracing::warn!(payment = %payment_id, error = %e, "following failed"),
+    }
+    ending
+}
+
+async fn follow_events(
+    terminal: &Terminal,
+    events: &mut Subscription,
+    payment_id: &str,
+    out: &mut Printer,
+    stop: &mut Stop,
+    demo: Option<&Demo>,
+) -> Result<Ending> {
     let mut keyboard = Keyboard::start();
     if std::io::stdin().is_terminal() {
         out.line(if demo.is_some() {
@@ -271,7 +317,8 @@ pub async fn follow(
     }
     loop {
         let event = tokio::select! {
-            () = &mut stop => return Ok(Ending::Interrupted),
+            biased;
+            () = stop.wait() => return Ok(Ending::Interrupted),
             request = keyboard.requests.recv(), if keyboard.open => {
                 match request {
                     Some(Request::Cancel) => cancel_now(terminal, payment_id, out).await,

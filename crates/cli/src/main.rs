@@ -71,7 +71,11 @@ fn fail(out: &mut Printer, e: &anyhow::Error) -> ExitCode {
 
 async fn run(cli: &Cli, out: &mut Printer) -> Result<ExitCode> {
     let global = &cli.global;
-    tracing::info!(command = ?std::mem::discriminant(&cli.command), "paydesk-cli started");
+    tracing::info!(
+        command = cli.command.name(),
+        version = env!("CARGO_PKG_VERSION"),
+        "paydesk-cli started"
+    );
     match &cli.command {
         Command::Charge(args) => {
             let ctx = Context::load(global)?;
@@ -80,7 +84,9 @@ async fn run(cli: &Cli, out: &mut Printer) -> Result<ExitCode> {
         Command::Watch(args) => cmd::watch::run(&Context::load(global)?, args, out).await,
         Command::Cancel(args) => cmd::cancel::run(&Context::load(global)?, args, out).await,
         Command::Refund(args) => cmd::refund::run(&Context::load(global)?, args, out).await,
-        Command::History(args) => cmd::history::run(&Context::load(global)?, args, out),
+        Command::History(args) => {
+            cmd::history::run(&Context::load_without_keys(global)?, args, out)
+        }
         Command::Doctor(args) => {
             let ctx = Context::load(global)?;
             let wait = seconds(args.relay_wait, "--relay-wait")?;

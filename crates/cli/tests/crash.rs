@@ -2,6 +2,7 @@
 //! next run finds it in the journal and follows it to the status the service reached
 //! while the till was dead.
 
+#![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -189,5 +190,87 @@ async fn ctrl_c_leaves_the_payment_pending_and_says_how_to_watch_it() {
 
     shop.pay(&id).await;
     run(till.cli(&shop, &["watch", &id])).await.assert_code(0);
+    shop.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_whose_answer_is_lost_is_found_by_order_id_never_charged_twice() {
+    let shop = Shop::start(WINDOW).await;
+    let till = Till::new();
+    // Crypto.com Pay creates the payment, but its answer never reaches the till.
+    shop.faults(serde_json::json!({ "drop_create_responses": 1 }))
+        .await;
+    let mut cli = Running::spawn(till.cli(
+        &shop,
+        &[
+            "charge",
+            "--amount",
+            "15",
+            "--currency",
+            "EUR",
+            "--order-id",
+            "till-1-0042",
+        ],
+    ));
+    let line = cli
+        .line_where("the payment id or an error", |l| {
+            l.starts_with("Payment id:")
+        })
+        .await;
+    let id = payment_id_of(&line);
+    shop.pay(&id).await;
+    cli.finish().await.assert_code(0);
+    let same_order: Vec<_> = shop
+        .payments()
+        .await
+        .into_iter()
+        .filter(|p| p["order_id"] == "till-1-0042")
+        .collect();
+    assert_eq!(same_order.len(), 1, "charged twice: {same_order:?}");
+    shop.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_follows_the_journal_while_the_api_is_down_and_sees_paid_when_it_returns() {
+    let shop = Shop::start(WINDOW).await;
+    let till = Till::new();
+    let mut cli =
+        Running::spawn(till.cli_polling(&shop, &["charge", "--amount", "5", "--currency", "EUR"]));
+    let id = payment_id_of(
+        &cli.line_where("the payment id", |l| l.starts_with("Payment id:"))
+            .await,
+    );
+    cli.kill().await;
+
+    // Every API request fails with 503 now.
+    shop.faults(serde_json::json!({ "error_rate_permille": 1000 }))
+        .await;
+    let mut watch = Running::spawn(till.cli_polling(&shop, &["watch", &id]));
+    watch
+        .line_where("the journal's copy", |l| {
+            l.starts_with(&format!("Payment {id}: 5.00 EUR pending"))
+        })
+        .await;
+    watch
+        .line_where("the offline state", |l| {
+            l.starts_with("connection: offline")
+        })
+        .await;
+    shop.clear_faults().await;
+    shop.pay(&id).await;
+    let done = watch.finish().await;
+    done.assert_code(0);
+    assert!(
+        done.stderr.contains("following the journal's copy"),
+        "{}",
+        done.stderr
+    );
+
+    // A refused key is not waited out.
+    let mut cmd = till.cli_polling(&shop, &["watch", &id]);
+    cmd.env("PAYDESK_SECRET_KEY", "sk_test_wrong");
+    let refused = run(cmd).await;
+    refused.assert_code(1);
+    assert!(refused.stderr.contains("API key"), "{}", refused.stderr);
     shop.shutdown().await;
 }

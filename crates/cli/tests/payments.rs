@@ -517,3 +517,41 @@ async fn typing_p_in_a_demo_charge_makes_the_demo_customer_pay() {
     );
     assert!(done.stdout.contains("PAID 2.00 EUR"), "{}", done.stdout);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_relay_dies_mid_charge_the_till_says_so_polls_and_still_sees_paid() {
+    let mut shop = Shop::start(WINDOW).await;
+    let till = Till::new();
+    let mut cli = Running::spawn(till.cli(
+        &shop,
+        &["charge", "--amount", "19.90", "--currency", "EUR", "--json"],
+    ));
+    let id = cli.event("created").await["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    cli.line_where("a live connection", |l| {
+        serde_json::from_str::<serde_json::Value>(l)
+            .is_ok_and(|v| v["type"] == "connection" && v["state"] == "live")
+    })
+    .await;
+    shop.stop_relay().await;
+    cli.line_where("the polling fallback", |l| {
+        serde_json::from_str::<serde_json::Value>(l)
+            .is_ok_and(|v| v["type"] == "connection" && v["state"] == "polling")
+    })
+    .await;
+    shop.pay(&id).await;
+    let done = cli.finish().await;
+    done.assert_code(0);
+    let paid = done
+        .events()
+        .into_iter()
+        .find(|e| e["type"] == "transition" && e["to"] == "succeeded")
+        .unwrap();
+    assert_eq!(
+        paid["source"], "api_read",
+        "paid must come from a poll: {paid}"
+    );
+    shop.shutdown().await;
+}

@@ -2,6 +2,7 @@
 //! (gnome-keyring in a private D-Bus session) and its settings in the config file, and the
 //! till then works from them alone; a file readable by others is refused untouched.
 
+#![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -63,6 +64,13 @@ async fn a_private_file_is_applied_and_the_till_runs_from_the_keychain_and_confi
         c
     };
     let done = run(cmd).await;
+    assert_ne!(
+        done.code,
+        Some(90),
+        "gnome-keyring-daemon did not start (install gnome-keyring and dbus; scripts/test.sh \
+         does): {}",
+        done.stderr
+    );
     done.assert_code(0);
     assert!(
         done.stdout.contains(

@@ -1,2 +1,592 @@
-//! Placeholder.
-fn main() {}
+//! The relay benchmark: idle authenticated sessions held, RSS per session, and webhook-to-
+//! push latency, against the real `paydesk-relay` binary in its own process.
+//!
+//! `cargo bench -p paydesk-relay --bench relay-bench` runs three scenarios, each on a fresh
+//! relay: 15,000 idle sessions (RSS from /proc), then latency with 1,000 and with 10,000
+//! sessions. Clients are this same binary started as `client` subprocesses, each on its own
+//! 127.0.0.x source address (one address has ~28,000 ephemeral ports; a process may hold
+//! 20,000 files). Clients are deliberately thin: one current-thread runtime, raw
+//! hand-written WebSocket framing, string matching instead of JSON parsing.
+//!
+//! Options (after `--`): `--idle N`, `--latency N,M`, `--events K`, `--clients C`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write as _;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use paydesk_core::signature;
+use paydesk_core::wire;
+use tokio::io::{AsyncBufReadExt as _, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+
+const SECRET: &str = "whsec_bench";
+const MERCHANT: &str = "bench";
+
+fn now_ns() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}
+
+fn main() {
+    // Clients hold thousands of sockets each: use the whole hard limit.
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("client") {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(client(args));
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(coordinator(args));
+}
+
+// ---------------------------------------------------------------- coordinator
+
+struct Relay {
+    child: Child,
+    pid: u32,
+    url: String,
+    /// One terminal key per client process.
+    keys: Vec<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl Relay {
+    async fn start(port: u16, clients: usize) -> Relay {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = paydesk_relay::TerminalStore::default();
+        let mut keys = Vec::new();
+        for i in 0..clients {
+            keys.push(store.add(MERCHANT, &format!("till-{i}"), 0).unwrap());
+        }
+        let terminals = dir.path().join("terminals.toml");
+        store.save(&terminals).unwrap();
+        let cfg = dir.path().join("relay.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                r#"listen = "127.0.0.1:{port}"
+terminals_file = "{}"
+[limits]
+max_connections = 19000
+max_http_connections = 600
+ticket_rate_per_key = {{ burst = 100000, per_minute = 6000000 }}
+ticket_rate_per_addr = {{ burst = 100000, per_minute = 6000000 }}
+[[merchant]]
+id = "{MERCHANT}"
+"#,
+                terminals.display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_paydesk-relay"))
+            .args(["serve", "--config"])
+            .arg(&cfg)
+            .env("PAYDESK_RELAY_SECRET_BENCH", SECRET)
+            .env("PAYDESK_RELAY_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the relay binary");
+        let pid = child.id().unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        // A benchmark may wait for a process to come up; tests may not.
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while http
+            .get(format!("{url}/healthz"))
+            .send()
+            .await
+            .map(|r| !r.status().is_success())
+            .unwrap_or(true)
+        {
+            assert!(Instant::now() < deadline, "relay did not come up");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Relay {
+            child,
+            pid,
+            url,
+            keys: keys.iter().map(|k| k.expose().to_owned()).collect(),
+            _dir: dir,
+        }
+    }
+
+    fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+
+    async fn stop(mut self) {
+        // SIGTERM: the relay closes every session with 1012 and exits.
+        let _ = std::process::Command::new("kill")
+            .arg(self.pid.to_string())
+            .status();
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+    }
+}
+
+struct Clients {
+    pids: Vec<u32>,
+    procs: Vec<(Child, ChildStdin)>,
+    lines: tokio::sync::mpsc::Receiver<String>,
+}
+
+impl Clients {
+    /// Starts `procs` client processes holding `sessions` sessions between them; returns
+    /// when every session has its hello.
+    async fn start(relay: &Relay, sessions: usize, procs: usize) -> Clients {
+        let keys = &relay.keys;
+        let (tx, lines) = tokio::sync::mpsc::channel(1024);
+        let mut children = Vec::new();
+        for (i, key) in keys.iter().enumerate().take(procs) {
+            let share = sessions / procs + usize::from(i < sessions % procs);
+            let mut child = Command::new(std::env::current_exe().unwrap())
+                .arg("client")
+                .args(["--url", &relay.url])
+                .args(["--source", &format!("127.0.0.{}", i + 2)])
+                .args(["--sessions", &share.to_string()])
+                .args(["--key", key])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap();
+            let stdin = child.stdin.take().unwrap();
+            let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                while let Ok(Some(l)) = out.next_line().await {
+                    if tx.send(l).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            children.push((child, stdin));
+        }
+        let mut c = Clients {
+            pids: children.iter().filter_map(|(c, _)| c.id()).collect(),
+            procs: children,
+            lines,
+        };
+        let mut ready = 0;
+        while ready < procs {
+            let l = tokio::time::timeout(Duration::from_secs(300), c.lines.recv())
+                .await
+                .expect("clients took too long to connect")
+                .expect("a client died");
+            if l.starts_with("ready") {
+                ready += 1;
+            } else if l.starts_with("error") {
+                panic!("client: {l}");
+            }
+        }
+        c
+    }
+
+    /// Closes the clients' stdin; each prints its latencies (µs) and exits.
+    async fn finish(mut self) -> (Vec<u64>, u64) {
+        // Dropping the pipe is what closes it (shutdown only flushes).
+        let children: Vec<Child> = self.procs.drain(..).map(|(c, _stdin)| c).collect();
+        let mut lat = Vec::new();
+        let mut done = 0;
+        while done < children.len() {
+            let Some(l) = self.lines.recv().await else {
+                break;
+            };
+            if let Some(rest) = l.strip_prefix("lat ") {
+                lat.extend(rest.split(' ').filter_map(|v| v.parse::<u64>().ok()));
+            } else if l.starts_with("done") {
+                done += 1;
+            }
+        }
+        let n = lat.len() as u64;
+        for mut child in children {
+            let _ = child.wait().await;
+        }
+        (lat, n)
+    }
+}
+
+async fn post_events(relay: &Relay, events: usize, gap: Duration) {
+    let http = reqwest::Client::new();
+    for i in 0..events {
+        let sent = now_ns();
+        let body = format!(
+            r#"{{"id":"evt_bench_{sent}_{i}","type":"payment.captured","created":1700000000,"data":{{"object":{{"id":"pay_{i}","amount":1250,"currency":"USD","status":"succeeded","captured":true,"description":"bench-{sent}"}}}}}}"#
+        );
+        let t = (sent / 1_000_000_000) as i64;
+        let res = http
+            .post(format!("{}/webhooks/{MERCHANT}", relay.url))
+            .header(
+                signature::HEADER,
+                signature::sign(SECRET.as_bytes(), t, body.as_bytes()),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            res.status().is_success(),
+            "webhook refused: {}",
+            res.status()
+        );
+        tokio::time::sleep(gap).await;
+    }
+}
+
+fn pct(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i] as f64 / 1000.0
+}
+
+async fn coordinator(args: Vec<String>) {
+    let idle: usize = arg(&args, "--idle")
+        .map(|v| v.parse().unwrap())
+        .unwrap_or(15_000);
+    let latency: Vec<usize> = arg(&args, "--latency")
+        .unwrap_or_else(|| "1000,10000".into())
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let events: usize = arg(&args, "--events")
+        .map(|v| v.parse().unwrap())
+        .unwrap_or(40);
+    let procs: usize = arg(&args, "--clients")
+        .map(|v| v.parse().unwrap())
+        .unwrap_or(4);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+
+    println!("relay benchmark: {} cores", num_cpus());
+    let mut rows = Vec::new();
+    if idle > 0 {
+        let relay = Relay::start(port, procs).await;
+        let base = relay.rss_kib();
+        let t0 = Instant::now();
+        let clients = Clients::start(&relay, idle, procs).await;
+        let connect_s = t0.elapsed().as_secs_f64();
+        // Let allocator and runtime settle, and a heartbeat or two pass.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let rss = relay.rss_kib();
+        let per = (rss.saturating_sub(base)) as f64 * 1024.0 / idle as f64;
+        rows.push(format!(
+            "| idle | {idle} | {base} KiB | {rss} KiB | {:.1} KiB | {:.1} KiB | connected in {connect_s:.1} s | | |",
+            per / 1024.0,
+            rss as f64 / idle as f64,
+        ));
+        println!("{}", rows.last().unwrap());
+        let _ = clients.finish().await;
+        relay.stop().await;
+    }
+    for &n in &latency {
+        let relay = Relay::start(port, procs).await;
+        let base = relay.rss_kib();
+        let clients = Clients::start(&relay, n, procs).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        // Far enough apart that one event's fan-out never queues behind the previous one.
+        let gap = Duration::from_millis(if n >= 5000 { 1000 } else { 200 });
+        let relay_cpu0 = cpu_ms(relay.pid);
+        let (relay_user0, _) = cpu_split_ms(relay.pid);
+        let clients_cpu0: u64 = clients.pids.iter().map(|p| cpu_ms(*p)).sum();
+        post_events(&relay, events, gap).await;
+        // The last event's deliveries: give them a moment before the clients report.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let relay_cpu = cpu_ms(relay.pid) - relay_cpu0;
+        let relay_user = cpu_split_ms(relay.pid).0 - relay_user0;
+        let clients_cpu = clients.pids.iter().map(|p| cpu_ms(*p)).sum::<u64>() - clients_cpu0;
+        let rss = relay.rss_kib();
+        let (mut lat, got) = clients.finish().await;
+        lat.sort_unstable();
+        let want = (n * events) as u64;
+        rows.push(format!(
+            "| latency | {n} | {base} KiB | {rss} KiB | {:.1} KiB | | {events} events, {got}/{want} pushes; CPU per push: relay {:.1} µs ({:.1} user), clients {:.1} µs | p50 {:.2} ms | p99 {:.2} ms (max {:.2}) |",
+            (rss.saturating_sub(base)) as f64 / n as f64,
+            relay_cpu as f64 * 1000.0 / want as f64,
+            relay_user as f64 * 1000.0 / want as f64,
+            clients_cpu as f64 * 1000.0 / want as f64,
+            pct(&lat, 0.50),
+            pct(&lat, 0.99),
+            pct(&lat, 1.0),
+        ));
+        println!("{}", rows.last().unwrap());
+        relay.stop().await;
+    }
+    println!();
+    println!("| scenario | sessions | relay RSS before | relay RSS after | RSS/session (delta) | RSS/session (total) | notes | p50 | p99 |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for r in rows {
+        println!("{r}");
+    }
+}
+
+/// User + system CPU time of a process, in milliseconds (from /proc, 100 Hz ticks).
+fn cpu_ms(pid: u32) -> u64 {
+    let (u, s) = cpu_split_ms(pid);
+    u + s
+}
+
+/// (user, system) CPU milliseconds of a process.
+fn cpu_split_ms(pid: u32) -> (u64, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    (ticks(11) * 10, ticks(12) * 10)
+}
+
+fn num_cpus() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+// ---------------------------------------------------------------- client
+
+async fn client(args: Vec<String>) {
+    let url = arg(&args, "--url").unwrap();
+    let source: std::net::IpAddr = arg(&args, "--source").unwrap().parse().unwrap();
+    let sessions: usize = arg(&args, "--sessions").unwrap().parse().unwrap();
+    let key = arg(&args, "--key").unwrap();
+    let addr: std::net::SocketAddr = url.trim_start_matches("http://").parse().unwrap();
+    let http = reqwest::Client::builder()
+        .local_address(source)
+        .pool_max_idle_per_host(64)
+        .build()
+        .unwrap();
+    let latencies = Arc::new(Mutex::new(Vec::<u64>::new()));
+    let open = Arc::new(AtomicU64::new(0));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let local = tokio::task::LocalSet::new();
+    local
+        .run_until(async {
+            let sem = Arc::new(tokio::sync::Semaphore::new(64));
+            let mut connecting = Vec::new();
+            for _ in 0..sessions {
+                let permit = sem.clone().acquire_owned().await.unwrap();
+                let (http, key, lat, open, stop) = (
+                    http.clone(),
+                    key.clone(),
+                    latencies.clone(),
+                    open.clone(),
+                    stop.clone(),
+                );
+                let url = url.clone();
+                connecting.push(tokio::task::spawn_local(async move {
+                    let ws = match open_session(&http, &url, addr, source, &key).await {
+                        Ok(ws) => ws,
+                        Err(e) => {
+                            println!("error {e}");
+                            return;
+                        }
+                    };
+                    drop(permit);
+                    open.fetch_add(1, Ordering::Relaxed);
+                    hold(ws, lat, stop).await;
+                }));
+            }
+            // Wait until every session has its hello.
+            let _ = sem.acquire_many(64).await;
+            println!("ready {}", open.load(Ordering::Relaxed));
+            std::io::stdout().flush().unwrap();
+            // Hold until the coordinator closes stdin.
+            let mut stdin = BufReader::new(tokio::io::stdin()).lines();
+            while let Ok(Some(_)) = stdin.next_line().await {}
+            stop.cancel();
+            for t in connecting {
+                let _ = t.await;
+            }
+        })
+        .await;
+    let lat = latencies.lock().unwrap();
+    for chunk in lat.chunks(1000) {
+        let line: Vec<String> = chunk.iter().map(u64::to_string).collect();
+        println!("lat {}", line.join(" "));
+    }
+    println!("done");
+}
+
+/// A session as the bench holds it: the socket and bytes read but not yet parsed.
+struct RawWs {
+    stream: tokio::net::TcpStream,
+    buf: Vec<u8>,
+}
+
+/// Ticket, then a hand-written upgrade (the bench client stays as thin as a client can be).
+async fn open_session(
+    http: &reqwest::Client,
+    url: &str,
+    addr: std::net::SocketAddr,
+    source: std::net::IpAddr,
+    key: &str,
+) -> Result<RawWs, String> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let t: wire::TicketResponse = http
+        .post(format!("{url}{}", wire::TICKETS_PATH))
+        .bearer_auth(key)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    let socket = tokio::net::TcpSocket::new_v4().map_err(|e| e.to_string())?;
+    socket
+        .bind(std::net::SocketAddr::new(source, 0))
+        .map_err(|e| e.to_string())?;
+    let mut stream = socket.connect(addr).await.map_err(|e| e.to_string())?;
+    stream.set_nodelay(true).map_err(|e| e.to_string())?;
+    let req = format!(
+        "GET {} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Protocol: {}\r\n\r\n",
+        wire::WS_PATH,
+        wire::offered_protocols(&t.ticket)
+    );
+    stream
+        .write_all(req.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut buf = Vec::with_capacity(4096);
+    let head_end = loop {
+        if let Some(i) = find(&buf, b"\r\n\r\n") {
+            break i + 4;
+        }
+        if stream.read_buf(&mut buf).await.map_err(|e| e.to_string())? == 0 {
+            return Err("closed during the handshake".into());
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+    if !head.starts_with("http/1.1 101") || !head.contains("sec-websocket-protocol: paydesk.v1\r\n")
+    {
+        return Err(format!("upgrade refused: {head}"));
+    }
+    buf.drain(..head_end);
+    let mut ws = RawWs { stream, buf };
+    match ws.next_text().await {
+        Some(t) if find(&t, br#""type":"hello""#).is_some() => Ok(ws),
+        other => Err(format!("no hello: {other:?}")),
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+impl RawWs {
+    /// The next text frame's payload; `None` on close, error or a close frame.
+    async fn next_text(&mut self) -> Option<Vec<u8>> {
+        use tokio::io::AsyncReadExt as _;
+        loop {
+            if let Some((opcode, start, end)) = frame(&self.buf) {
+                let payload = self.buf[start..end].to_vec();
+                self.buf.drain(..end);
+                match opcode {
+                    1 => return Some(payload),
+                    8 => return None,
+                    _ => continue,
+                }
+            }
+            match self.stream.read_buf(&mut self.buf).await {
+                Ok(0) | Err(_) => return None,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// A masked text frame (mask 0: valid, and the payload needs no XOR).
+    async fn send_text(&mut self, text: &str) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt as _;
+        let mut f = vec![0x81, 0x80 | text.len() as u8, 0, 0, 0, 0];
+        f.extend_from_slice(text.as_bytes());
+        self.stream.write_all(&f).await
+    }
+}
+
+/// (opcode, payload start, payload end) of the first complete server frame in `b`.
+fn frame(b: &[u8]) -> Option<(u8, usize, usize)> {
+    if b.len() < 2 {
+        return None;
+    }
+    let opcode = b[0] & 0x0f;
+    let (len, start) = match b[1] & 0x7f {
+        126 if b.len() >= 4 => (u16::from_be_bytes([b[2], b[3]]) as usize, 4),
+        127 if b.len() >= 10 => (u64::from_be_bytes(b[2..10].try_into().ok()?) as usize, 10),
+        126 | 127 => return None,
+        n => (n as usize, 2),
+    };
+    (b.len() >= start + len).then_some((opcode, start, start + len))
+}
+
+/// Holds a session: answers pings, timestamps events.
+async fn hold(mut ws: RawWs, lat: Arc<Mutex<Vec<u64>>>, stop: tokio_util::sync::CancellationToken) {
+    loop {
+        let msg = tokio::select! {
+            _ = stop.cancelled() => return,
+            m = ws.next_text() => m,
+        };
+        let Some(t) = msg else { return };
+        if let Some(i) = find(&t, b"bench-") {
+            let digits: String = t[i + 6..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit())
+                .map(|c| *c as char)
+                .collect();
+            if let Ok(sent) = digits.parse::<u128>() {
+                let us = now_ns().saturating_sub(sent) / 1000;
+                lat.lock().unwrap().push(us as u64);
+            }
+        } else if find(&t, br#""type":"ping""#).is_some() {
+            let seq: String = find(&t, br#""seq":"#)
+                .map(|i| {
+                    t[i + 6..]
+                        .iter()
+                        .take_while(|c| c.is_ascii_digit())
+                        .map(|c| *c as char)
+                        .collect()
+                })
+                .unwrap_or_default();
+            if ws
+                .send_text(&format!(r#"{{"type":"pong","seq":{seq}}}"#))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+}

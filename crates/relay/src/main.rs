@@ -98,6 +98,17 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(loaded: LoadedConfig) -> anyhow::Result<()> {
+    // One descriptor per session: take the hard limit, and say so when it is short.
+    let wanted = loaded.relay.max_connections + loaded.relay.max_http_connections + 64;
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) if (n as usize) < wanted => tracing::warn!(
+            open_files = n,
+            wanted,
+            "the open-file limit is below max_connections + max_http_connections; raise LimitNOFILE"
+        ),
+        Ok(n) => tracing::info!(open_files = n, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+    }
     let socket = match loaded.listen {
         std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
         std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6(),

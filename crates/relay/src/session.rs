@@ -108,12 +108,20 @@ async fn serve(socket: WebSocket, start: SessionStart, session_id: String) {
         Ok(Err(e)) => {
             app.metrics.bump(&app.metrics.backend_errors);
             tracing::warn!(error = %e, "history unavailable; closing 1011");
-            let _ = close_with(&mut sink, 1011, "backend unavailable", &app).await;
+            let _ = tokio::time::timeout(
+                cfg.close_timeout,
+                close_with(&mut sink, 1011, "backend unavailable"),
+            )
+            .await;
             return;
         }
         Err(_) => {
             app.metrics.bump(&app.metrics.backend_errors);
-            let _ = close_with(&mut sink, 1011, "backend timeout", &app).await;
+            let _ = tokio::time::timeout(
+                cfg.close_timeout,
+                close_with(&mut sink, 1011, "backend timeout"),
+            )
+            .await;
             return;
         }
     };
@@ -169,11 +177,15 @@ async fn serve(socket: WebSocket, start: SessionStart, session_id: String) {
     let mut flushing = false;
     let timer = tokio::time::sleep_until(next_ping);
     tokio::pin!(timer);
+    // Registered once: a fresh `cancelled()` per wake-up would lock the token's waiter list
+    // twice per event per session.
+    let shutdown = app.cancel.cancelled();
+    tokio::pin!(shutdown);
 
     let end = loop {
         tokio::select! {
             biased;
-            _ = app.cancel.cancelled() => break End::Shutdown,
+            _ = &mut shutdown => break End::Shutdown,
             r = std::future::poll_fn(|cx| drive(cx, &mut sink, &mut outbox, &mut flushing)),
                 if flushing || !outbox.is_empty() =>
             {
@@ -261,7 +273,7 @@ async fn serve(socket: WebSocket, start: SessionStart, session_id: String) {
     info!(code, reason, "closing session");
     let _ = tokio::time::timeout(cfg.close_timeout, async {
         flush_all(&mut sink, &mut outbox).await?;
-        close_with(&mut sink, code, reason, &app).await
+        close_with(&mut sink, code, reason).await
     })
     .await;
 }
@@ -295,12 +307,7 @@ async fn flush_all(sink: &mut Sink, outbox: &mut VecDeque<Message>) -> Result<()
     std::future::poll_fn(|cx| drive(cx, sink, outbox, &mut flushing)).await
 }
 
-async fn close_with(
-    sink: &mut Sink,
-    code: u16,
-    reason: &str,
-    _app: &AppState,
-) -> Result<(), axum::Error> {
+async fn close_with(sink: &mut Sink, code: u16, reason: &str) -> Result<(), axum::Error> {
     sink.send(Message::Close(Some(CloseFrame {
         code,
         reason: reason.into(),

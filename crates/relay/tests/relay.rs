@@ -51,7 +51,7 @@ async fn webhook_reaches_every_terminal_of_its_merchant_and_no_other() {
     let m = relay.metrics().snapshot();
     assert_eq!(m.events_in, 2);
     assert_eq!(m.pushes_out, 3);
-    relay.shutdown().await.unwrap();
+    relay.shutdown().await;
 }
 
 #[tokio::test]
@@ -180,7 +180,7 @@ async fn every_bad_webhook_is_refused_and_nothing_is_published() {
         .unwrap();
     assert!(text.contains(r#"paydesk_relay_rejects_total{endpoint="webhook",reason="replayed"} 1"#));
     assert!(!text.contains(SECRET_A));
-    relay.shutdown().await.unwrap();
+    relay.shutdown().await;
 }
 
 #[tokio::test]
@@ -248,7 +248,7 @@ async fn bad_tickets_are_refused_before_the_upgrade() {
     assert!(m.rejects_for("ticket_invalid") >= 2);
     assert!(m.rejects_for("ticket_missing") >= 3);
     assert_eq!(m.rejects_for("ticket_in_query"), 1);
-    relay.shutdown().await.unwrap();
+    relay.shutdown().await;
 }
 
 #[tokio::test]
@@ -266,7 +266,7 @@ async fn an_expired_ticket_is_refused() {
         refused_status(open_raw(&relay, Some(&offered), "").await),
         401
     );
-    relay.shutdown().await.unwrap();
+    relay.shutdown().await;
 }
 
 #[tokio::test]
@@ -291,7 +291,7 @@ async fn ticket_issuance_is_rate_limited_per_key_and_per_address() {
     // Another key still works until the address runs out.
     assert_eq!(ticket_response(&relay, &keys.a2).await.status(), 200);
     assert_eq!(ticket_response(&relay, &keys.b1).await.status(), 429);
-    relay.shutdown().await.unwrap();
+    relay.shutdown().await;
 }
 
 #[tokio::test]
@@ -332,7 +332,7 @@ async fn resume_after_a_disconnect_delivers_exactly_the_missed_events_in_order()
 
     let m = relay.metrics().snapshot();
     assert_eq!((m.resumes, m.resumes_recovered), (2, 2));
-    relay.shutdown().await.unwrap();
+    relay.shutdown().await;
 }
 
 #[tokio::test]
@@ -373,7 +373,7 @@ async fn history_overflow_or_another_epoch_reports_not_recovered() {
         "an offset from the future"
     );
     assert_eq!(relay.metrics().snapshot().resumes_not_recovered, 3);
-    relay.shutdown().await.unwrap();
+    relay.shutdown().await;
 }
 
 #[tokio::test]
@@ -402,18 +402,18 @@ async fn a_client_that_never_reads_is_closed_as_a_slow_consumer() {
     assert_eq!(code, Some(close::SLOW_CONSUMER));
     assert!(events < sent as usize, "{events} of {sent}");
     assert_eq!(relay.metrics().snapshot().slow_consumers_closed, 1);
-    relay.shutdown().await.unwrap();
+    relay.shutdown().await;
 }
 
 #[tokio::test]
 async fn heartbeats_arrive_and_a_silent_client_is_closed() {
     let (cfg, keys) =
-        config(|c| c.heartbeat(Duration::from_millis(100), Duration::from_millis(150)));
+        config(|c| c.heartbeat(Duration::from_millis(150), Duration::from_millis(250)));
     let relay = start(cfg).await;
     let (mut talker, hello) = connect(&relay, &keys.a1, "").await;
     assert_eq!(
         (hello.heartbeat_interval_ms, hello.heartbeat_timeout_ms),
-        (100, 150)
+        (150, 250)
     );
     let (mut silent, _) = connect(&relay, &keys.a2, "").await;
 
@@ -467,7 +467,7 @@ async fn heartbeats_arrive_and_a_silent_client_is_closed() {
     let m = relay.metrics().snapshot();
     assert_eq!(m.heartbeat_timeouts, 1);
     assert_eq!(m.connections, 1);
-    relay.shutdown().await.unwrap();
+    relay.shutdown().await;
 }
 
 #[tokio::test]
@@ -481,7 +481,7 @@ async fn shutdown_closes_every_session_with_1012() {
             async move { read_until_close(&mut ws).await.0 },
         ));
     }
-    relay.shutdown().await.unwrap();
+    relay.shutdown().await;
     for r in readers {
         assert_eq!(r.await.unwrap(), Some(close::SERVICE_RESTART));
     }
@@ -501,7 +501,7 @@ async fn the_connection_cap_answers_503_before_the_upgrade() {
         refused_status(open_raw(&relay, Some(&offered), "").await),
         503
     );
-    relay.shutdown().await.unwrap();
+    relay.shutdown().await;
 }
 
 #[tokio::test]
@@ -524,5 +524,42 @@ async fn oversized_or_unknown_client_messages_close_the_session() {
         .await
         .unwrap();
     assert_eq!(ok.status(), 200);
-    relay.shutdown().await.unwrap();
+    relay.shutdown().await;
+}
+
+#[tokio::test]
+async fn silent_or_idle_http_connections_are_closed_after_the_request_timeout() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let (cfg, _) = config(|mut c| {
+        c.request_timeout = Duration::from_millis(300);
+        c
+    });
+    let relay = start(cfg).await;
+    // Connects and never sends a byte.
+    let mut silent = tokio::net::TcpStream::connect(relay.local_addr())
+        .await
+        .unwrap();
+    // Sends one request, then idles on the kept-alive connection.
+    let mut idle = tokio::net::TcpStream::connect(relay.local_addr())
+        .await
+        .unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: relay\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = idle.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    for sock in [&mut silent, &mut idle] {
+        let closed = tokio::time::timeout(WAIT, async {
+            loop {
+                match sock.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => continue,
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "the relay kept a silent connection open");
+    }
+    relay.shutdown().await;
 }

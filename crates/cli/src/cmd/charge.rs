@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::cli::ChargeArgs;
 use crate::cmd::{start_terminal, warn};
 use crate::context::Context;
-use crate::follow::{self, Ending};
+use crate::follow::{self, Ending, Stop};
 use crate::output::Printer;
 
 #[derive(Serialize)]
@@ -44,6 +44,7 @@ pub async fn run(
 ) -> Result<ExitCode> {
     let money = Money::parse(&args.amount, ctx.config.default_currency)
         .with_context(|| format!("--amount {}", args.amount))?;
+    let mut stop = Stop::listen().context("cannot listen for Ctrl-C")?;
     let terminal = start_terminal(ctx, out).await?;
     // Subscribed before the create call, so no change of the new payment can be missed.
     let mut events = terminal.subscribe();
@@ -65,9 +66,16 @@ pub async fn run(
         Ok(p) => p,
         Err(TerminalError::Gateway(e)) if e.is_ambiguous() => {
             terminal.shutdown().await;
+            let order = args
+                .order_id
+                .as_deref()
+                .map(|o| format!(" (order {o})"))
+                .unwrap_or_default();
             anyhow::bail!(
-                "{} The charge is journaled and will be matched with Crypto.com Pay on the \
-                 next start; check `paydesk-cli history` before charging again.",
+                "{} Whether the payment was created is unknown. The charge{order} is \
+                 journaled: a later `paydesk-cli charge` or `watch` (a minute or more from \
+                 now) looks it up at Crypto.com Pay by its order id. Check the merchant \
+                 dashboard before charging the customer again.",
                 e.cashier_message()
             );
         }
@@ -82,7 +90,7 @@ pub async fn run(
             .map(|after| tokio::spawn(pay_later(Arc::clone(&c.demo), payment.id.clone(), after)))
     });
     let demo = customer.map(|c| c.demo.as_ref());
-    let ending = follow::follow(&terminal, &mut events, &payment.id, out, demo).await;
+    let ending = follow::follow(&terminal, &mut events, &payment.id, out, &mut stop, demo).await;
     if let Some(task) = paying {
         task.abort();
         let _ = task.await;

@@ -6,7 +6,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context as _, Result};
 use paydesk_core::gateway::GatewayError;
 use paydesk_core::terminal::TerminalError;
 use paydesk_core::tracker::Source;
@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::cli::WatchArgs;
 use crate::cmd::{start_terminal, warn};
 use crate::context::Context;
-use crate::follow::{self, Ending};
+use crate::follow::{self, Ending, Stop};
 use crate::output::Printer;
 
 #[derive(Serialize)]
@@ -31,9 +31,10 @@ pub async fn run(ctx: &Context, args: &WatchArgs, out: &mut Printer) -> Result<E
     if id.is_empty() {
         bail!("give a payment id");
     }
+    let mut stop = Stop::listen().context("cannot listen for Ctrl-C")?;
     let terminal = start_terminal(ctx, out).await?;
     let mut events = terminal.subscribe();
-    let result = watch(&terminal, &mut events, id, out).await;
+    let result = watch(&terminal, &mut events, id, out, &mut stop).await;
     terminal.shutdown().await;
     result
 }
@@ -43,13 +44,15 @@ async fn watch(
     events: &mut paydesk_core::tracker::Subscription,
     id: &str,
     out: &mut Printer,
+    stop: &mut Stop,
 ) -> Result<ExitCode> {
     let payment = match terminal.refresh(id).await {
         Ok(p) => p,
         Err(TerminalError::Gateway(GatewayError::NotFound)) => {
             bail!("Crypto.com Pay does not know payment {id}; check the id")
         }
-        Err(e) => match terminal.journal().get(id)? {
+        // Only an unreachable API is worth waiting out; a refused key is not.
+        Err(TerminalError::Gateway(e)) if e.is_transient() => match terminal.journal().get(id)? {
             Some(p) => {
                 warn(
                     out,
@@ -59,6 +62,7 @@ async fn watch(
             }
             None => bail!("cannot read payment {id}: {e}"),
         },
+        Err(e) => bail!("cannot read payment {id}: {e}"),
     };
     let current = terminal.tracker().get(id);
     let shown = current.as_ref().map_or(&payment, |t| &t.payment);
@@ -82,7 +86,7 @@ async fn watch(
         terminal.tracker().track(payment, Source::ApiRead)?;
     }
     Ok(
-        match follow::follow(terminal, events, id, out, None).await? {
+        match follow::follow(terminal, events, id, out, stop, None).await? {
             Ending::Finished(p) => follow::finish(out, &p),
             Ending::Interrupted => follow::interrupted(out, id),
         },

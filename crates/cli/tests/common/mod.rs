@@ -102,6 +102,40 @@ impl Shop {
         .await;
     }
 
+    /// Sets sandbox faults (`POST /sandbox/faults`).
+    pub async fn faults(&self, faults: serde_json::Value) {
+        self.control("faults", faults).await;
+    }
+
+    /// Clears every injected fault.
+    pub async fn clear_faults(&self) {
+        let response = self
+            .http
+            .delete(format!("{}/sandbox/faults", self.sandbox_url))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success());
+    }
+
+    /// The payments Crypto.com Pay (the sandbox) holds.
+    pub async fn payments(&self) -> Vec<serde_json::Value> {
+        let list: serde_json::Value = self
+            .http
+            .get(format!("{}/payments?limit=100", self.api_url))
+            .bearer_auth(&self.secret_key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        list["data"]
+            .as_array()
+            .cloned()
+            .unwrap_or_else(|| panic!("no payment list in {list}"))
+    }
+
     /// Skews the sandbox's clock (its `Date` header).
     pub async fn skew_clock(&self, offset_ms: i64) {
         self.control("clock", serde_json::json!({ "offset_ms": offset_ms }))
@@ -140,7 +174,7 @@ impl Shop {
     /// Stops the relay; the sandbox keeps running.
     pub async fn stop_relay(&mut self) {
         if let Some(relay) = self.relay.take() {
-            relay.shutdown().await.unwrap();
+            relay.shutdown().await;
         }
     }
 

@@ -1,0 +1,145 @@
+//! The desktop app's own numbers: cold start to first paint, resident memory idle and
+//! during a payment, CPU over 60 s with a payment pending. Drives the real app under Xvfb
+//! through WebDriver (the e2e harness) and reads the kernel's accounting of the app's whole
+//! process tree (the app plus its WebKit web and network processes) from /proc.
+//!
+//!     cargo build --release -p paydesk && \
+//!     cargo run --release -p paydesk-tests --bin app-bench -- [path/to/paydesk] [seconds]
+//!
+//! Prints a table. First paint is measured from spawning the app to the UI reporting
+//! ready (snapshot rendered); it includes WebDriver's own start-up, so it is an upper bound.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use paydesk_tests::e2e::{workspace_binary, App};
+
+/// Every process whose executable is `exe`, and all their descendants.
+fn process_tree(exe: &Path) -> Vec<u32> {
+    let mut parents: Vec<(u32, u32)> = Vec::new();
+    let mut roots = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for e in entries.flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+                let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+                let ppid = after
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(0);
+                parents.push((pid, ppid));
+            }
+            if std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|p| p == exe) {
+                roots.push(pid);
+            }
+        }
+    }
+    let mut tree: HashSet<u32> = roots.into_iter().collect();
+    loop {
+        let before = tree.len();
+        for (pid, ppid) in &parents {
+            if tree.contains(ppid) {
+                tree.insert(*pid);
+            }
+        }
+        if tree.len() == before {
+            break;
+        }
+    }
+    tree.into_iter().collect()
+}
+
+fn rss_kib(pids: &[u32]) -> u64 {
+    pids.iter()
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
+        .filter_map(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .sum()
+}
+
+/// utime + stime of the processes, in clock ticks.
+fn cpu_ticks(pids: &[u32]) -> u64 {
+    pids.iter()
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
+        .filter_map(|s| {
+            let after = s.rsplit_once(')')?.1.to_owned();
+            let f: Vec<&str> = after.split_whitespace().collect();
+            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+        })
+        .sum()
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<()> {
+    paydesk_core::init_tls();
+    let args: Vec<String> = std::env::args().collect();
+    let exe: PathBuf = match args.get(1) {
+        Some(p) => PathBuf::from(p),
+        None => workspace_binary("paydesk")?,
+    };
+    let exe = exe.canonicalize().context("the app binary")?;
+    let window: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(60);
+    // SAFETY-free: sysconf(_SC_CLK_TCK) is 100 on Linux.
+    let ticks_per_sec = 100.0;
+
+    let started = Instant::now();
+    let app = App::launch_binary("bench", &exe, &[]).await?;
+    let first_paint = started.elapsed();
+    app.wait_attr(
+        "[data-testid=connection]",
+        "data-state",
+        "live",
+        Duration::from_secs(15),
+    )
+    .await?;
+    // Let start-up settle before reading idle memory.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let tree = process_tree(&exe);
+    let idle_rss = rss_kib(&tree);
+
+    for k in ["4", "2"] {
+        app.click(&format!("#screen-charge [data-key='{k}']"))
+            .await?;
+    }
+    app.click("[data-testid=charge]").await?;
+    app.wait_text("[data-testid=pay-status]", Duration::from_secs(15), |t| {
+        t == "Waiting for payment"
+    })
+    .await?;
+    let tree = process_tree(&exe);
+    let cpu_before = cpu_ticks(&tree);
+    let t0 = Instant::now();
+    tokio::time::sleep(Duration::from_secs(window)).await;
+    let tree = process_tree(&exe);
+    let cpu_after = cpu_ticks(&tree);
+    let wall = t0.elapsed().as_secs_f64();
+    let payment_rss = rss_kib(&tree);
+    let cpu_pct = (cpu_after.saturating_sub(cpu_before)) as f64 / ticks_per_sec / wall * 100.0;
+    app.close().await?;
+
+    println!("| metric | value | target |");
+    println!("| --- | --- | --- |");
+    println!(
+        "| cold start to first paint (incl. WebDriver) | {} ms | < 1500 ms |",
+        first_paint.as_millis()
+    );
+    println!(
+        "| resident memory, idle (app + WebKit processes) | {:.1} MiB | < 150 MB |",
+        idle_rss as f64 / 1024.0
+    );
+    println!(
+        "| resident memory, payment pending | {:.1} MiB | < 150 MB |",
+        payment_rss as f64 / 1024.0
+    );
+    println!("| CPU over {window} s, payment pending (all processes, % of one core) | {cpu_pct:.2} % | < 1 % |");
+    println!("| processes in the app's tree | {} | |", tree.len());
+    Ok(())
+}
