@@ -396,3 +396,63 @@ async fn expiry_fires_once_and_a_last_second_capture_still_counts() -> Result<()
     stack.shutdown().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_never_shows_a_wrong_status() -> Result<()> {
+    use rand::{Rng, SeedableRng};
+    let stack = Stack::start(StackOptions::default()).await?;
+    let mut cfg = stack.session_config();
+    cfg.live_check_first = Duration::from_secs(2);
+    let till = Till::start(&stack, cfg).await?;
+    till.live().await?;
+    let ps = till.charge(&stack, 20).await?;
+    let mut unpaid: Vec<&Payment> = ps.iter().collect();
+    let mut paid: Vec<&Payment> = Vec::new();
+    // Seeded: the same storm every run; only the network's timing varies.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed_cafe);
+    for _ in 0..24 {
+        match rng.random_range(0..100) {
+            0..=39 if !unpaid.is_empty() => {
+                let p = unpaid.swap_remove(rng.random_range(0..unpaid.len()));
+                stack.pay(&p.id).await?;
+                paid.push(p);
+            }
+            40..=54 => {
+                if stack.relay_proxy.mode() == Mode::Blackhole {
+                    stack.relay_proxy.forward();
+                } else {
+                    stack.relay_proxy.blackhole();
+                }
+            }
+            55..=64 => stack.relay_proxy.cut(),
+            65..=74 => {
+                stack
+                    .set_faults(serde_json::json!({"fail_next": 3}))
+                    .await?
+            }
+            75..=79 => {
+                stack
+                    .set_faults(serde_json::json!({"rate_limit_secs": 1}))
+                    .await?
+            }
+            80..=89 => {
+                stack
+                    .set_faults(serde_json::json!({"drop_webhooks": 1}))
+                    .await?
+            }
+            _ => {}
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    stack.relay_proxy.forward();
+    stack.clear_faults().await?;
+    assert!(paid.len() >= 5, "the storm paid only {}", paid.len());
+    for p in &paid {
+        till.rec
+            .wait_status(&p.id, PaymentStatus::Succeeded, Duration::from_secs(20))
+            .await?;
+    }
+    till.settle_and_check(&paid, &unpaid).await?;
+    stack.shutdown().await;
+    Ok(())
+}
