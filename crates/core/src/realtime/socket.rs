@@ -2,13 +2,13 @@
 //!
 //! Each connection fetches a fresh single-use ticket with the terminal key, offers it in
 //! `Sec-WebSocket-Protocol` beside `paydesk.v1` (never in the URL, never logged: see
-//! [`super::handshake`]), and
-//! resumes from the last `{epoch, offset}` it holds. The relay heartbeats; we answer and
-//! keep a watchdog: silence longer than the hello's interval + timeout (at most
-//! `max_silence`, probing with a WebSocket ping first when the relay's heartbeat is slower)
-//! means the link is dead even if TCP never said so (a half-open, blackholed link). Lost links reconnect
-//! with exponential backoff and full jitter; a relay restart (close 1012) after a short
-//! random delay. Every hello triggers a resync: one API read per pending payment.
+//! [`super::handshake`]), and resumes from the last `{epoch, offset}` it holds. The relay
+//! heartbeats; we answer and keep a watchdog: silence longer than the hello's interval +
+//! timeout (at most `max_silence`, probing with a WebSocket ping first when the relay's
+//! heartbeat is slower) means the link is dead even if TCP never said so (a half-open,
+//! blackholed link). Lost links reconnect with exponential backoff and full jitter; a
+//! relay restart (close 1012) after a short random delay. Every hello triggers a resync:
+//! one API read per pending payment.
 
 use std::sync::Arc;
 use std::time::Duration;
