@@ -35,6 +35,10 @@ pub(crate) enum ConnectError {
     Protocol(String),
     #[error("relay did not answer within {0} ms")]
     Timeout(u128),
+    #[error("relay is busy; retrying later")]
+    Busy {
+        retry_after: Option<std::time::Duration>,
+    },
 }
 
 /// Opens `url` (`ws://` or `wss://`) offering `protocols` (the plain subprotocol and the
@@ -165,17 +169,23 @@ fn check_answer(head: &str, key: &str) -> Result<(), ConnectError> {
         .and_then(|c| c.parse::<u16>().ok())
         .and_then(|c| StatusCode::from_u16(c).ok())
         .ok_or_else(|| ConnectError::Protocol("malformed handshake status line".into()))?;
-    match code {
-        StatusCode::SWITCHING_PROTOCOLS => {}
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => return Err(ConnectError::Unauthorized),
-        other => return Err(ConnectError::Protocol(format!("upgrade answered {other}"))),
-    }
     let header = |name: &str| -> Option<&str> {
         head.split("\r\n").skip(1).find_map(|line| {
             let (n, v) = line.split_once(':')?;
             n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
         })
     };
+    match code {
+        StatusCode::SWITCHING_PROTOCOLS => {}
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => return Err(ConnectError::Unauthorized),
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+            let retry_after = header("retry-after")
+                .and_then(|v| v.parse::<u64>().ok())
+                .map(|s| std::time::Duration::from_secs(s.min(300)));
+            return Err(ConnectError::Busy { retry_after });
+        }
+        other => return Err(ConnectError::Protocol(format!("upgrade answered {other}"))),
+    }
     let upgrade_ok = header("upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
     let connection_ok = header("connection").is_some_and(|v| {
         v.split(',')

@@ -44,6 +44,10 @@ enum End {
         was_live: bool,
         reason: String,
     },
+    /// The relay asked us to wait (429/503 with `Retry-After`).
+    Busy {
+        retry_after: Option<Duration>,
+    },
 }
 
 /// Connects and reconnects until the session is cancelled.
@@ -78,6 +82,17 @@ pub(crate) async fn run(shared: Arc<Shared>, relay: RelayEndpoint) {
                 attempt = 0;
                 let (lo, hi) = shared.config.restart_delay;
                 random_between(lo, hi)
+            }
+            End::Busy { retry_after } => {
+                shared.set_ws_live(false, Some("relay busy".into()));
+                let d = full_jitter(
+                    shared.config.backoff_base,
+                    shared.config.backoff_cap,
+                    attempt,
+                );
+                attempt = attempt.saturating_add(1);
+                // Honour the relay's own wait, jittered upwards so tills spread out.
+                retry_after.map_or(d, |ra| ra + d.min(ra / 2 + Duration::from_millis(1)))
             }
             End::Lost { was_live, reason } => {
                 shared.set_ws_live(false, Some(reason));
@@ -134,6 +149,10 @@ async fn connect_once(
         _ = cancel.cancelled() => return End::Cancelled,
         r = handshake => match r {
             Ok(v) => v,
+            Err(ConnectError::Busy { retry_after }) => {
+                tracing::info!(?retry_after, "relay busy");
+                return End::Busy { retry_after };
+            }
             Err(e) => {
                 tracing::info!(error = %e, "relay connection failed");
                 return End::Lost { was_live: false, reason: e.to_string() };
@@ -398,6 +417,15 @@ async fn fetch_ticket(
     match response.status() {
         s if s.is_success() => {}
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => return Err(ConnectError::Unauthorized),
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+            let retry_after = response
+                .headers()
+                .get(http::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(|s| Duration::from_secs(s.min(300)));
+            return Err(ConnectError::Busy { retry_after });
+        }
         s => {
             return Err(ConnectError::Protocol(format!(
                 "ticket request answered {s}"

@@ -118,6 +118,9 @@ struct Ctl {
     recovery: Mutex<Recovery>,
     pongs: AtomicU64,
     upgrades: AtomicU64,
+    /// Ticket requests still to refuse with 429 and `Retry-After: 1`.
+    busy: AtomicU64,
+    ticket_requests: Mutex<Vec<Instant>>,
     ping_every: Duration,
 }
 
@@ -138,6 +141,8 @@ impl TestRelay {
             recovery: Mutex::new(Recovery::Fresh),
             pongs: AtomicU64::new(0),
             upgrades: AtomicU64::new(0),
+            busy: AtomicU64::new(0),
+            ticket_requests: Mutex::new(Vec::new()),
             ping_every,
         });
         let app = Router::new()
@@ -178,8 +183,16 @@ async fn ticket(State(ctl): State<Arc<Ctl>>, headers: HeaderMap) -> Response {
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    ctl.ticket_requests.lock().unwrap().push(Instant::now());
     if auth != format!("Bearer {KEY}") {
         return StatusCode::UNAUTHORIZED.into_response();
+    }
+    if ctl
+        .busy
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+    {
+        return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")]).into_response();
     }
     let t = format!("tkt{}{TICKET_MARK}", ctl.tickets.lock().unwrap().len());
     ctl.tickets.lock().unwrap().push(t.clone());
@@ -691,4 +704,21 @@ async fn the_ticket_and_key_never_reach_a_log_line_even_at_trace() {
     assert!(relay.ctl.upgrades.load(Ordering::SeqCst) >= 2);
     assert!(!text.contains(TICKET_MARK), "a ticket reached the logs");
     assert!(!text.contains(KEY), "the terminal key reached the logs");
+}
+
+#[tokio::test]
+async fn a_busy_relay_is_given_the_time_it_asks_for() {
+    let relay = TestRelay::start(Duration::from_millis(200)).await;
+    relay.ctl.busy.store(1, Ordering::SeqCst);
+    let session = Session::start(fast_config(Some(&relay)), tracker(), MemoryApi::default());
+    let mut sub = session.subscribe();
+    until_state(&mut sub, ConnectionState::Live).await;
+    let asked = relay.ctl.ticket_requests.lock().unwrap().clone();
+    assert_eq!(asked.len(), 2, "one refused, one granted");
+    assert!(
+        asked[1] - asked[0] >= Duration::from_secs(1),
+        "retried after {:?} despite Retry-After: 1",
+        asked[1] - asked[0]
+    );
+    session.shutdown().await;
 }
