@@ -1,8 +1,8 @@
 //! The realtime session: push first, polling when it must, never wrong.
 //!
 //! One [`Session`] per terminal keeps an authenticated WebSocket to the relay
-//! ([`socket`]), falls back to polling the payment API when no push has been heard for a
-//! few seconds ([`reads`]), and feeds everything it learns into the [`Tracker`], which
+//! (`socket`), falls back to polling the payment API when no push has been heard for a
+//! few seconds (`reads`), and feeds everything it learns into the [`Tracker`], which
 //! alone decides what the cashier sees. Its [`ConnectionState`] is published through the
 //! tracker's event stream. The countdowns of pending payments run inside the session too
 //! ([`crate::countdown`]).

@@ -255,6 +255,9 @@ impl Session {
     /// Starts the session on the current tokio runtime: connects to the relay (if one is
     /// configured), runs the read loop and the countdowns. Payments are tracked through
     /// the tracker (or [`Session::track`]); the session picks them up by itself.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime (it spawns its tasks on the current one).
     pub fn start<R: PaymentReader>(config: SessionConfig, tracker: Tracker, reader: R) -> Session {
         let config = config.sanitized();
         let now_ms = tracker.local_clock().now_ms();
