@@ -2,6 +2,7 @@
 // and a thank-you. Read-only: this window may listen and take a snapshot, nothing else.
 import { invoke, onCoreEvent } from "./tauri.js";
 import { mmss } from "./format.js";
+import { setData, setHidden, setText } from "./dom.js";
 
 const $ = (id) => document.getElementById(id);
 let payment = null;
@@ -12,22 +13,22 @@ const TITLES = { succeeded: "Paid", expired: "Expired", cancelled: "Cancelled" }
 const THANKS = { succeeded: "Thank you!", expired: "Please ask the cashier to try again.", cancelled: "Payment cancelled." };
 
 function view(name) {
-  document.body.dataset.view = name;
-  for (const v of ["idle", "pay", "done"]) $(`c-${v}`).hidden = v !== name;
+  setData(document.body, "view", name);
+  for (const v of ["idle", "pay", "done"]) setHidden($(`c-${v}`), v !== name);
 }
 
 function render() {
   if (!payment) return view("idle");
   if (payment.status === "pending") {
     view("pay");
-    $("c-amount").textContent = payment.amount_display;
-    $("c-crypto").textContent = payment.crypto_display ?? "";
+    setText($("c-amount"), payment.amount_display);
+    setText($("c-crypto"), payment.crypto_display ?? "");
     if ($("c-qr").dataset.id !== payment.id) {
       $("c-qr").src = payment.qr_data_url ?? "";
       $("c-qr").dataset.id = payment.id;
     }
     const remaining = countdown && countdown.id === payment.id ? countdown.remaining_secs : payment.remaining_secs;
-    $("c-countdown").textContent = remaining === null || remaining === undefined ? "" : mmss(remaining);
+    setText($("c-countdown"), remaining === null || remaining === undefined ? "" : mmss(remaining));
     return;
   }
   view("done");

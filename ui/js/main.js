@@ -3,6 +3,7 @@
 import { invoke, onCoreEvent } from "./tauri.js";
 import * as store from "./store.js";
 import { age, CONNECTION_LABELS, errorText, timeOfDay } from "./format.js";
+import { setData, setHidden, setText } from "./dom.js";
 import * as charge from "./screens/charge.js";
 import * as payment from "./screens/payment.js";
 import * as result from "./screens/result.js";
@@ -14,31 +15,28 @@ const SCREENS = ["charge", "payment", "result", "history", "settings"];
 let shownScreen = null;
 
 function renderChrome(state) {
-  $("terminal-name").textContent = state.terminalName;
-  $("mode-marker").hidden = !state.demo;
+  setText($("terminal-name"), state.terminalName);
+  setHidden($("mode-marker"), !state.demo);
   const conn = state.connection;
   const badge = $("connection");
-  badge.dataset.state = conn.state;
-  badge.querySelector(".badge-label").textContent = CONNECTION_LABELS[conn.state] ?? conn.state;
+  setData(badge, "state", conn.state);
+  setText(badge.querySelector(".badge-label"), CONNECTION_LABELS[conn.state] ?? conn.state);
   const since = conn.last_update_ms && state.serverTimeMs ? state.serverTimeMs - conn.last_update_ms : null;
-  $("connection-age").textContent = conn.state === "live" ? "" : age(since);
-  $("version").textContent = state.version ? `PayDesk ${state.version}` : "";
-  if (state.serverTimeMs !== null) {
-    $("server-clock").textContent = timeOfDay(state.serverTimeMs);
-    $("server-clock").dateTime = new Date(state.serverTimeMs).toISOString();
-  }
+  setText($("connection-age"), conn.state === "live" ? "" : age(since));
+  setText($("version"), state.version ? `PayDesk ${state.version}` : "");
+  if (state.serverTimeMs !== null) setText($("server-clock"), timeOfDay(state.serverTimeMs));
   const n = state.notice;
-  $("notice").hidden = !n;
+  setHidden($("notice"), !n);
   if (n) {
-    $("notice").textContent = n.message;
-    $("notice").dataset.level = n.level;
+    setText($("notice"), n.message);
+    setData($("notice"), "level", n.level);
   }
-  document.body.dataset.ready = String(state.ready);
+  setData(document.body, "ready", state.ready);
 }
 
 function renderScreen(state) {
-  for (const s of SCREENS) $(`screen-${s}`).hidden = s !== state.screen;
-  document.body.dataset.screen = state.screen;
+  for (const s of SCREENS) setHidden($(`screen-${s}`), s !== state.screen);
+  setData(document.body, "screen", state.screen);
   const navFor = { payment: "charge", result: "charge" }[state.screen] ?? state.screen;
   document.querySelectorAll("[data-nav]").forEach((b) => {
     if (b.dataset.nav === navFor) b.setAttribute("aria-current", "page");
@@ -55,9 +53,9 @@ function renderScreen(state) {
 function render(state) {
   renderChrome(state);
   renderScreen(state);
-  charge.render(state);
-  payment.render(state);
-  result.render(state);
+  if (state.screen === "charge") charge.render(state);
+  if (state.screen === "payment") payment.render(state);
+  if (state.screen === "result") result.render(state);
 }
 
 function navigate(target) {

@@ -3,6 +3,7 @@
 import { invoke } from "../tauri.js";
 import * as store from "../store.js";
 import { errorText, mmss, statusLabel } from "../format.js";
+import { setAttr, setData, setHidden, setText } from "../dom.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -47,20 +48,20 @@ export function render(state) {
     $("qr").src = p.qr_data_url ?? "";
     $("qr").dataset.id = p.id;
   }
-  $("pay-amount").textContent = p.amount_display;
-  $("pay-crypto").textContent = p.crypto_display ?? "";
-  $("pay-status").textContent = statusLabel(p.status);
-  $("cancel").hidden = !p.can_cancel;
-  $("simulate").hidden = !state.demo || p.status !== "pending";
+  setText($("pay-amount"), p.amount_display);
+  setText($("pay-crypto"), p.crypto_display ?? "");
+  setText($("pay-status"), statusLabel(p.status));
+  setHidden($("cancel"), !p.can_cancel);
+  setHidden($("simulate"), !state.demo || p.status !== "pending");
   const c = state.countdown && state.countdown.id === p.id ? state.countdown : null;
   const remaining = c ? c.remaining_secs : p.remaining_secs;
   const total = (c ? c.total_secs : p.total_secs) || 1;
   if (remaining === null || remaining === undefined) {
-    $("countdown").textContent = "";
+    setText($("countdown"), "");
     return;
   }
-  $("countdown").textContent = mmss(remaining);
-  $("countdown").setAttribute("aria-label", `${Math.ceil(remaining / 60)} minutes left`);
-  $("ring-fill").setAttribute("stroke-dashoffset", String(100 - (100 * remaining) / total));
-  document.querySelector(".ring-wrap").dataset.urgent = String(remaining <= 60);
+  setText($("countdown"), mmss(remaining));
+  setAttr($("countdown"), "aria-label", `${Math.ceil(remaining / 60)} minutes left`);
+  setAttr($("ring-fill"), "stroke-dashoffset", (100 - (100 * remaining) / total).toFixed(1));
+  setData(document.querySelector(".ring-wrap"), "urgent", remaining <= 60);
 }
