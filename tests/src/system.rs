@@ -42,8 +42,10 @@ pub struct StackOptions {
 impl Default for StackOptions {
     fn default() -> Self {
         StackOptions {
-            heartbeat_interval: Duration::from_millis(500),
-            heartbeat_timeout: Duration::from_millis(500),
+            // A 2 s watchdog: short for fast tests, long enough that a loaded CI machine
+            // does not starve a healthy link into a false "dead".
+            heartbeat_interval: Duration::from_millis(1000),
+            heartbeat_timeout: Duration::from_millis(1000),
             time_window: Duration::from_secs(600),
         }
     }

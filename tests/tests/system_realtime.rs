@@ -93,9 +93,9 @@ async fn relay_killed_and_restarted_mid_payment_loses_nothing() -> Result<()> {
     let mut stack = Stack::start(StackOptions::default()).await?;
     let till = Till::start(&stack, stack.session_config()).await?;
     till.live().await?;
-    let mut ps = till.charge(&stack, 6).await?;
+    let mut ps = till.charge(&stack, 10).await?;
 
-    for p in &ps[0..2] {
+    for p in &ps[0..3] {
         stack.pay(&p.id).await?;
         assert_eq!(till.paid(p).await?, Source::RelayedWebhook);
     }
@@ -103,10 +103,10 @@ async fn relay_killed_and_restarted_mid_payment_loses_nothing() -> Result<()> {
     let killed = Instant::now();
     stack.relay.kill().await?;
     // Captured while the relay is dead: the webhooks fail; polling must find them.
-    for p in &ps[2..5] {
+    for p in &ps[3..7] {
         stack.pay(&p.id).await?;
     }
-    for p in &ps[2..5] {
+    for p in &ps[3..7] {
         assert_eq!(till.paid(p).await?, Source::ApiRead);
     }
     till.rec
@@ -119,13 +119,14 @@ async fn relay_killed_and_restarted_mid_payment_loses_nothing() -> Result<()> {
         .wait_state(ConnectionState::Live, restarted, SHORT)
         .await?;
     // Charged after the reconnect, so only a push (not the resync) can report them.
-    ps.extend(till.charge(&stack, 2).await?);
-    for p in &ps[6..8] {
+    ps.extend(till.charge(&stack, 4).await?);
+    for p in &ps[10..13] {
         stack.pay(&p.id).await?;
         assert_eq!(till.paid(p).await?, Source::RelayedWebhook);
     }
-    let paid: Vec<_> = ps[0..5].iter().chain(&ps[6..8]).collect();
-    till.settle_and_check(&paid, &[&ps[5]]).await?;
+    let paid: Vec<_> = ps[0..7].iter().chain(&ps[10..13]).collect();
+    let unpaid: Vec<_> = ps[7..10].iter().chain([&ps[13]]).collect();
+    till.settle_and_check(&paid, &unpaid).await?;
     stack.shutdown().await;
     Ok(())
 }
@@ -155,7 +156,7 @@ async fn a_blackholed_link_is_noticed_by_the_watchdog_and_polling_covers() -> Re
         .wait_state(ConnectionState::Polling, holed, SHORT)
         .await?;
     assert!(
-        noticed - holed <= watchdog + Duration::from_millis(700),
+        noticed - holed <= watchdog + Duration::from_millis(1500),
         "dead link noticed after {:?} (watchdog {watchdog:?})",
         noticed - holed
     );
@@ -392,6 +393,66 @@ async fn expiry_fires_once_and_a_last_second_capture_still_counts() -> Result<()
     assert_eq!(lapsed_history.len(), 2);
     assert_eq!(lapsed_history[1].to, PaymentStatus::Expired);
     till.session.shutdown().await;
+    stack.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_never_shows_a_wrong_status() -> Result<()> {
+    use rand::{Rng, SeedableRng};
+    let stack = Stack::start(StackOptions::default()).await?;
+    let mut cfg = stack.session_config();
+    cfg.live_check_first = Duration::from_secs(2);
+    let till = Till::start(&stack, cfg).await?;
+    till.live().await?;
+    let ps = till.charge(&stack, 20).await?;
+    let mut unpaid: Vec<&Payment> = ps.iter().collect();
+    let mut paid: Vec<&Payment> = Vec::new();
+    // Seeded: the same storm every run; only the network's timing varies.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed_cafe);
+    for _ in 0..24 {
+        match rng.random_range(0..100) {
+            0..=39 if !unpaid.is_empty() => {
+                let p = unpaid.swap_remove(rng.random_range(0..unpaid.len()));
+                stack.pay(&p.id).await?;
+                paid.push(p);
+            }
+            40..=54 => {
+                if stack.relay_proxy.mode() == Mode::Blackhole {
+                    stack.relay_proxy.forward();
+                } else {
+                    stack.relay_proxy.blackhole();
+                }
+            }
+            55..=64 => stack.relay_proxy.cut(),
+            65..=74 => {
+                stack
+                    .set_faults(serde_json::json!({"fail_next": 3}))
+                    .await?
+            }
+            75..=79 => {
+                stack
+                    .set_faults(serde_json::json!({"rate_limit_secs": 1}))
+                    .await?
+            }
+            80..=89 => {
+                stack
+                    .set_faults(serde_json::json!({"drop_webhooks": 1}))
+                    .await?
+            }
+            _ => {}
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    stack.relay_proxy.forward();
+    stack.clear_faults().await?;
+    assert!(paid.len() >= 5, "the storm paid only {}", paid.len());
+    for p in &paid {
+        till.rec
+            .wait_status(&p.id, PaymentStatus::Succeeded, Duration::from_secs(20))
+            .await?;
+    }
+    till.settle_and_check(&paid, &unpaid).await?;
     stack.shutdown().await;
     Ok(())
 }

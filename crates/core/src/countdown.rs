@@ -9,7 +9,7 @@
 //! then the status is re-read from the API, because a payment can be captured in its last
 //! second.
 //!
-//! [`run`] drives every tracked payment's countdown for the session; it publishes
+//! `run` drives every tracked payment's countdown for the session; it publishes
 //! [`Tick`]s and [`TrackerEvent::Expired`] through the tracker.
 
 use std::collections::HashMap;

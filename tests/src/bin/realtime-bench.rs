@@ -8,7 +8,8 @@
 //! - HTTP requests and bytes for one payment left pending for its whole 10 minutes, with
 //!   push, with the polling fallback, and with plain 2-second polling (time-compressed: every
 //!   interval of every party is divided by `--scale`, which leaves counts unchanged);
-//! - how long a blackholed (half-open) link takes to be noticed, and polling to begin.
+//! - how long a blackholed (half-open) link takes to be noticed, and polling to begin, on
+//!   the relay's default heartbeat and on a slow one (Engine.IO's 25 s + 20 s).
 //!
 //! Needs `paydesk-relay` built in the same profile:
 //! `cargo build --release -p paydesk-relay -p paydesk-tests --bins`, then
@@ -101,17 +102,36 @@ async fn main() -> Result<()> {
         ));
     }
 
-    let (noticed, polling) = blackhole_detection(args.blackholed).await?;
-    rows.push(format!(
-        "| Blackholed link noticed (n={}, relay heartbeat 25 s + 20 s) | max {:.1} s · mean {:.1} s | ≤ 15 s |",
-        noticed.len(),
-        max(&noticed),
-        mean(&noticed)
-    ));
-    rows.push(format!(
-        "| Polling begun after the link was found dead | max {:.1} ms | ≤ 1 s |",
-        max(&polling) * 1000.0
-    ));
+    let relay = paydesk_relay::RelayConfig::memory();
+    let default_heartbeat = format!(
+        "relay default heartbeat {} s + {} s",
+        relay.heartbeat_interval.as_secs(),
+        relay.heartbeat_timeout.as_secs()
+    );
+    for (interval, timeout, what) in [
+        (
+            relay.heartbeat_interval,
+            relay.heartbeat_timeout,
+            default_heartbeat.as_str(),
+        ),
+        (
+            Duration::from_secs(25),
+            Duration::from_secs(20),
+            "slow relay heartbeat 25 s + 20 s: probed",
+        ),
+    ] {
+        let (noticed, polling) = blackhole_detection(args.blackholed, interval, timeout).await?;
+        rows.push(format!(
+            "| Blackholed link noticed (n={}, {what}) | max {:.1} s · mean {:.1} s | ≤ 15 s |",
+            noticed.len(),
+            max(&noticed),
+            mean(&noticed)
+        ));
+        rows.push(format!(
+            "| Polling begun after the link was found dead ({what}) | max {:.1} ms | ≤ 1 s |",
+            max(&polling) * 1000.0
+        ));
+    }
 
     println!("| Measure | Result | Target |");
     println!("|---|---|---|");
@@ -294,9 +314,10 @@ fn delta(a: Traffic, b: Traffic) -> u64 {
 /// One payment pending for its whole window (10 min ÷ `scale`), in three modes.
 async fn ten_minute_costs(scale: u32) -> Result<Vec<Cost>> {
     let window = Duration::from_secs(600) / scale;
+    let relay = paydesk_relay::RelayConfig::memory();
     let relay_defaults = StackOptions {
-        heartbeat_interval: Duration::from_secs(25) / scale,
-        heartbeat_timeout: Duration::from_secs(20) / scale,
+        heartbeat_interval: relay.heartbeat_interval / scale,
+        heartbeat_timeout: relay.heartbeat_timeout / scale,
         time_window: window,
     };
     let d = SessionConfig::default();
@@ -389,13 +410,17 @@ async fn ten_minute_costs(scale: u32) -> Result<Vec<Cost>> {
     Ok(out)
 }
 
-/// Tills on the relay's default heartbeat (25 s + 20 s); each link blackholed at a
-/// random moment. Seconds to notice, and seconds from noticing to polling.
-async fn blackhole_detection(n: usize) -> Result<(Vec<f64>, Vec<f64>)> {
+/// `n` tills on a relay with the given heartbeat, each link blackholed at a random
+/// moment. Seconds to notice, and seconds from noticing to polling.
+async fn blackhole_detection(
+    n: usize,
+    heartbeat_interval: Duration,
+    heartbeat_timeout: Duration,
+) -> Result<(Vec<f64>, Vec<f64>)> {
     let stack = Arc::new(
         Stack::start(StackOptions {
-            heartbeat_interval: Duration::from_secs(25),
-            heartbeat_timeout: Duration::from_secs(20),
+            heartbeat_interval,
+            heartbeat_timeout,
             time_window: Duration::from_secs(600),
         })
         .await?,

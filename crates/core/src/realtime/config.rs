@@ -98,3 +98,62 @@ impl SessionConfig {
         }
     }
 }
+
+impl SessionConfig {
+    /// The same, with every timing and limit raised to a floor where a zero or a typo in
+    /// a config file would otherwise spin a loop or refuse every message.
+    pub(crate) fn sanitized(mut self) -> SessionConfig {
+        let floor = |d: &mut Duration, min: Duration| *d = (*d).max(min);
+        let ms = Duration::from_millis;
+        floor(&mut self.max_silence, ms(100));
+        if let Some(w) = self.watchdog_override.as_mut() {
+            floor(w, ms(100));
+        }
+        floor(&mut self.fallback_after, ms(10));
+        floor(&mut self.poll_interval, ms(20));
+        self.poll_jitter = if self.poll_jitter.is_finite() {
+            self.poll_jitter.clamp(0.0, 0.9)
+        } else {
+            0.0
+        };
+        floor(&mut self.live_check_first, ms(100));
+        floor(&mut self.expiry_recheck, ms(10));
+        floor(&mut self.backoff_base, ms(10));
+        self.backoff_cap = self.backoff_cap.max(self.backoff_base);
+        let (lo, hi) = self.restart_delay;
+        self.restart_delay = (lo, hi.max(lo));
+        floor(&mut self.connect_timeout, ms(100));
+        floor(&mut self.read_timeout, ms(100));
+        floor(&mut self.write_timeout, ms(100));
+        self.max_concurrent_reads = self.max_concurrent_reads.clamp(1, 64);
+        self.offline_after_failures = self.offline_after_failures.max(1);
+        self.max_message_bytes = self.max_message_bytes.max(4 * 1024);
+        self.read_buffer_bytes = self.read_buffer_bytes.clamp(1024, 128 * 1024);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zeros_from_a_config_file_cannot_spin_a_loop() {
+        let c = SessionConfig {
+            poll_interval: Duration::ZERO,
+            backoff_base: Duration::ZERO,
+            backoff_cap: Duration::ZERO,
+            poll_jitter: f64::NAN,
+            max_concurrent_reads: 0,
+            ..SessionConfig::default()
+        }
+        .sanitized();
+        assert!(c.poll_interval >= Duration::from_millis(20));
+        assert!(c.backoff_cap >= c.backoff_base && !c.backoff_base.is_zero());
+        assert_eq!(c.poll_jitter, 0.0);
+        assert_eq!(c.max_concurrent_reads, 1);
+        // Sane values pass through untouched.
+        let d = SessionConfig::default().sanitized();
+        assert_eq!(d.poll_interval, SessionConfig::default().poll_interval);
+    }
+}

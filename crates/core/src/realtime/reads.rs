@@ -58,7 +58,13 @@ pub(crate) async fn run(shared: Arc<Shared>) {
 
         // Follow the tracked set: new pending payments get a schedule, settled ones lose it.
         let pending = shared.tracker.pending_ids();
+        let before = schedules.len();
         schedules.retain(|id, _| pending.contains(id));
+        if schedules.len() != before {
+            // Validators of payments no longer tracked would only pile up.
+            let tracked = shared.tracker.tracked_ids();
+            shared.etags().retain(|id, _| tracked.contains(id));
+        }
         for id in &pending {
             schedules.entry(id.clone()).or_insert_with(|| Schedule {
                 next_at: if fallback {

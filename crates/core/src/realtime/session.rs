@@ -88,6 +88,8 @@ struct LinkState {
     last_update_ms: Option<i64>,
     /// Monotonic time of the last message from the relay (or the session start).
     last_heard: Instant,
+    /// When the relay session last went live.
+    live_since: Instant,
     detail: Option<String>,
     shown: Option<(ConnectionState, Option<String>)>,
     api_failures_in_a_row: u32,
@@ -146,6 +148,9 @@ impl Shared {
 
     pub fn set_ws_live(&self, live: bool, detail: Option<String>) {
         let mut st = self.link();
+        if live && !st.link.ws_live {
+            st.live_since = Instant::now();
+        }
         st.link.ws_live = live;
         if live {
             st.link.ever_live = true;
@@ -188,6 +193,11 @@ impl Shared {
 
     pub fn last_heard(&self) -> Instant {
         self.link().last_heard
+    }
+
+    /// How long the current (or last) relay session has been live.
+    pub fn live_for(&self) -> Duration {
+        self.link().live_since.elapsed()
     }
 
     /// An API read got an answer (any answer: the API is reachable).
@@ -245,7 +255,11 @@ impl Session {
     /// Starts the session on the current tokio runtime: connects to the relay (if one is
     /// configured), runs the read loop and the countdowns. Payments are tracked through
     /// the tracker (or [`Session::track`]); the session picks them up by itself.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime (it spawns its tasks on the current one).
     pub fn start<R: PaymentReader>(config: SessionConfig, tracker: Tracker, reader: R) -> Session {
+        let config = config.sanitized();
         let now_ms = tracker.local_clock().now_ms();
         let relay = config.relay.clone();
         let (ws_live, _) = watch::channel(false);
@@ -262,6 +276,7 @@ impl Session {
                 since_ms: now_ms,
                 last_update_ms: None,
                 last_heard: Instant::now(),
+                live_since: Instant::now(),
                 detail: None,
                 shown: None,
                 api_failures_in_a_row: 0,

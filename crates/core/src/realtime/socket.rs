@@ -1,30 +1,28 @@
 //! The relay connection: ticket, WebSocket, hello, pushes, heartbeats, reconnects.
 //!
 //! Each connection fetches a fresh single-use ticket with the terminal key, offers it in
-//! `Sec-WebSocket-Protocol` beside `paydesk.v1` (never in the URL, never logged), and
-//! resumes from the last `{epoch, offset}` it holds. The relay heartbeats; we answer and
-//! keep a watchdog: silence longer than the hello's interval + timeout (at most
-//! `max_silence`, probing with a WebSocket ping first when the relay's heartbeat is slower)
-//! means the link is dead even if TCP never said so (a half-open, blackholed link). Lost links reconnect
-//! with exponential backoff and full jitter; a relay restart (close 1012) after a short
-//! random delay. Every hello triggers a resync: one API read per pending payment.
+//! `Sec-WebSocket-Protocol` beside `paydesk.v1` (never in the URL, never logged: see
+//! [`super::handshake`]), and resumes from the last `{epoch, offset}` it holds. The relay
+//! heartbeats; we answer and keep a watchdog: silence longer than the hello's interval +
+//! timeout (at most `max_silence`, probing with a WebSocket ping first when the relay's
+//! heartbeat is slower) means the link is dead even if TCP never said so (a half-open,
+//! blackholed link). Lost links reconnect with exponential backoff and full jitter; a
+//! relay restart (close 1012) after a short random delay. Every hello triggers a resync:
+//! one API read per pending payment.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use http::header::SEC_WEBSOCKET_PROTOCOL;
-use http::{HeaderValue, StatusCode};
-use tokio::net::TcpStream;
+use http::StatusCode;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::tungstenite::Message;
 
 use super::backoff::{full_jitter, random_between};
 use super::config::RelayEndpoint;
+use super::handshake::{self, ConnectError, Ws};
 use super::session::{Counters, Shared};
 use crate::clock::ClockSample;
 use crate::payment::EventObject;
@@ -34,7 +32,8 @@ use crate::wire::{
     self, ClientMessage, Hello, Pong, Recovery, ServerMessage, StreamPosition, TicketResponse,
 };
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+/// A session live at least this long counts as having held (the backoff starts over).
+const STABLE_SESSION: Duration = Duration::from_secs(10);
 
 /// How a connection ended.
 enum End {
@@ -45,19 +44,10 @@ enum End {
         was_live: bool,
         reason: String,
     },
-}
-
-/// Why a connection could not be made; the text is safe to show.
-#[derive(Debug, thiserror::Error)]
-enum ConnectError {
-    #[error("relay refused the terminal key")]
-    Unauthorized,
-    #[error("relay unreachable: {0}")]
-    Unreachable(String),
-    #[error("relay answered unexpectedly: {0}")]
-    Protocol(String),
-    #[error("relay did not answer within {0} ms")]
-    Timeout(u128),
+    /// The relay asked us to wait (429/503 with `Retry-After`).
+    Busy {
+        retry_after: Option<Duration>,
+    },
 }
 
 /// Connects and reconnects until the session is cancelled.
@@ -93,9 +83,22 @@ pub(crate) async fn run(shared: Arc<Shared>, relay: RelayEndpoint) {
                 let (lo, hi) = shared.config.restart_delay;
                 random_between(lo, hi)
             }
+            End::Busy { retry_after } => {
+                shared.set_ws_live(false, Some("relay busy".into()));
+                let d = full_jitter(
+                    shared.config.backoff_base,
+                    shared.config.backoff_cap,
+                    attempt,
+                );
+                attempt = attempt.saturating_add(1);
+                // Honour the relay's own wait, jittered upwards so tills spread out.
+                retry_after.map_or(d, |ra| ra + d.min(ra / 2 + Duration::from_millis(1)))
+            }
             End::Lost { was_live, reason } => {
                 shared.set_ws_live(false, Some(reason));
-                if was_live {
+                // Back off afresh only after a session that held: one that drops right
+                // after its hello keeps growing the delay instead of hammering the relay.
+                if was_live && shared.live_for() >= STABLE_SESSION {
                     attempt = 0;
                 }
                 let d = full_jitter(
@@ -127,45 +130,29 @@ async fn connect_once(
     let handshake = async {
         let ticket = fetch_ticket(shared, http, relay).await?;
         let url = ws_url(&relay.base_url, position.as_ref())?;
-        let mut request = url
-            .as_str()
-            .into_client_request()
-            .map_err(|e| ConnectError::Protocol(e.to_string()))?;
-        let offered = HeaderValue::from_str(&wire::offered_protocols(ticket.expose()))
-            .map_err(|_| ConnectError::Protocol("ticket is not a header value".into()))?;
-        request
-            .headers_mut()
-            .insert(SEC_WEBSOCKET_PROTOCOL, offered);
         let ws_config = WebSocketConfig::default()
             .read_buffer_size(cfg.read_buffer_bytes)
             .write_buffer_size(0)
             .max_message_size(Some(cfg.max_message_bytes))
             .max_frame_size(Some(cfg.max_message_bytes));
         let sent_ms = local.now_ms();
-        let connected = tokio::time::timeout(
+        let offered = wire::offered_protocols(ticket.expose());
+        let ws = tokio::time::timeout(
             cfg.connect_timeout,
-            tokio_tungstenite::connect_async_with_config(request, Some(ws_config), true),
+            handshake::connect(&url, &offered, ws_config),
         )
         .await
-        .map_err(|_| ConnectError::Timeout(cfg.connect_timeout.as_millis()))?;
-        let (ws, response) = connected.map_err(handshake_error)?;
-        // tungstenite already checked the echo is one we offered; it must be the plain one,
-        // never the ticket.
-        let echoed = response
-            .headers()
-            .get(SEC_WEBSOCKET_PROTOCOL)
-            .and_then(|v| v.to_str().ok());
-        if echoed != Some(wire::SUBPROTOCOL) {
-            return Err(ConnectError::Protocol(
-                "relay did not select paydesk.v1".into(),
-            ));
-        }
+        .map_err(|_| ConnectError::Timeout(cfg.connect_timeout.as_millis()))??;
         Ok::<_, ConnectError>((ws, sent_ms))
     };
     let (mut ws, sent_ms) = tokio::select! {
         _ = cancel.cancelled() => return End::Cancelled,
         r = handshake => match r {
             Ok(v) => v,
+            Err(ConnectError::Busy { retry_after }) => {
+                tracing::info!(?retry_after, "relay busy");
+                return End::Busy { retry_after };
+            }
             Err(e) => {
                 tracing::info!(error = %e, "relay connection failed");
                 return End::Lost { was_live: false, reason: e.to_string() };
@@ -179,6 +166,8 @@ async fn connect_once(
         r = tokio::time::timeout(cfg.connect_timeout, first_message(shared, &mut ws)) => match r {
             Ok(Ok(ServerMessage::Hello(h))) => h,
             Ok(Ok(_)) => return End::Lost { was_live: false, reason: "relay spoke before hello".into() },
+            // Lost before the hello: not a session that was ever live.
+            Ok(Err(End::Lost { reason, .. })) => return End::Lost { was_live: false, reason },
             Ok(Err(end)) => return end,
             Err(_) => return End::Lost { was_live: false, reason: "no hello from relay".into() },
         },
@@ -428,6 +417,15 @@ async fn fetch_ticket(
     match response.status() {
         s if s.is_success() => {}
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => return Err(ConnectError::Unauthorized),
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+            let retry_after = response
+                .headers()
+                .get(http::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(|s| Duration::from_secs(s.min(300)));
+            return Err(ConnectError::Busy { retry_after });
+        }
         s => {
             return Err(ConnectError::Protocol(format!(
                 "ticket request answered {s}"
@@ -468,17 +466,6 @@ fn ws_url(base: &str, position: Option<&StreamPosition>) -> Result<String, Conne
         url.push_str(&query);
     }
     Ok(url)
-}
-
-fn handshake_error(e: WsError) -> ConnectError {
-    match e {
-        WsError::Http(response) => match response.status() {
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => ConnectError::Unauthorized,
-            s => ConnectError::Protocol(format!("upgrade answered {s}")),
-        },
-        WsError::Io(e) => ConnectError::Unreachable(e.to_string()),
-        other => ConnectError::Protocol(other.to_string()),
-    }
 }
 
 #[cfg(test)]
