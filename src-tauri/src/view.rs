@@ -131,7 +131,10 @@ impl PaymentView {
 pub fn total_secs(p: &Payment) -> Option<u64> {
     p.time_window
         .and_then(|w| u64::try_from(w).ok())
-        .or_else(|| p.expired_at.map(|e| u64::try_from(e - p.created).unwrap_or(0)))
+        .or_else(|| {
+            p.expired_at
+                .map(|e| u64::try_from(e - p.created).unwrap_or(0))
+        })
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

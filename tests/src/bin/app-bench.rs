@@ -70,7 +70,10 @@ fn field_kib(pid: u32, file: &str, field: &str) -> u64 {
 /// processes once per process) and PSS (shares each shared page among its users).
 fn memory_kib(pids: &[u32]) -> (u64, u64) {
     let rss = pids.iter().map(|p| field_kib(*p, "status", "VmRSS:")).sum();
-    let pss = pids.iter().map(|p| field_kib(*p, "smaps_rollup", "Pss:")).sum();
+    let pss = pids
+        .iter()
+        .map(|p| field_kib(*p, "smaps_rollup", "Pss:"))
+        .sum();
     (rss, pss)
 }
 
