@@ -35,12 +35,13 @@ function render() {
   $("c-result").dataset.status = TITLES[payment.status] ? payment.status : "unknown";
   $("c-title").textContent = TITLES[payment.status] ?? payment.status;
   $("c-thanks").textContent = THANKS[payment.status] ?? "";
-  // Back to the welcome screen after a while; the till decides what comes next.
+  // The result stays while the cashier finishes the sale ("New sale" clears it); if the
+  // till is left alone, back to the welcome screen after a minute.
   clearTimeout(resetTimer);
   resetTimer = setTimeout(() => {
     payment = null;
     render();
-  }, 15000);
+  }, 60000);
 }
 
 async function start() {
