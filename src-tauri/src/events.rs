@@ -18,13 +18,9 @@ pub enum CoreEvent {
     Connection(ConnectionView),
     /// A payment changed (status or refunds); only ever after the journal has it.
     Payment(PaymentView),
-    /// One countdown step, computed from the server's deadline and the clock offset.
-    Countdown {
-        id: String,
-        remaining_secs: u64,
-        total_secs: Option<u64>,
-    },
-    /// Once a second, on the second: the server's time as this terminal measures it.
+    /// Once a second, on the second: the server's time as this terminal measures it. The
+    /// UI's countdowns are `deadline_ms - server_time_ms`: the server's deadline and the
+    /// measured clock offset, never counted ticks.
     Clock {
         server_time_ms: i64,
         offset_ms: i64,
@@ -82,14 +78,9 @@ pub async fn forward<R: Runtime>(
                     }
                 }
                 Some(TrackerEvent::Connection(c)) => emit(&app, &CoreEvent::Connection(ConnectionView::from(&c))),
-                Some(TrackerEvent::Tick(t)) => {
-                    let total_secs = tracker.get(&t.payment_id).and_then(|p| crate::view::total_secs(&p.payment));
-                    emit(&app, &CoreEvent::Countdown {
-                        id: t.payment_id,
-                        remaining_secs: t.remaining_secs,
-                        total_secs,
-                    });
-                }
+                // The UI derives the countdown from the deadline and the clock event it
+                // already gets each second: one event a second, not two.
+                Some(TrackerEvent::Tick(_)) => {}
                 Some(TrackerEvent::JournalFailed { error, .. }) => emit(&app, &CoreEvent::Notice {
                     level: "error",
                     message: format!("A payment update could not be saved on this till ({error}); PayDesk will read it again from Crypto.com Pay."),

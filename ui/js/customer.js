@@ -1,12 +1,12 @@
 // The customer display: mirrors the payment on the till — amount, QR, countdown, status,
 // and a thank-you. Read-only: this window may listen and take a snapshot, nothing else.
 import { invoke, onCoreEvent } from "./tauri.js";
-import { mmss } from "./format.js";
+import { mmss, remainingSecs } from "./format.js";
 import { setData, setHidden, setText } from "./dom.js";
 
 const $ = (id) => document.getElementById(id);
 let payment = null;
-let countdown = null;
+let serverTimeMs = null;
 let resetTimer = null;
 
 const TITLES = { succeeded: "Paid", expired: "Expired", cancelled: "Cancelled" };
@@ -27,7 +27,8 @@ function render() {
       $("c-qr").src = payment.qr_data_url ?? "";
       $("c-qr").dataset.id = payment.id;
     }
-    const remaining = countdown && countdown.id === payment.id ? countdown.remaining_secs : payment.remaining_secs;
+    const remaining =
+      payment.deadline_ms && serverTimeMs !== null ? remainingSecs(payment.deadline_ms, serverTimeMs) : payment.remaining_secs;
     setText($("c-countdown"), remaining === null || remaining === undefined ? "" : mmss(remaining));
     return;
   }
@@ -50,8 +51,9 @@ async function start() {
   const handle = (e) => {
     if (e.kind === "payment" && (!payment || payment.id === e.data.id || e.data.status === "pending")) {
       payment = e.data;
-    } else if (e.kind === "countdown") {
-      countdown = e.data;
+    } else if (e.kind === "clock") {
+      serverTimeMs = e.data.server_time_ms;
+      if (!payment || payment.status !== "pending") return;
     } else if (e.kind === "active_cleared") {
       payment = null;
     } else {

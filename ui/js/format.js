@@ -20,6 +20,12 @@ export function statusLabel(status) {
   return STATUS_LABELS[status] ?? `Unknown status: ${status}`;
 }
 
+/** Whole seconds left until the server's deadline, by the server's clock (both from Rust:
+ *  the deadline from the payment, the time from the measured clock offset). */
+export function remainingSecs(deadlineMs, serverTimeMs) {
+  return Math.max(0, Math.ceil((deadlineMs - serverTimeMs) / 1000));
+}
+
 /** "9:41" from seconds. */
 export function mmss(totalSeconds) {
   const s = Math.max(0, Math.floor(totalSeconds));

@@ -15,7 +15,6 @@ let state = {
   serverTimeMs: null,
   screen: "charge",
   payment: null, // the payment on screen (PaymentView)
-  countdown: null, // { id, remaining_secs, total_secs }
   lastCharge: null, // { parts, currency, note } to "charge again"
   notice: null, // { level, message }
 };
@@ -59,9 +58,6 @@ export function apply(event) {
       }
       break;
     }
-    case "countdown":
-      if (state.payment && state.payment.id === d.id) update({ countdown: d });
-      break;
     case "notice":
       update({ notice: d });
       break;

@@ -106,7 +106,6 @@ async function charge() {
     const payment = await invoke("charge", { parts: list, currency, note: note || null });
     store.update({
       payment,
-      countdown: null,
       screen: store.screenFor(payment),
       lastCharge: { parts: list, currency, note },
       notice: null,

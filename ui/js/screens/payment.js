@@ -1,8 +1,9 @@
-// Payment: the QR, the amounts, a countdown ring driven by the server's deadline (ticks come
-// from Rust, computed from the deadline and the measured clock offset), status, Cancel.
+// Payment: the QR, the amounts, a countdown ring driven by the server's deadline (the
+// server's time arrives from Rust each second, corrected by the measured clock offset),
+// status, Cancel.
 import { invoke } from "../tauri.js";
 import * as store from "../store.js";
-import { errorText, mmss, statusLabel } from "../format.js";
+import { errorText, mmss, remainingSecs, statusLabel } from "../format.js";
 import { setAttr, setData, setHidden, setText } from "../dom.js";
 
 const $ = (id) => document.getElementById(id);
@@ -53,9 +54,9 @@ export function render(state) {
   setText($("pay-status"), statusLabel(p.status));
   setHidden($("cancel"), !p.can_cancel);
   setHidden($("simulate"), !state.demo || p.status !== "pending");
-  const c = state.countdown && state.countdown.id === p.id ? state.countdown : null;
-  const remaining = c ? c.remaining_secs : p.remaining_secs;
-  const total = (c ? c.total_secs : p.total_secs) || 1;
+  const remaining =
+    p.deadline_ms && state.serverTimeMs !== null ? remainingSecs(p.deadline_ms, state.serverTimeMs) : p.remaining_secs;
+  const total = p.total_secs || 1;
   if (remaining === null || remaining === undefined) {
     setText($("countdown"), "");
     return;

@@ -18,7 +18,7 @@ const DETAILS = {
 function leave() {
   const p = store.get().payment;
   if (p) invoke("close_payment", { id: p.id }).catch(() => {});
-  store.update({ screen: "charge", payment: null, countdown: null });
+  store.update({ screen: "charge", payment: null });
 }
 
 export function init() {
