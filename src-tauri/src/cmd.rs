@@ -236,8 +236,13 @@ pub async fn refund_payment(
 ) -> CmdResult<PaymentView> {
     let running = state.running().await;
     let r = running.as_ref().ok_or(NOT_RUNNING)?;
-    let payment = r.terminal.refresh(&id).await.map_err(|e| e.to_string())?;
-    let currency = Currency::from_code(&payment.currency).map_err(|e| e.to_string())?;
+    // The currency from the journal; the terminal re-reads the payment from the API itself.
+    let known = state
+        .journal
+        .get(&id)
+        .map_err(|e| e.to_string())?
+        .ok_or("this payment is not in this till's history")?;
+    let currency = Currency::from_code(&known.currency).map_err(|e| e.to_string())?;
     let amount = amount
         .filter(|a| !a.trim().is_empty())
         .map(|a| Money::parse(&a, currency))
