@@ -82,6 +82,22 @@ impl AppState {
         }
     }
 
+    /// The event store or ticket store failed: counted, logged, and answered 503 so the
+    /// sender retries rather than losing anything.
+    pub fn backend_failed(
+        &self,
+        endpoint: &'static str,
+        error: &impl std::fmt::Display,
+    ) -> Refusal {
+        self.metrics.bump(&self.metrics.backend_errors);
+        self.refuse(
+            endpoint,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "backend_unavailable",
+            &error.to_string(),
+        )
+    }
+
     /// The client's address: the socket peer, or the last `X-Forwarded-For` hop when the
     /// relay is configured to sit behind a proxy.
     pub fn client_ip(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
@@ -169,13 +185,7 @@ async fn issue_ticket(
         .put_ticket(sha256(ticket.as_bytes()), grant, app.config.ticket_ttl)
         .await
     {
-        app.metrics.bump(&app.metrics.backend_errors);
-        return Err(app.refuse(
-            EP,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "backend_unavailable",
-            &e.to_string(),
-        ));
+        return Err(app.backend_failed(EP, &e));
     }
     app.metrics.bump(&app.metrics.tickets_issued);
     info!(merchant = %terminal.merchant, terminal = %terminal.name, "ticket issued");
@@ -285,13 +295,7 @@ async fn open_session(
             ))
         }
         Err(e) => {
-            app.metrics.bump(&app.metrics.backend_errors);
-            return Err(app.refuse(
-                EP,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "backend_unavailable",
-                &e.to_string(),
-            ));
+            return Err(app.backend_failed(EP, &e));
         }
     };
     let c = &app.config;

@@ -142,13 +142,7 @@ async fn handle(
             return Err(app.refuse(EP, StatusCode::CONFLICT, "replayed", "event id seen before"))
         }
         Err(e) => {
-            app.metrics.bump(&app.metrics.backend_errors);
-            return Err(app.refuse(
-                EP,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "backend_unavailable",
-                &e.to_string(),
-            ));
+            return Err(app.backend_failed(EP, &e));
         }
     }
     match app.backend.append(&merchant, text).await {
@@ -160,14 +154,8 @@ async fn handle(
             ))
         }
         Err(e) => {
-            app.metrics.bump(&app.metrics.backend_errors);
             let _ = app.backend.release_event(&merchant, &key).await;
-            Err(app.refuse(
-                EP,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "backend_unavailable",
-                &e.to_string(),
-            ))
+            Err(app.backend_failed(EP, &e))
         }
     }
 }
