@@ -55,22 +55,12 @@ fn random_secret(prefix: &str) -> Secret {
     Secret::new(format!("{prefix}{}", hex::encode(bytes)))
 }
 
-/// The address of this machine on its LAN, if it has one: the source address the kernel
-/// would pick for a route off the machine (a UDP "connect" sends nothing).
-fn lan_address() -> Option<IpAddr> {
-    let socket = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
-    socket.connect((Ipv4Addr::new(192, 0, 2, 1), 9)).ok()?;
-    let ip = socket.local_addr().ok()?.ip();
-    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
-}
-
 /// A running demo shop.
 pub struct Demo {
     sandbox: SandboxHandle,
     relay: RelayHandle,
     secret_key: Secret,
     terminal_key: Secret,
-    http: reqwest::Client,
 }
 
 impl std::fmt::Debug for Demo {
@@ -99,7 +89,11 @@ impl Demo {
         let relay_listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let relay = paydesk_relay::spawn(relay_listener, relay_config).await?;
 
-        let lan = if config.lan { lan_address() } else { None };
+        let lan = if config.lan {
+            paydesk_sandbox::guess_lan_ip()
+        } else {
+            None
+        };
         let bind_ip = if lan.is_some() {
             IpAddr::V4(Ipv4Addr::UNSPECIFIED)
         } else {
@@ -119,10 +113,6 @@ impl Demo {
             relay,
             secret_key,
             terminal_key,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .unwrap_or_default(),
         })
     }
 
@@ -151,21 +141,10 @@ impl Demo {
     /// The customer pays: the sandbox captures the payment and sends the signed webhook,
     /// which reaches the terminal through the relay like any real capture.
     pub async fn simulate_payment(&self, payment_id: &str) -> Result<(), DemoError> {
-        let url = format!("{}/sandbox/payments/{payment_id}/pay", self.sandbox_url());
-        let response = self
-            .http
-            .post(url)
-            .json(&serde_json_empty())
-            .send()
-            .await
-            .map_err(|e| DemoError::Simulate(e.without_url().to_string()))?;
-        if response.status().is_success() {
-            Ok(())
-        } else {
-            let status = response.status();
-            let body = response.text().await.unwrap_or_default();
-            Err(DemoError::Simulate(format!("{status}: {body}")))
-        }
+        self.sandbox
+            .pay(payment_id)
+            .map(|_| ())
+            .map_err(|e| DemoError::Simulate(e.message))
     }
 
     /// Stops the sandbox and the relay (which closes its sockets with 1012).
@@ -173,10 +152,6 @@ impl Demo {
         self.sandbox.shutdown().await;
         self.relay.shutdown().await;
     }
-}
-
-fn serde_json_empty() -> std::collections::BTreeMap<String, String> {
-    std::collections::BTreeMap::new()
 }
 
 /// The sandbox may listen on every interface; the terminal on this machine uses loopback.
