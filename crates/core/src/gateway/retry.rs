@@ -6,21 +6,16 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use rand::Rng;
+use crate::realtime::backoff;
 
 /// The upper bound of the wait before retry number `retry` (1 = the first retry).
 pub fn backoff_ceiling(retry: u32, base: Duration, cap: Duration) -> Duration {
-    let factor = 1u32
-        .checked_shl(retry.saturating_sub(1))
-        .unwrap_or(u32::MAX);
-    base.checked_mul(factor).unwrap_or(cap).min(cap)
+    backoff::exp_ceiling(base, cap, retry.saturating_sub(1))
 }
 
-/// A full-jitter wait before retry number `retry`.
+/// A full-jitter wait before retry number `retry`: the session's backoff, counted from 1.
 pub fn full_jitter(retry: u32, base: Duration, cap: Duration) -> Duration {
-    let ceiling = backoff_ceiling(retry, base, cap);
-    let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
-    Duration::from_nanos(rand::rng().random_range(0..=nanos))
+    backoff::full_jitter(base, cap, retry.saturating_sub(1))
 }
 
 /// Parses `Retry-After`: delta seconds, or an HTTP date measured against the server's
