@@ -71,7 +71,6 @@ pub async fn app_snapshot(state: State<'_, AppState>) -> CmdResult<AppSnapshot> 
         });
     };
     let tracker = r.terminal.tracker();
-    let now = tracker.server_now_ms();
     // The payment on screen; after a restart, the newest one still pending.
     let active_id = state.active().or_else(|| {
         let snap = tracker.snapshot();
@@ -81,9 +80,7 @@ pub async fn app_snapshot(state: State<'_, AppState>) -> CmdResult<AppSnapshot> 
             .find(|p| p.status == PaymentStatus::Pending)
             .map(|p| p.payment.id.clone())
     });
-    let active = active_id
-        .and_then(|id| tracker.get(&id))
-        .map(|t| PaymentView::live(&t, now));
+    let active = active_id.and_then(|id| PaymentView::tracked(tracker, &id));
     if let Some(a) = &active {
         state.set_active(Some(a.id.clone()));
     }
@@ -106,8 +103,7 @@ pub fn quote_amount(parts: Vec<String>, currency: String) -> CmdResult<Quote> {
 }
 
 #[tauri::command]
-pub async fn charge<R: Runtime>(
-    app: AppHandle<R>,
+pub async fn charge(
     state: State<'_, AppState>,
     parts: Vec<String>,
     currency: String,
@@ -123,14 +119,9 @@ pub async fn charge<R: Runtime>(
         .await
         .map_err(|e| e.to_string())?;
     state.set_active(Some(payment.id.clone()));
-    let tracker = r.terminal.tracker();
-    let view = tracker
-        .get(&payment.id)
-        .map(|t| PaymentView::live(&t, tracker.server_now_ms()))
-        .ok_or("the new payment was not tracked")?;
-    // The customer display follows the new payment too.
-    emit(&app, &CoreEvent::Payment(view.clone()));
-    Ok(view)
+    // Every window (the customer display too) learns of it from the tracker's transition.
+    PaymentView::tracked(r.terminal.tracker(), &payment.id)
+        .ok_or_else(|| "the new payment was not tracked".into())
 }
 
 #[tauri::command]
@@ -138,10 +129,7 @@ pub async fn cancel_payment(state: State<'_, AppState>, id: String) -> CmdResult
     let running = state.running().await;
     let r = running.as_ref().ok_or(NOT_RUNNING)?;
     r.terminal.cancel(&id).await.map_err(|e| e.to_string())?;
-    let tracker = r.terminal.tracker();
-    tracker
-        .get(&id)
-        .map(|t| PaymentView::live(&t, tracker.server_now_ms()))
+    PaymentView::tracked(r.terminal.tracker(), &id)
         .ok_or_else(|| "the payment is no longer on this till".into())
 }
 

@@ -41,9 +41,7 @@ pub fn emit<R: Runtime>(app: &tauri::AppHandle<R>, event: &CoreEvent) {
 }
 
 fn payment_event(tracker: &Tracker, id: &str) -> Option<CoreEvent> {
-    tracker
-        .get(id)
-        .map(|t| CoreEvent::Payment(PaymentView::live(&t, tracker.server_now_ms())))
+    PaymentView::tracked(tracker, id).map(CoreEvent::Payment)
 }
 
 /// Forwards the tracker's events to every window, and ticks the clock once a second on

@@ -7,7 +7,7 @@ use base64::Engine;
 use paydesk_core::journal::{HistoryEntry, Total};
 use paydesk_core::money::{Currency, Money};
 use paydesk_core::realtime::ConnectionStatus;
-use paydesk_core::tracker::{Source, TrackedPayment};
+use paydesk_core::tracker::{Source, TrackedPayment, Tracker};
 use paydesk_core::{Payment, PaymentStatus};
 use serde::Serialize;
 
@@ -73,6 +73,13 @@ impl PaymentView {
                 .div_ceil(1000)
         });
         v
+    }
+
+    /// The tracker's payment `id`, as it stands now.
+    pub fn tracked(tracker: &Tracker, id: &str) -> Option<PaymentView> {
+        tracker
+            .get(id)
+            .map(|t| PaymentView::live(&t, tracker.server_now_ms()))
     }
 
     /// A payment from the journal (history).
