@@ -14,6 +14,8 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+use crate::system::sibling_binary;
+
 /// One e2e test at a time per test binary: WebKit is heavy and the machine has 2 cores.
 pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -25,19 +27,6 @@ pub fn profile_dir() -> Result<PathBuf> {
         .and_then(Path::parent)
         .map(Path::to_path_buf)
         .ok_or_else(|| anyhow!("unexpected test executable path {}", exe.display()))
-}
-
-/// A binary built by this workspace (`paydesk`, `paydesk-cli`, `paydesk-relay`, …).
-pub fn workspace_binary(name: &str) -> Result<PathBuf> {
-    let path = profile_dir()?.join(name);
-    if path.is_file() {
-        Ok(path)
-    } else {
-        bail!(
-            "{} is not built; run `cargo build --workspace --bins` first (the README's test command does)",
-            path.display()
-        )
-    }
 }
 
 fn find_tool(name: &str, extra: &[PathBuf], install_hint: &str) -> Result<PathBuf> {
@@ -69,7 +58,8 @@ fn tauri_driver() -> Result<PathBuf> {
     )
 }
 
-fn free_port() -> Result<u16> {
+/// A loopback port free right now (bound, then released, for a child process to take).
+pub fn free_port() -> Result<u16> {
     let l = std::net::TcpListener::bind("127.0.0.1:0").context("no free loopback port")?;
     Ok(l.local_addr()?.port())
 }
@@ -143,7 +133,7 @@ impl App {
     /// Launches the app built by this workspace for test `name` with extra environment
     /// variables.
     pub async fn launch(name: &str, env: &[(&str, &str)]) -> Result<App> {
-        App::launch_binary(name, &workspace_binary("paydesk")?, env).await
+        App::launch_binary(name, &sibling_binary("paydesk")?, env).await
     }
 
     /// Launches the app at `app_bin` (e.g. the one a package installed).

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::e2e::free_port;
 use anyhow::{anyhow, bail, Context, Result};
 use paydesk_core::clock::ServerClock;
 use paydesk_core::gateway::{Gateway, GatewayConfig};
@@ -182,11 +183,6 @@ pub fn sibling_binary(name: &str) -> Result<PathBuf> {
                 exe.display()
             )
         })
-}
-
-fn free_port() -> Result<u16> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(l.local_addr()?.port())
 }
 
 /// Sandbox + relay process + proxy.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{bail, ensure, Context, Result};
 use base64::Engine;
 use paydesk_core::secrets::Secret;
-use paydesk_tests::e2e::workspace_binary;
+use paydesk_tests::system::sibling_binary;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
@@ -47,7 +47,7 @@ fn leaks(dir: &Path, needle: &str) -> Vec<PathBuf> {
 }
 
 fn cli(home: &Path, relay_url: &str, api_url: &str, terminal_key: &Secret) -> Result<Command> {
-    let mut cmd = Command::new(workspace_binary("paydesk-cli")?);
+    let mut cmd = Command::new(sibling_binary("paydesk-cli")?);
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", home)
@@ -88,7 +88,7 @@ async fn no_secret_reaches_a_log_a_config_a_journal_or_a_support_bundle() -> Res
             root.join("relay/terminals.toml")
         ),
     )?;
-    let _relay = Command::new(workspace_binary("paydesk-relay")?)
+    let _relay = Command::new(sibling_binary("paydesk-relay")?)
         .args(["serve", "--config"])
         .arg(root.join("relay/relay.toml"))
         .arg("--log-dir")

@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use paydesk_tests::e2e::{workspace_binary, App};
+use paydesk_tests::e2e::App;
+use paydesk_tests::system::sibling_binary;
 
 /// Every process whose executable is `exe`, and all their descendants.
 fn process_tree(exe: &Path) -> Vec<u32> {
@@ -101,7 +102,7 @@ async fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let exe: PathBuf = match args.get(1) {
         Some(p) => PathBuf::from(p),
-        None => workspace_binary("paydesk")?,
+        None => sibling_binary("paydesk")?,
     };
     let exe = exe.canonicalize().context("the app binary")?;
     let window: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(60);
