@@ -279,6 +279,16 @@ impl App {
 
     /// Saves a screenshot as `target/e2e-screenshots/<test>-<label>.png`.
     pub async fn screenshot(&self, label: &str) -> Result<PathBuf> {
+        // WebKit's screenshot waits for the page's next paint, and a page where nothing
+        // changes (the customer display after Paid) may not paint for a minute: schedule
+        // an invisible change just after the request so a paint follows.
+        self.client
+            .execute(
+                "setTimeout(() => { const s = document.documentElement.style; \
+                 s.opacity = s.opacity === '0.999' ? '1' : '0.999'; }, 100);",
+                vec![],
+            )
+            .await?;
         let png = self.client.screenshot().await?;
         let dir = profile_dir()?
             .parent()
