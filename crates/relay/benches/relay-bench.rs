@@ -11,7 +11,13 @@
 //! A fourth scenario runs two relay instances on one `redis-server` (started here), posts
 //! every webhook to the first and holds half the sessions on the second.
 //!
+//! Those latency scenarios are the worst case: every session belongs to one merchant, so
+//! each webhook fans out to all of them. The "spread" scenarios are a relay as deployed:
+//! the sessions are tills of many merchants (`--tills` each), webhooks arrive at a steady
+//! `--rate` for random merchants, and each reaches only that merchant's tills.
+//!
 //! Options (after `--`): `--idle N`, `--latency N,M`, `--redis N,M`, `--events K`,
+//! `--spread N,M`, `--tills T`, `--rate R`, `--spread-events K`, `--redis-spread N,M`,
 //! `--clients C` (a list may be empty: `--redis ''`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -27,7 +33,7 @@ use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 
 const SECRET: &str = "whsec_bench";
-const MERCHANT: &str = "bench";
+const SECRET_ENV: &str = "PAYDESK_RELAY_SECRET_BENCH";
 
 fn now_ns() -> u128 {
     SystemTime::now()
@@ -69,30 +75,61 @@ struct Relay {
     child: Child,
     pid: u32,
     url: String,
-    /// One terminal key per client process.
-    keys: Vec<String>,
     _dir: Arc<tempfile::TempDir>,
 }
 
-/// Terminals (one key per client process) shared by every relay of a scenario.
+/// The merchants and terminal keys shared by every relay of a scenario, and which client
+/// process holds how many sessions on which key.
 struct Terminals {
     dir: Arc<tempfile::TempDir>,
-    keys: Vec<String>,
+    merchants: Vec<String>,
+    /// Per client process: (terminal key, sessions to open with it).
+    plans: Vec<Vec<(String, usize)>>,
 }
 
 impl Terminals {
-    fn new(clients: usize) -> Terminals {
-        let dir = tempfile::tempdir().unwrap();
+    /// One merchant; `sessions` spread over `procs` client processes, one key each.
+    fn one_merchant(sessions: usize, procs: usize) -> Terminals {
         let mut store = paydesk_relay::TerminalStore::default();
-        let mut keys = Vec::new();
-        for i in 0..clients {
-            keys.push(store.add(MERCHANT, &format!("till-{i}"), 0).unwrap());
+        let plans = (0..procs)
+            .map(|i| {
+                let key = store.add("bench", &format!("till-{i}"), 0).unwrap();
+                let share = sessions / procs + usize::from(i < sessions % procs);
+                vec![(key.expose().to_owned(), share)]
+            })
+            .collect();
+        Terminals::save(store, vec!["bench".to_owned()], plans)
+    }
+
+    /// `merchants` merchants of `tills` sessions each; merchant j's tills sit in client
+    /// process j % procs.
+    fn spread(merchants: usize, tills: usize, procs: usize) -> Terminals {
+        let mut store = paydesk_relay::TerminalStore::default();
+        let mut plans = vec![Vec::new(); procs];
+        let names: Vec<String> = (0..merchants).map(|j| format!("m{j}")).collect();
+        for (j, m) in names.iter().enumerate() {
+            let key = store.add(m, "till", 0).unwrap();
+            plans[j % procs].push((key.expose().to_owned(), tills));
         }
+        Terminals::save(store, names, plans)
+    }
+
+    fn save(
+        store: paydesk_relay::TerminalStore,
+        merchants: Vec<String>,
+        plans: Vec<Vec<(String, usize)>>,
+    ) -> Terminals {
+        let dir = tempfile::tempdir().unwrap();
         store.save(&dir.path().join("terminals.toml")).unwrap();
         Terminals {
             dir: Arc::new(dir),
-            keys: keys.iter().map(|k| k.expose().to_owned()).collect(),
+            merchants,
+            plans,
         }
+    }
+
+    fn sessions(&self) -> usize {
+        self.plans.iter().flatten().map(|(_, n)| n).sum()
     }
 }
 
@@ -134,6 +171,11 @@ impl Relay {
             None => String::new(),
         };
         let cfg = dir.path().join(format!("relay-{port}.toml"));
+        let merchants: String = terminals
+            .merchants
+            .iter()
+            .map(|m| format!("[[merchant]]\nid = \"{m}\"\nsecrets_env = \"{SECRET_ENV}\"\n"))
+            .collect();
         std::fs::write(
             &cfg,
             format!(
@@ -145,9 +187,7 @@ max_http_connections = 600
 ticket_rate_per_key = {{ burst = 100000, per_minute = 6000000 }}
 ticket_rate_per_addr = {{ burst = 100000, per_minute = 6000000 }}
 {backend}
-[[merchant]]
-id = "{MERCHANT}"
-"#,
+{merchants}"#,
                 dir.path().join("terminals.toml").display()
             ),
         )
@@ -155,7 +195,7 @@ id = "{MERCHANT}"
         let child = Command::new(env!("CARGO_BIN_EXE_paydesk-relay"))
             .args(["serve", "--config"])
             .arg(&cfg)
-            .env("PAYDESK_RELAY_SECRET_BENCH", SECRET)
+            .env(SECRET_ENV, SECRET)
             .env("PAYDESK_RELAY_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -182,7 +222,6 @@ id = "{MERCHANT}"
             child,
             pid,
             url,
-            keys: terminals.keys.clone(),
             _dir: dir.clone(),
         }
     }
@@ -212,20 +251,22 @@ struct Clients {
 }
 
 impl Clients {
-    /// Starts `procs` client processes holding `sessions` sessions between them; returns
-    /// when every session has its hello.
-    async fn start(relays: &[&Relay], sessions: usize, procs: usize) -> Clients {
-        let keys = &relays[0].keys;
+    /// Starts one client process per plan of `terminals` (process i on relay i mod the
+    /// number of relays); returns when every session has its hello.
+    async fn start(relays: &[&Relay], terminals: &Terminals) -> Clients {
         let (tx, lines) = tokio::sync::mpsc::channel(1024);
         let mut children = Vec::new();
-        for (i, key) in keys.iter().enumerate().take(procs) {
-            let share = sessions / procs + usize::from(i < sessions % procs);
+        let procs = terminals.plans.len();
+        for (i, plan) in terminals.plans.iter().enumerate() {
+            let plan_file = terminals.dir.path().join(format!("client-{i}.plan"));
+            let lines: String = plan.iter().map(|(k, n)| format!("{k} {n}\n")).collect();
+            std::fs::write(&plan_file, lines).unwrap();
             let mut child = Command::new(std::env::current_exe().unwrap())
                 .arg("client")
                 .args(["--url", &relays[i % relays.len()].url])
                 .args(["--source", &format!("127.0.0.{}", i + 2)])
-                .args(["--sessions", &share.to_string()])
-                .args(["--key", key])
+                .arg("--plan")
+                .arg(&plan_file)
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())
@@ -288,16 +329,33 @@ impl Clients {
     }
 }
 
-async fn post_events(relay: &Relay, events: usize, gap: Duration) {
+/// How webhooks are sent: one at a time with a pause after each, or at a steady rate.
+#[derive(Clone, Copy)]
+enum Pace {
+    Gap(Duration),
+    PerSecond(u32),
+}
+
+/// Posts `events` signed webhooks to `relay`, event i for merchant `merchant(i)`.
+async fn post_events(relay: &Relay, events: usize, pace: Pace, merchant: impl Fn(usize) -> String) {
     let http = reqwest::Client::new();
+    let mut ticks = match pace {
+        Pace::PerSecond(r) => Some(tokio::time::interval(Duration::from_secs_f64(
+            1.0 / f64::from(r.max(1)),
+        ))),
+        Pace::Gap(_) => None,
+    };
     for i in 0..events {
+        if let Some(t) = ticks.as_mut() {
+            t.tick().await;
+        }
         let sent = now_ns();
         let body = format!(
             r#"{{"id":"evt_bench_{sent}_{i}","type":"payment.captured","created":1700000000,"data":{{"object":{{"id":"pay_{i}","amount":1250,"currency":"USD","status":"succeeded","captured":true,"description":"bench-{sent}"}}}}}}"#
         );
         let t = (sent / 1_000_000_000) as i64;
         let res = http
-            .post(format!("{}/webhooks/{MERCHANT}", relay.url))
+            .post(format!("{}/webhooks/{}", relay.url, merchant(i)))
             .header(
                 signature::HEADER,
                 signature::sign(SECRET.as_bytes(), t, body.as_bytes()),
@@ -311,7 +369,9 @@ async fn post_events(relay: &Relay, events: usize, gap: Duration) {
             "webhook refused: {}",
             res.status()
         );
-        tokio::time::sleep(gap).await;
+        if let Pace::Gap(gap) = pace {
+            tokio::time::sleep(gap).await;
+        }
     }
 }
 
@@ -343,15 +403,26 @@ async fn coordinator(args: Vec<String>) {
     let procs: usize = arg(&args, "--clients")
         .map(|v| v.parse().unwrap())
         .unwrap_or(4);
+    let spread = list("--spread", "1000,10000");
+    let redis_spread = list("--redis-spread", "");
+    let tills: usize = arg(&args, "--tills")
+        .map(|v| v.parse().unwrap())
+        .unwrap_or(5);
+    let rate: u32 = arg(&args, "--rate")
+        .map(|v| v.parse().unwrap())
+        .unwrap_or(200);
+    let spread_events: usize = arg(&args, "--spread-events")
+        .map(|v| v.parse().unwrap())
+        .unwrap_or(4000);
 
     println!("relay benchmark: {} cores", num_cpus());
     let mut rows = Vec::new();
     if idle > 0 {
-        let terminals = Terminals::new(procs);
+        let terminals = Terminals::one_merchant(idle, procs);
         let relay = Relay::start(&terminals, None).await;
         let base = relay.rss_kib();
         let t0 = Instant::now();
-        let clients = Clients::start(&[&relay], idle, procs).await;
+        let clients = Clients::start(&[&relay], &terminals).await;
         let connect_s = t0.elapsed().as_secs_f64();
         // Let allocator and runtime settle, and a heartbeat or two pass.
         tokio::time::sleep(Duration::from_secs(3)).await;
@@ -366,24 +437,70 @@ async fn coordinator(args: Vec<String>) {
         let _ = clients.finish().await;
         relay.stop().await;
     }
-    for &n in &latency {
-        let terminals = Terminals::new(procs);
-        let relay = Relay::start(&terminals, None).await;
-        rows.push(latency_run("latency", &[&relay], n, events, procs).await);
+    // Far enough apart that one event's fan-out never queues behind the previous one.
+    let broadcast_gap =
+        |n: usize| Pace::Gap(Duration::from_millis(if n >= 5000 { 1000 } else { 200 }));
+    let scenarios = latency
+        .iter()
+        .map(|&n| ("latency, one merchant", false, n, 0))
+        .chain(
+            redis_latency
+                .iter()
+                .map(|&n| ("latency, one merchant, redis, 2 instances", true, n, 0)),
+        )
+        .chain(spread.iter().map(|&n| ("spread", false, n, tills)))
+        .chain(
+            redis_spread
+                .iter()
+                .map(|&n| ("spread, redis, 2 instances", true, n, tills)),
+        );
+    for (name, two_on_redis, n, tills) in scenarios.collect::<Vec<_>>() {
+        let terminals = if tills == 0 {
+            Terminals::one_merchant(n, procs)
+        } else {
+            Terminals::spread(n.div_ceil(tills), tills, procs)
+        };
+        // With Redis: two instances, webhooks go to the first, half the tills sit on the
+        // second, so every push to those crosses Redis.
+        let redis = if two_on_redis {
+            Some(redis_server().await)
+        } else {
+            None
+        };
+        let url = redis.as_ref().map(|(_, url)| url.as_str());
+        let mut relays = vec![Relay::start(&terminals, url).await];
+        if two_on_redis {
+            relays.push(Relay::start(&terminals, url).await);
+        }
+        let refs: Vec<&Relay> = relays.iter().collect();
+        let row = if tills == 0 {
+            latency_run(name, &refs, &terminals, events, broadcast_gap(n), |_| {
+                "bench".into()
+            })
+            .await
+        } else {
+            let m = terminals.merchants.len();
+            let label = format!("{name}: {m} merchants × {tills} tills, {rate} webhooks/s");
+            // A fixed permutation of the merchants: every one gets events, none in a row.
+            let stride = (1..m)
+                .rev()
+                .find(|s| gcd(*s, m) == 1 && *s > m / 3)
+                .unwrap_or(1);
+            latency_run(
+                &label,
+                &refs,
+                &terminals,
+                spread_events,
+                Pace::PerSecond(rate),
+                move |i| format!("m{}", (i * stride) % m),
+            )
+            .await
+        };
+        rows.push(row);
         println!("{}", rows.last().unwrap());
-        relay.stop().await;
-    }
-    for &n in &redis_latency {
-        // Two instances on one Redis; webhooks go to the first, half the tills sit on the
-        // second: every push to those crosses Redis.
-        let (_redis, url) = redis_server().await;
-        let terminals = Terminals::new(procs);
-        let a = Relay::start(&terminals, Some(&url)).await;
-        let b = Relay::start(&terminals, Some(&url)).await;
-        rows.push(latency_run("latency, redis, 2 instances", &[&a, &b], n, events, procs).await);
-        println!("{}", rows.last().unwrap());
-        a.stop().await;
-        b.stop().await;
+        for r in relays {
+            r.stop().await;
+        }
     }
     println!();
     println!("| scenario | sessions | relay RSS before | relay RSS after | RSS/session (delta) | RSS/session (total) | notes | p50 | p99 |");
@@ -393,25 +510,37 @@ async fn coordinator(args: Vec<String>) {
     }
 }
 
-/// Holds `n` sessions spread over `relays`, posts `events` webhooks to the first relay,
-/// and reports webhook-to-push latency and CPU per push.
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+/// Holds the sessions of `terminals` over `relays`, posts `events` webhooks to the first
+/// relay (event i for merchant `merchant(i)`), and reports webhook-to-push latency, CPU
+/// per push, and whether every till got exactly its merchant's events.
 async fn latency_run(
     name: &str,
     relays: &[&Relay],
-    n: usize,
+    terminals: &Terminals,
     events: usize,
-    procs: usize,
+    pace: Pace,
+    merchant: impl Fn(usize) -> String,
 ) -> String {
+    let n = terminals.sessions();
+    let per_merchant = n / terminals.merchants.len();
     let base: u64 = relays.iter().map(|r| r.rss_kib()).sum();
-    let clients = Clients::start(relays, n, procs).await;
+    let clients = Clients::start(relays, terminals).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    // Far enough apart that one event's fan-out never queues behind the previous one.
-    let gap = Duration::from_millis(if n >= 5000 { 1000 } else { 200 });
     let relay_cpu = || relays.iter().map(|r| cpu_ms(r.pid)).sum::<u64>();
     let relay_user = || relays.iter().map(|r| cpu_split_ms(r.pid).0).sum::<u64>();
     let (cpu0, user0) = (relay_cpu(), relay_user());
     let clients_cpu0: u64 = clients.pids.iter().map(|p| cpu_ms(*p)).sum();
-    post_events(relays[0], events, gap).await;
+    let t0 = Instant::now();
+    post_events(relays[0], events, pace, merchant).await;
+    let posting_s = t0.elapsed().as_secs_f64();
     // The last event's deliveries: give them a moment before the clients report.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (cpu, user) = (relay_cpu() - cpu0, relay_user() - user0);
@@ -419,9 +548,9 @@ async fn latency_run(
     let rss: u64 = relays.iter().map(|r| r.rss_kib()).sum();
     let (mut lat, got) = clients.finish().await;
     lat.sort_unstable();
-    let want = (n * events) as u64;
+    let want = (per_merchant * events) as u64;
     format!(
-        "| {name} | {n} | {base} KiB | {rss} KiB | {:.1} KiB | | {events} events, {got}/{want} pushes; CPU per push: relay {:.1} µs ({:.1} user), clients {:.1} µs | p50 {:.2} ms | p99 {:.2} ms (max {:.2}) |",
+        "| {name} | {n} | {base} KiB | {rss} KiB | {:.1} KiB | | {events} events in {posting_s:.1} s, {got}/{want} pushes; CPU per push: relay {:.1} µs ({:.1} user), clients {:.1} µs | p50 {:.2} ms | p99 {:.2} ms (max {:.2}) |",
         (rss.saturating_sub(base)) as f64 / n as f64,
         cpu as f64 * 1000.0 / want as f64,
         user as f64 * 1000.0 / want as f64,
@@ -459,8 +588,15 @@ fn num_cpus() -> usize {
 async fn client(args: Vec<String>) {
     let url = arg(&args, "--url").unwrap();
     let source: std::net::IpAddr = arg(&args, "--source").unwrap().parse().unwrap();
-    let sessions: usize = arg(&args, "--sessions").unwrap().parse().unwrap();
-    let key = arg(&args, "--key").unwrap();
+    // One line per terminal key: "<key> <sessions>".
+    let plan: Vec<(String, usize)> = std::fs::read_to_string(arg(&args, "--plan").unwrap())
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            let (k, n) = l.split_once(' ')?;
+            Some((k.to_owned(), n.parse().ok()?))
+        })
+        .collect();
     let addr: std::net::SocketAddr = url.trim_start_matches("http://").parse().unwrap();
     let http = reqwest::Client::builder()
         .local_address(source)
@@ -475,15 +611,13 @@ async fn client(args: Vec<String>) {
         .run_until(async {
             let sem = Arc::new(tokio::sync::Semaphore::new(64));
             let mut connecting = Vec::new();
-            for _ in 0..sessions {
+            let keys = plan
+                .iter()
+                .flat_map(|(k, n)| std::iter::repeat_n(k.clone(), *n));
+            for key in keys {
                 let permit = sem.clone().acquire_owned().await.unwrap();
-                let (http, key, lat, open, stop) = (
-                    http.clone(),
-                    key.clone(),
-                    latencies.clone(),
-                    open.clone(),
-                    stop.clone(),
-                );
+                let (http, lat, open, stop) =
+                    (http.clone(), latencies.clone(), open.clone(), stop.clone());
                 let url = url.clone();
                 connecting.push(tokio::task::spawn_local(async move {
                     let ws = match open_session(&http, &url, addr, source, &key).await {

@@ -103,7 +103,7 @@ impl RelayConfig {
             max_connections: 18_000,
             max_http_connections: 1_500,
             send_queue: 64,
-            fanout_capacity: 1024,
+            fanout_capacity: 128,
             ws_read_buffer: 1024,
             ws_max_message: 4096,
             close_timeout: Duration::from_secs(2),
