@@ -86,8 +86,25 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
         })
 }
 
+/// Turns WebKitGTK's GPU compositing off unless the installer asked for it.
+///
+/// PayDesk's screens are static HTML with one ring redrawn once a second; compositing buys
+/// nothing there and costs ~100 MB in the web process, and on some GPU drivers (and under
+/// Xvfb) it is what leaves a Tauri window blank. `PAYDESK_GPU_COMPOSITING=1` keeps it on.
+/// Must run before GTK starts and before any thread exists: the web process inherits it.
+#[cfg(target_os = "linux")]
+fn choose_webkit_compositing() {
+    const WEBKIT_VAR: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
+    let wanted = std::env::var("PAYDESK_GPU_COMPOSITING").is_ok_and(|v| v.trim() == "1");
+    if !wanted && std::env::var_os(WEBKIT_VAR).is_none() {
+        std::env::set_var(WEBKIT_VAR, "1");
+    }
+}
+
 /// Runs the desktop app until its last window closes.
 pub fn run() {
+    #[cfg(target_os = "linux")]
+    choose_webkit_compositing();
     paydesk_core::init_tls();
     let log_dir = paydesk_core::logging::default_log_dir();
     let _guard = match paydesk_core::logging::init("app", log_dir.as_deref()) {

@@ -162,8 +162,6 @@ impl App {
             .env("XDG_DATA_HOME", home.path().join("xdg-data"))
             .env("XDG_CONFIG_HOME", home.path().join("xdg-config"))
             .env("XDG_CACHE_HOME", home.path().join("xdg-cache"))
-            // No accelerated compositing under Xvfb: it renders blank.
-            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true);

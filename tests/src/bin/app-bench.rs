@@ -4,7 +4,7 @@
 //! process tree (the app plus its WebKit web and network processes) from /proc.
 //!
 //!     cargo build --release -p paydesk && \
-//!     cargo run --release -p paydesk-tests --bin app-bench -- [path/to/paydesk] [seconds]
+//!     cargo run --release -p paydesk-tests --bin app-bench -- [path/to/paydesk] [seconds] [KEY=VALUE…]
 //!
 //! Prints a table. First paint is measured from spawning the app to the UI reporting
 //! ready (snapshot rendered); it includes WebDriver's own start-up, so it is an upper bound.
@@ -78,6 +78,30 @@ fn memory_kib(pids: &[u32]) -> (u64, u64) {
     (rss, pss)
 }
 
+/// The `n` mappings of a process with the most PSS (KiB), anonymous ones pooled.
+fn top_mappings(pid: u32, n: usize) -> Vec<(u64, String)> {
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+    let mut by_name: std::collections::HashMap<String, u64> = Default::default();
+    let mut name = String::new();
+    for line in smaps.lines() {
+        let mut f = line.split_whitespace();
+        match f.next() {
+            Some("Pss:") => {
+                let kib = f.next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+                *by_name.entry(name.clone()).or_default() += kib;
+            }
+            Some(first) if first.contains('-') && !first.ends_with(':') => {
+                name = f.nth(4).unwrap_or("[anon]").to_owned();
+            }
+            _ => {}
+        }
+    }
+    let mut v: Vec<(u64, String)> = by_name.into_iter().map(|(k, v)| (v, k)).collect();
+    v.sort_unstable_by(|a, b| b.cmp(a));
+    v.truncate(n);
+    v
+}
+
 fn comm(pid: u32) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/comm"))
         .map(|s| s.trim().to_owned())
@@ -96,21 +120,56 @@ fn cpu_ticks(pids: &[u32]) -> u64 {
         .sum()
 }
 
+/// Memory of an empty Tauri window (the `blank-window` example), measured like the app's.
+async fn baseline(exe: &Path) -> Result<()> {
+    let app = App::launch_binary("baseline", exe, &[]).await?;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let tree = process_tree(exe);
+    let (rss, pss) = memory_kib(&tree);
+    let mib = |k: u64| k as f64 / 1024.0;
+    println!("| empty Tauri window | PSS (RSS summed) |");
+    println!("| --- | --- |");
+    println!("| whole tree | {:.1} MiB ({:.1} MiB) |", mib(pss), mib(rss));
+    for p in &tree {
+        let kib = field_kib(*p, "smaps_rollup", "Pss:");
+        println!("| … {} ({p}) | {:.1} MiB |", comm(*p), mib(kib));
+        if std::env::var_os("APP_BENCH_SMAPS").is_some() {
+            for (kib, name) in top_mappings(*p, 10) {
+                eprintln!("   {kib:>7} KiB  {name}");
+            }
+        }
+    }
+    app.close().await?;
+    Ok(())
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
     paydesk_core::init_tls();
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--baseline") {
+        let exe = args
+            .get(2)
+            .context("--baseline needs the blank-window binary")?;
+        return baseline(&PathBuf::from(exe).canonicalize()?).await;
+    }
     let exe: PathBuf = match args.get(1) {
         Some(p) => PathBuf::from(p),
         None => sibling_binary("paydesk")?,
     };
     let exe = exe.canonicalize().context("the app binary")?;
     let window: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(60);
+    // Further arguments are KEY=VALUE pairs for the app's environment (for experiments).
+    let env: Vec<(&str, &str)> = args
+        .iter()
+        .skip(3)
+        .filter_map(|kv| kv.split_once('='))
+        .collect();
     // SAFETY-free: sysconf(_SC_CLK_TCK) is 100 on Linux.
     let ticks_per_sec = 100.0;
 
     let started = Instant::now();
-    let app = App::launch_binary("bench", &exe, &[]).await?;
+    let app = App::launch_binary("bench", &exe, &env).await?;
     let first_paint = started.elapsed();
     app.wait_attr(
         "[data-testid=connection]",
@@ -147,6 +206,23 @@ async fn main() -> Result<()> {
         .collect();
     let cpu_pct: f64 = per_process.iter().map(|(_, c)| c).sum();
     let pending = memory_kib(&tree);
+    if std::env::var_os("APP_BENCH_SMAPS").is_some() {
+        for p in &tree {
+            eprintln!("== {} ({p})", comm(*p));
+            for (kib, name) in top_mappings(*p, 10) {
+                eprintln!("   {kib:>7} KiB  {name}");
+            }
+        }
+    }
+    let pss_each: Vec<(String, u64)> = tree
+        .iter()
+        .map(|p| {
+            (
+                format!("{} ({p})", comm(*p)),
+                field_kib(*p, "smaps_rollup", "Pss:"),
+            )
+        })
+        .collect();
     app.close().await?;
 
     println!("| metric | value | target |");
@@ -166,6 +242,9 @@ async fn main() -> Result<()> {
         mib(pending.1),
         mib(pending.0)
     );
+    for (name, kib) in pss_each {
+        println!("| … {name} | {:.1} MiB | |", mib(kib));
+    }
     println!("| CPU over {window} s, payment pending (whole tree, % of one core) | {cpu_pct:.2} % | < 1 % |");
     for (name, pct) in per_process {
         println!("| … {name} | {pct:.2} % | |");
