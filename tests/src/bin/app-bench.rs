@@ -122,12 +122,21 @@ fn cpu_ticks(pids: &[u32]) -> u64 {
 
 /// Memory of an empty Tauri window (the `blank-window` example), measured like the app's.
 async fn baseline(exe: &Path) -> Result<()> {
-    let app = App::launch_binary("baseline", exe, &[]).await?;
+    // The WebKit setting PayDesk makes for itself (`choose_webkit_compositing`), so the
+    // floor is measured as the app runs; `--baseline-gpu` leaves compositing on.
+    let gpu = std::env::args().any(|a| a == "--baseline-gpu");
+    let env: &[(&str, &str)] = if gpu {
+        &[]
+    } else {
+        &[("WEBKIT_DISABLE_COMPOSITING_MODE", "1")]
+    };
+    let app = App::launch_binary("baseline", exe, env).await?;
     tokio::time::sleep(Duration::from_secs(5)).await;
     let tree = process_tree(exe);
     let (rss, pss) = memory_kib(&tree);
     let mib = |k: u64| k as f64 / 1024.0;
-    println!("| empty Tauri window | PSS (RSS summed) |");
+    let mode = if gpu { "compositing on" } else { "compositing off, as PayDesk runs" };
+    println!("| empty Tauri window ({mode}) | PSS (RSS summed) |");
     println!("| --- | --- |");
     println!("| whole tree | {:.1} MiB ({:.1} MiB) |", mib(pss), mib(rss));
     for p in &tree {
@@ -223,6 +232,21 @@ async fn main() -> Result<()> {
             )
         })
         .collect();
+    // A till with a second screen: the customer display mirrors the pending payment.
+    let main_window = app.client.window().await?;
+    app.click("[data-testid=open-customer-display]").await?;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let windows = app.client.windows().await?;
+        if windows.iter().any(|w| *w != main_window) {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "the customer display never opened");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let with_display_tree = process_tree(&exe);
+    let with_display = memory_kib(&with_display_tree);
     app.close().await?;
 
     println!("| metric | value | target |");
@@ -241,6 +265,12 @@ async fn main() -> Result<()> {
         "| memory with a payment pending, PSS (RSS summed) | {:.1} MiB ({:.1} MiB) | < 150 MB |",
         mib(pending.1),
         mib(pending.0)
+    );
+    println!(
+        "| memory with a payment pending and the customer display open, PSS (RSS summed) | {:.1} MiB ({:.1} MiB), {} processes | < 150 MB |",
+        mib(with_display.1),
+        mib(with_display.0),
+        with_display_tree.len()
     );
     for (name, kib) in pss_each {
         println!("| … {name} | {:.1} MiB | |", mib(kib));
