@@ -7,14 +7,17 @@
 //! a resume. Losing the meta hash (a flushed Redis) starts a new epoch and drops the
 //! stream, so every old position is plainly `not_recovered`.
 //!
-//! Each instance reads new entries with `XREAD BLOCK` on a connection of its own and fans
-//! them out through its local hub: a webhook stored by instance A reaches sessions on B
-//! the same way it reaches A's. Tickets (`paydesk:ticket:<sha256>`, GETDEL) and the replay
+//! The same script also appends the event to one fan-out stream for every merchant,
+//! `paydesk:fanout` (entries as above plus `m`, the merchant; `MAXLEN ~ 10000`). Each
+//! instance reads that one stream with `XREAD BLOCK` on a connection of its own and fans
+//! entries out through its local hub: a webhook stored by instance A reaches sessions on B
+//! the same way it reaches A's, and the read costs the same for 1 merchant or 10,000
+//! (a read over every merchant's stream cost ~0.5 ms of relay CPU per event at 2,000). Tickets (`paydesk:ticket:<sha256>`, GETDEL) and the replay
 //! memory (`paydesk:{m}:seen:<id>`, SET NX PX) live in Redis too, so any instance accepts
 //! a ticket another issued and a replay is caught whichever instance it hits.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
@@ -30,8 +33,12 @@ use tracing::{info, warn};
 use super::hub::Hub;
 use super::{decide, new_epoch, Appended, Backend, BackendError, Pushed, Since, TicketGrant};
 
+/// Entries kept in the fan-out stream: what a reader cut off from Redis can catch up on
+/// (at 200 webhooks a second, 50 s); tills resume from their merchant's stream beyond that.
+const FANOUT_MAXLEN: usize = 10_000;
+
 const APPEND: &str = r#"
-local meta, stream = KEYS[1], KEYS[2]
+local meta, stream, fanout = KEYS[1], KEYS[2], KEYS[3]
 local epoch = redis.call('HGET', meta, 'epoch')
 if not epoch then
   epoch = ARGV[1]
@@ -43,6 +50,7 @@ local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('XADD', stream, 'MAXLEN', '~', ARGV[2], '*', 'o', offset, 'e', epoch, 't', now_ms, 'b', ARGV[4])
 redis.call('XTRIM', stream, 'MINID', '~', string.format('%d', now_ms - tonumber(ARGV[3])))
+redis.call('XADD', fanout, 'MAXLEN', '~', ARGV[6], '*', 'm', ARGV[5], 'o', offset, 'e', epoch, 't', now_ms, 'b', ARGV[4])
 return {epoch, offset}
 "#;
 
@@ -67,6 +75,9 @@ fn meta_key(m: &str) -> String {
     format!("paydesk:{{{m}}}:meta")
 }
 
+/// The one stream every instance reads for live events (see the module docs).
+const FANOUT_KEY: &str = "paydesk:fanout";
+
 fn stream_key(m: &str) -> String {
     format!("paydesk:{{{m}}}:events")
 }
@@ -86,13 +97,14 @@ pub struct RedisBackend {
     merchants: Vec<String>,
     max_events: usize,
     max_age: Duration,
-    /// Where the reader continues, per merchant stream; fixed before any session exists.
-    cursors: Arc<Mutex<HashMap<String, String>>>,
+    /// Where the reader starts in the fan-out stream: its end when this instance
+    /// connected, fixed before any session exists.
+    fanout_start: String,
 }
 
 impl RedisBackend {
-    /// Connects, checks the server answers, and records where each stream ends now (the
-    /// reader starts there, so no event stored after start-up can slip past it).
+    /// Connects, checks the server answers, and records where the fan-out stream ends now
+    /// (the reader starts there, so no event stored after start-up can slip past it).
     pub async fn connect(
         url: &Secret,
         hub: Arc<Hub>,
@@ -110,22 +122,18 @@ impl RedisBackend {
             )
             .await?;
         let mut c = conn.clone();
-        let mut cursors = HashMap::new();
-        for m in &merchants {
-            let last: Value = redis::cmd("XREVRANGE")
-                .arg(stream_key(m))
-                .arg("+")
-                .arg("-")
-                .arg("COUNT")
-                .arg(1)
-                .query_async(&mut c)
-                .await?;
-            let id = entries(&last)?
-                .first()
-                .map(|(id, _)| id.clone())
-                .unwrap_or_else(|| "0-0".to_owned());
-            cursors.insert(m.clone(), id);
-        }
+        let last: Value = redis::cmd("XREVRANGE")
+            .arg(FANOUT_KEY)
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(&mut c)
+            .await?;
+        let fanout_start = entries(&last)?
+            .first()
+            .map(|(id, _)| id.clone())
+            .unwrap_or_else(|| "0-0".to_owned());
         info!(merchants = merchants.len(), "connected to redis");
         Ok(RedisBackend {
             client,
@@ -134,7 +142,7 @@ impl RedisBackend {
             merchants,
             max_events,
             max_age,
-            cursors: Arc::new(Mutex::new(cursors)),
+            fanout_start,
         })
     }
 
@@ -142,13 +150,16 @@ impl RedisBackend {
         let mut c = self.conn.clone();
         let v: Value = redis::cmd("EVAL")
             .arg(APPEND)
-            .arg(2)
+            .arg(3)
             .arg(meta_key(merchant))
             .arg(stream_key(merchant))
+            .arg(FANOUT_KEY)
             .arg(new_epoch())
             .arg(self.max_events)
             .arg(self.max_age.as_millis() as u64)
             .arg(body)
+            .arg(merchant)
+            .arg(FANOUT_MAXLEN)
             .query_async(&mut c)
             .await?;
         let parts = array(&v)?;
@@ -296,20 +307,23 @@ impl Backend for RedisBackend {
         let reader = Reader {
             client: self.client.clone(),
             hub: self.hub.clone(),
-            merchants: self.merchants.clone(),
-            cursors: self.cursors.clone(),
+            merchants: self.merchants.iter().cloned().collect(),
+            cursor: self.fanout_start.clone(),
             epochs: HashMap::new(),
         };
         tracker.spawn(reader.run(cancel));
     }
 }
 
-/// The instance's one `XREAD BLOCK` loop over every merchant stream.
+/// The instance's one `XREAD BLOCK` loop over the fan-out stream.
 struct Reader {
     client: redis::Client,
     hub: Arc<Hub>,
-    merchants: Vec<String>,
-    cursors: Arc<Mutex<HashMap<String, String>>>,
+    /// This instance's merchants; entries for others (another deployment on the same
+    /// Redis) are skipped.
+    merchants: HashSet<String>,
+    /// The last fan-out entry handed to the hub.
+    cursor: String,
     /// One shared `Arc<str>` per epoch, so events do not each allocate theirs.
     epochs: HashMap<String, Arc<str>>,
 }
@@ -352,28 +366,14 @@ impl Reader {
         cancel: &CancellationToken,
     ) -> Result<(), BackendError> {
         loop {
-            let ids: Vec<String> = {
-                let cursors = self
-                    .cursors
-                    .lock()
-                    .map_err(|_| BackendError::Corrupt("cursor lock poisoned".into()))?;
-                self.merchants
-                    .iter()
-                    .map(|m| cursors.get(m).cloned().unwrap_or_else(|| "0-0".into()))
-                    .collect()
-            };
             let mut cmd = redis::cmd("XREAD");
             cmd.arg("COUNT")
                 .arg(512)
                 .arg("BLOCK")
                 .arg(5000)
-                .arg("STREAMS");
-            for m in &self.merchants {
-                cmd.arg(stream_key(m));
-            }
-            for id in &ids {
-                cmd.arg(id);
-            }
+                .arg("STREAMS")
+                .arg(FANOUT_KEY)
+                .arg(&self.cursor);
             let reply: Value = tokio::select! {
                 _ = cancel.cancelled() => return Ok(()),
                 r = cmd.query_async(conn) => r?,
@@ -396,14 +396,15 @@ impl Reader {
             other => return Err(BackendError::Corrupt(format!("XREAD reply {other:?}"))),
         };
         for (key, list) in streams {
-            let key = string(Some(key))?;
-            let Some(merchant) = self.merchants.iter().find(|m| stream_key(m) == key) else {
+            if string(Some(key))? != FANOUT_KEY {
                 continue;
-            };
-            let merchant = merchant.clone();
-            let mut last = None;
+            }
             for (id, fields) in entries(list)? {
-                last = Some(id);
+                self.cursor = id;
+                let merchant = fields.iter().find(|(f, _)| f == "m").map(|(_, v)| v);
+                let Some(merchant) = merchant.filter(|m| self.merchants.contains(*m)) else {
+                    continue;
+                };
                 match parse_entry(&fields) {
                     Ok(e) => {
                         let epoch = self
@@ -412,14 +413,9 @@ impl Reader {
                             .or_insert_with(|| Arc::from(e.epoch.as_str()))
                             .clone();
                         self.hub
-                            .publish(&merchant, Pushed::new(epoch, e.offset, &e.body));
+                            .publish(merchant, Pushed::new(epoch, e.offset, &e.body));
                     }
                     Err(err) => warn!(%merchant, error = %err, "skipping a malformed stream entry"),
-                }
-            }
-            if let Some(id) = last {
-                if let Ok(mut c) = self.cursors.lock() {
-                    c.insert(merchant, id);
                 }
             }
         }
