@@ -51,11 +51,26 @@ async fn window_shows_terminal_name_demo_marker_live_badge_and_pushed_clock() ->
     // Pushed from Rust: the relay session goes live, the clock ticks on its own.
     app.wait_attr("[data-testid=connection]", "data-state", "live", SHORT)
         .await?;
+    app.wait_text("[data-testid=server-clock]", SHORT, |t| !t.is_empty())
+        .await?;
+    // The text shows the minute; the exact server time rides in `datetime` and must tick.
     let first = app
-        .wait_text("[data-testid=server-clock]", SHORT, |t| !t.is_empty())
-        .await?;
-    app.wait_text("[data-testid=server-clock]", SHORT, |t| t != first)
-        .await?;
+        .attr("[data-testid=server-clock]", "datetime")
+        .await?
+        .context("the server clock has no datetime")?;
+    ensure!(first.ends_with('Z') && first.len() == 24, "not an ISO time: {first}");
+    let deadline = tokio::time::Instant::now() + SHORT;
+    loop {
+        let now = app.attr("[data-testid=server-clock]", "datetime").await?;
+        if now.as_deref().is_some_and(|t| t > first.as_str()) {
+            break;
+        }
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "the server clock stopped at {first} (now {now:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_eq!(app.client.title().await?, "PayDesk");
     app.screenshot("charge-screen").await?;
     app.close().await

@@ -40,6 +40,12 @@ export function age(ms) {
   return `${Math.round(s / 60)} min ago`;
 }
 
+/** "14:05": the footer's server clock. Minutes only, so the chrome repaints once a minute;
+ *  the countdown is the only thing on screen that changes every second. */
+export function clockTime(ms) {
+  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
 export function timeOfDay(ms) {
   return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
 }

@@ -2,8 +2,8 @@
 // screen is rendered from the store.
 import { invoke, onCoreEvent } from "./tauri.js";
 import * as store from "./store.js";
-import { age, CONNECTION_LABELS, errorText, timeOfDay } from "./format.js";
-import { setData, setHidden, setText } from "./dom.js";
+import { age, clockTime, CONNECTION_LABELS, errorText } from "./format.js";
+import { setAttr, setData, setHidden, setText } from "./dom.js";
 import * as charge from "./screens/charge.js";
 import * as payment from "./screens/payment.js";
 import * as result from "./screens/result.js";
@@ -24,7 +24,11 @@ function renderChrome(state) {
   const since = conn.last_update_ms && state.serverTimeMs ? state.serverTimeMs - conn.last_update_ms : null;
   setText($("connection-age"), conn.state === "live" ? "" : age(since));
   setText($("version"), state.version ? `PayDesk ${state.version}` : "");
-  if (state.serverTimeMs !== null) setText($("server-clock"), timeOfDay(state.serverTimeMs));
+  if (state.serverTimeMs !== null) {
+    // The exact server time rides in `datetime` (no repaint); the text shows the minute.
+    setAttr($("server-clock"), "datetime", new Date(state.serverTimeMs).toISOString());
+    setText($("server-clock"), clockTime(state.serverTimeMs));
+  }
   const n = state.notice;
   setHidden($("notice"), !n);
   if (n) {

@@ -135,7 +135,11 @@ async fn baseline(exe: &Path) -> Result<()> {
     let tree = process_tree(exe);
     let (rss, pss) = memory_kib(&tree);
     let mib = |k: u64| k as f64 / 1024.0;
-    let mode = if gpu { "compositing on" } else { "compositing off, as PayDesk runs" };
+    let mode = if gpu {
+        "compositing on"
+    } else {
+        "compositing off, as PayDesk runs"
+    };
     println!("| empty Tauri window ({mode}) | PSS (RSS summed) |");
     println!("| --- | --- |");
     println!("| whole tree | {:.1} MiB ({:.1} MiB) |", mib(pss), mib(rss));
@@ -241,7 +245,10 @@ async fn main() -> Result<()> {
         if windows.iter().any(|w| *w != main_window) {
             break;
         }
-        anyhow::ensure!(Instant::now() < deadline, "the customer display never opened");
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the customer display never opened"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_secs(5)).await;

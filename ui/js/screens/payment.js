@@ -63,6 +63,7 @@ export function render(state) {
   }
   setText($("countdown"), mmss(remaining));
   setAttr($("countdown"), "aria-label", `${Math.ceil(remaining / 60)} minutes left`);
-  setAttr($("ring-fill"), "stroke-dashoffset", (100 - (100 * remaining) / total).toFixed(1));
+  // Whole percent: the ring moves when a pixel would, not every second.
+  setAttr($("ring-fill"), "stroke-dashoffset", Math.round(100 - (100 * remaining) / total));
   setData(document.querySelector(".ring-wrap"), "urgent", remaining <= 60);
 }
