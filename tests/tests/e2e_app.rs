@@ -58,7 +58,10 @@ async fn window_shows_terminal_name_demo_marker_live_badge_and_pushed_clock() ->
         .attr("[data-testid=server-clock]", "datetime")
         .await?
         .context("the server clock has no datetime")?;
-    ensure!(first.ends_with('Z') && first.len() == 24, "not an ISO time: {first}");
+    ensure!(
+        first.ends_with('Z') && first.len() == 24,
+        "not an ISO time: {first}"
+    );
     let deadline = tokio::time::Instant::now() + SHORT;
     loop {
         let now = app.attr("[data-testid=server-clock]", "datetime").await?;

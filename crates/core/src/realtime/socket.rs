@@ -249,17 +249,30 @@ async fn connect_once(
                 }
             }
             Ok(Some(ServerMessage::Event(ev))) => {
-                if let Some(pos) = position.as_ref() {
-                    if pos.epoch == ev.epoch && ev.offset <= pos.offset {
-                        tracing::debug!(offset = ev.offset, "event already applied; skipped");
-                        continue;
+                // Offsets rise by exactly 1 per event of the merchant: a jump means events
+                // were lost between the relay's storage and this session, and a new epoch
+                // means the storage itself was replaced. Either way, ask the API.
+                let missed = match position.as_ref() {
+                    Some(pos) if pos.epoch == ev.epoch => {
+                        if ev.offset <= pos.offset {
+                            tracing::debug!(offset = ev.offset, "event already applied; skipped");
+                            continue;
+                        }
+                        (ev.offset > pos.offset + 1)
+                            .then(|| format!("offset jumped from {} to {}", pos.offset, ev.offset))
                     }
-                }
+                    Some(_) => Some("the relay's stream has a new epoch".to_owned()),
+                    None => None,
+                };
                 apply_event(shared, &ev.event.data.object);
                 *position = Some(StreamPosition {
                     epoch: ev.epoch,
                     offset: ev.offset,
                 });
+                if let Some(why) = missed {
+                    tracing::warn!(%why, "events were missed; resyncing from the API");
+                    resync(shared);
+                }
             }
         }
     }
@@ -302,6 +315,11 @@ fn on_hello(shared: &Shared, hello: &Hello, position: &mut Option<StreamPosition
     shared.set_ws_live(true, None);
     // Reconcile: whatever happened while we were away (or before we first connected), one
     // read per pending payment tells us. Webhooks that never reached the relay included.
+    resync(shared);
+}
+
+/// One API read per pending payment.
+fn resync(shared: &Shared) {
     let pending = shared.tracker.pending_ids();
     if !pending.is_empty() {
         Counters::add(&shared.counters.resyncs, 1);

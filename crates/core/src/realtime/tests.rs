@@ -166,12 +166,16 @@ impl TestRelay {
     }
 
     fn push(&self, offset: u64, p: &Payment, kind: &str) {
+        self.push_in("E1", offset, p, kind);
+    }
+
+    fn push_in(&self, epoch: &str, offset: u64, p: &Payment, kind: &str) {
         let body = format!(
             r#"{{"id":"evt_{offset}","type":"{kind}","data":{{"object":{}}}}}"#,
             serde_json::to_string(p).unwrap()
         );
         self.send(ServerMessage::Event(EventMessage {
-            epoch: "E1".into(),
+            epoch: epoch.into(),
             offset,
             event: WebhookEvent::from_json(body.as_bytes()).unwrap(),
         }));
@@ -576,6 +580,45 @@ async fn not_recovered_resyncs_every_pending_payment_once() {
     for id in ["a", "b", "c"] {
         assert_eq!(api.reads_of(id), 1, "one resync read of {id}");
     }
+    session.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_gap_in_offsets_or_a_new_epoch_mid_session_resyncs_from_the_api() {
+    let relay = TestRelay::start(Duration::from_millis(200)).await;
+    let api = MemoryApi::default();
+    let mut cfg = fast_config(Some(&relay));
+    cfg.fallback_after = Duration::from_secs(30);
+    let session = Session::start(cfg, tracker(), api.clone());
+    let mut sub = session.subscribe();
+    until_state(&mut sub, ConnectionState::Live).await;
+    let (a, b, c) = (pending("a", 600), pending("b", 600), pending("c", 600));
+    for p in [&a, &b, &c] {
+        api.put(p.clone());
+        session.track(p.clone()).unwrap();
+    }
+    // The next offset after the hello's 0: applied, and nothing read.
+    let mut c_paid = c.clone();
+    c_paid.status = PaymentStatus::Succeeded;
+    relay.push(1, &c_paid, "payment.captured");
+    let t = until_transition(&mut sub, "c").await;
+    assert_eq!(t.source, Source::RelayedWebhook);
+    assert_eq!((api.reads_of("a"), api.reads_of("b")), (0, 0));
+
+    // b is captured, but its event (offset 2) never reaches us; offset 3 does.
+    api.set_status("b", "succeeded");
+    relay.push(3, &c_paid, "payment.captured");
+    let t = until_transition(&mut sub, "b").await;
+    assert_eq!(t.to, PaymentStatus::Succeeded);
+    assert_eq!(t.source, Source::ApiRead);
+
+    // The relay's storage is replaced mid-session: a new epoch, and a again is only
+    // learnt from the API.
+    api.set_status("a", "cancelled");
+    relay.push_in("E2", 1, &c_paid, "payment.captured");
+    let t = until_transition(&mut sub, "a").await;
+    assert_eq!(t.to, PaymentStatus::Cancelled);
+    assert_eq!(t.source, Source::ApiRead);
     session.shutdown().await;
 }
 
