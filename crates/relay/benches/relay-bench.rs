@@ -42,6 +42,14 @@ fn now_ns() -> u128 {
         .as_nanos()
 }
 
+/// A numeric option, or its default.
+fn num<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
+    arg(args, name).map_or(default, |v| {
+        v.parse()
+            .unwrap_or_else(|_| panic!("{name} wants a number, not {v}"))
+    })
+}
+
 fn arg(args: &[String], name: &str) -> Option<String> {
     args.iter()
         .position(|a| a == name)
@@ -384,9 +392,7 @@ fn pct(sorted: &[u64], p: f64) -> f64 {
 }
 
 async fn coordinator(args: Vec<String>) {
-    let idle: usize = arg(&args, "--idle")
-        .map(|v| v.parse().unwrap())
-        .unwrap_or(15_000);
+    let idle: usize = num(&args, "--idle", 15_000);
     let list = |name: &str, default: &str| -> Vec<usize> {
         arg(&args, name)
             .unwrap_or_else(|| default.into())
@@ -397,23 +403,13 @@ async fn coordinator(args: Vec<String>) {
     };
     let latency = list("--latency", "1000,10000");
     let redis_latency = list("--redis", "1000");
-    let events: usize = arg(&args, "--events")
-        .map(|v| v.parse().unwrap())
-        .unwrap_or(20);
-    let procs: usize = arg(&args, "--clients")
-        .map(|v| v.parse().unwrap())
-        .unwrap_or(4);
+    let events: usize = num(&args, "--events", 20);
+    let procs: usize = num(&args, "--clients", 4);
     let spread = list("--spread", "1000,10000");
     let redis_spread = list("--redis-spread", "");
-    let tills: usize = arg(&args, "--tills")
-        .map(|v| v.parse().unwrap())
-        .unwrap_or(5);
-    let rate: u32 = arg(&args, "--rate")
-        .map(|v| v.parse().unwrap())
-        .unwrap_or(200);
-    let spread_events: usize = arg(&args, "--spread-events")
-        .map(|v| v.parse().unwrap())
-        .unwrap_or(4000);
+    let tills: usize = num(&args, "--tills", 5);
+    let rate: u32 = num(&args, "--rate", 200);
+    let spread_events: usize = num(&args, "--spread-events", 4000);
 
     println!("relay benchmark: {} cores", num_cpus());
     let mut rows = Vec::new();

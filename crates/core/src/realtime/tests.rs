@@ -315,6 +315,25 @@ fn tracker() -> Tracker {
     Tracker::new(Arc::new(NoJournal))
 }
 
+/// A session live on `relay` (polling held off for 30 s) tracking a pending payment per id.
+async fn live_and_tracking(
+    relay: &TestRelay,
+    api: &MemoryApi,
+    ids: &[&str],
+) -> (Session, Subscription, Vec<Payment>) {
+    let mut cfg = fast_config(Some(relay));
+    cfg.fallback_after = Duration::from_secs(30);
+    let session = Session::start(cfg, tracker(), api.clone());
+    let mut sub = session.subscribe();
+    until_state(&mut sub, ConnectionState::Live).await;
+    let tracked: Vec<Payment> = ids.iter().map(|id| pending(id, 600)).collect();
+    for p in &tracked {
+        api.put(p.clone());
+        session.track(p.clone()).unwrap();
+    }
+    (session, sub, tracked)
+}
+
 async fn until_state(sub: &mut Subscription, want: ConnectionState) {
     tokio::time::timeout(WAIT, async {
         loop {
@@ -559,16 +578,7 @@ async fn close_1012_reconnects_and_resumes_from_the_last_offset() {
 async fn not_recovered_resyncs_every_pending_payment_once() {
     let relay = TestRelay::start(Duration::from_millis(200)).await;
     let api = MemoryApi::default();
-    let mut cfg = fast_config(Some(&relay));
-    cfg.fallback_after = Duration::from_secs(30);
-    let session = Session::start(cfg, tracker(), api.clone());
-    let mut sub = session.subscribe();
-    until_state(&mut sub, ConnectionState::Live).await;
-    for id in ["a", "b", "c"] {
-        let p = pending(id, 600);
-        api.put(p.clone());
-        session.track(p).unwrap();
-    }
+    let (session, mut sub, _) = live_and_tracking(&relay, &api, &["a", "b", "c"]).await;
     // Captured while the link was down; the relay lost the event.
     api.set_status("b", "succeeded");
     *relay.ctl.recovery.lock().unwrap() = Recovery::NotRecovered;
@@ -587,16 +597,8 @@ async fn not_recovered_resyncs_every_pending_payment_once() {
 async fn a_gap_in_offsets_or_a_new_epoch_mid_session_resyncs_from_the_api() {
     let relay = TestRelay::start(Duration::from_millis(200)).await;
     let api = MemoryApi::default();
-    let mut cfg = fast_config(Some(&relay));
-    cfg.fallback_after = Duration::from_secs(30);
-    let session = Session::start(cfg, tracker(), api.clone());
-    let mut sub = session.subscribe();
-    until_state(&mut sub, ConnectionState::Live).await;
-    let (a, b, c) = (pending("a", 600), pending("b", 600), pending("c", 600));
-    for p in [&a, &b, &c] {
-        api.put(p.clone());
-        session.track(p.clone()).unwrap();
-    }
+    let (session, mut sub, tracked) = live_and_tracking(&relay, &api, &["a", "b", "c"]).await;
+    let c = &tracked[2];
     // The next offset after the hello's 0: applied, and nothing read.
     let mut c_paid = c.clone();
     c_paid.status = PaymentStatus::Succeeded;
