@@ -477,10 +477,10 @@ async fn coordinator(args: Vec<String>) {
         } else {
             let m = terminals.merchants.len();
             let label = format!("{name}: {m} merchants × {tills} tills, {rate} webhooks/s");
-            // A fixed permutation of the merchants: every one gets events, none in a row.
-            let stride = (1..m)
-                .rev()
-                .find(|s| gcd(*s, m) == 1 && *s > m / 3)
+            // A fixed permutation of the merchants (a stride near m / φ, coprime with m):
+            // every one gets events, and consecutive events land far apart.
+            let stride = (m * 618 / 1000..m)
+                .find(|s| gcd(*s, m) == 1)
                 .unwrap_or(1);
             latency_run(
                 &label,
