@@ -479,9 +479,7 @@ async fn coordinator(args: Vec<String>) {
             let label = format!("{name}: {m} merchants × {tills} tills, {rate} webhooks/s");
             // A fixed permutation of the merchants (a stride near m / φ, coprime with m):
             // every one gets events, and consecutive events land far apart.
-            let stride = (m * 618 / 1000..m)
-                .find(|s| gcd(*s, m) == 1)
-                .unwrap_or(1);
+            let stride = (m * 618 / 1000..m).find(|s| gcd(*s, m) == 1).unwrap_or(1);
             latency_run(
                 &label,
                 &refs,

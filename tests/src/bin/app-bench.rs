@@ -55,6 +55,28 @@ fn process_tree(exe: &Path) -> Vec<u32> {
     tree.into_iter().collect()
 }
 
+/// When a process started, in wall-clock ms: now minus its age, the age being the system's
+/// uptime (`/proc/uptime`) less the process's start in ticks since boot (`/proc/<pid>/stat`
+/// field 22, 100 Hz); both count from boot, so the result is good to 10 ms.
+fn process_start_ms(pid: u32) -> Option<u64> {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_millis() as u64;
+    let uptime_s: f64 = std::fs::read_to_string("/proc/uptime")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.rsplit_once(')')?.1.to_owned();
+    // Fields after the command: state is field 3, so starttime (22) is index 19.
+    let ticks: u64 = after.split_whitespace().nth(19)?.parse().ok()?;
+    let age_ms = ((uptime_s * 1000.0) as u64).saturating_sub(ticks * 10);
+    Some(now_ms.saturating_sub(age_ms))
+}
+
 /// A `/proc/<pid>/<file>` field in KiB ("VmRSS:", "Pss:").
 fn field_kib(pid: u32, file: &str, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/{file}"))
@@ -184,6 +206,25 @@ async fn main() -> Result<()> {
     let started = Instant::now();
     let app = App::launch_binary("bench", &exe, &env).await?;
     let first_paint = started.elapsed();
+    // The app's own part: from the kernel starting its process to the UI's first frame
+    // with the snapshot on screen (both wall-clock; the start has 10 ms resolution).
+    let painted_at: Option<u64> = {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let v = app.attr("body", "data-painted-at").await?;
+            if let Some(ms) = v.and_then(|v| v.parse().ok()) {
+                break Some(ms);
+            }
+            if Instant::now() > deadline {
+                break None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let app_paint_ms = painted_at.and_then(|painted| {
+        let root = process_tree(&exe).into_iter().min()?;
+        Some(painted.saturating_sub(process_start_ms(root)?))
+    });
     app.wait_attr(
         "[data-testid=connection]",
         "data-state",
@@ -259,7 +300,11 @@ async fn main() -> Result<()> {
     println!("| metric | value | target |");
     println!("| --- | --- | --- |");
     println!(
-        "| cold start to first paint (incl. WebDriver) | {} ms | < 1500 ms |",
+        "| cold start to first paint: app process started → snapshot on screen | {} | < 1500 ms |",
+        app_paint_ms.map_or("unknown".to_owned(), |ms| format!("{ms} ms"))
+    );
+    println!(
+        "| … the same from spawning WebDriver (tauri-driver, WebKitWebDriver, session) | {} ms | |",
         first_paint.as_millis()
     );
     let mib = |k: u64| k as f64 / 1024.0;
