@@ -10,16 +10,18 @@
 //! those with a till online (a slot is ~110 bytes; the default ring has 128).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{PoisonError, RwLock};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use tokio::sync::broadcast;
 
 use super::Pushed;
 
+type Channels = HashMap<String, broadcast::Sender<Pushed>>;
+
 pub struct Hub {
     merchants: HashSet<String>,
     capacity: usize,
-    channels: RwLock<HashMap<String, broadcast::Sender<Pushed>>>,
+    channels: RwLock<Channels>,
 }
 
 impl Hub {
@@ -39,10 +41,7 @@ impl Hub {
         if let Some(tx) = self.read().get(merchant) {
             return Some(tx.subscribe());
         }
-        let mut channels = self
-            .channels
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut channels = self.write();
         let tx = channels
             .entry(merchant.to_owned())
             .or_insert_with(|| broadcast::channel(self.capacity).0);
@@ -61,10 +60,7 @@ impl Hub {
             None => {
                 // Nobody listens: free the ring. Under the write lock no session can be
                 // subscribing, so a merchant with a receiver is never dropped.
-                let mut channels = self
-                    .channels
-                    .write()
-                    .unwrap_or_else(PoisonError::into_inner);
+                let mut channels = self.write();
                 if channels
                     .get(merchant)
                     .is_some_and(|tx| tx.receiver_count() == 0)
@@ -81,8 +77,16 @@ impl Hub {
         self.read().len()
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, broadcast::Sender<Pushed>>> {
+    // Every change to the map is one insert or remove, so a panic elsewhere cannot leave
+    // it half-written: a poisoned lock is still good to use.
+    fn read(&self) -> RwLockReadGuard<'_, Channels> {
         self.channels.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Channels> {
+        self.channels
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 

@@ -6,7 +6,7 @@
 //! position is plainly `not_recovered`.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
@@ -111,14 +111,17 @@ impl MemoryBackend {
         }
     }
 
-    fn append_now(&self, merchant: &str, body: &str) -> Result<Appended, BackendError> {
-        let log = self
-            .logs
+    /// The merchant's event log, locked.
+    fn log(&self, merchant: &str) -> Result<MutexGuard<'_, Log>, BackendError> {
+        self.logs
             .get(merchant)
-            .ok_or(BackendError::UnknownMerchant)?;
-        let mut log = log
+            .ok_or(BackendError::UnknownMerchant)?
             .lock()
-            .map_err(|_| BackendError::Corrupt("event log lock poisoned".into()))?;
+            .map_err(|_| BackendError::Corrupt("event log lock poisoned".into()))
+    }
+
+    fn append_now(&self, merchant: &str, body: &str) -> Result<Appended, BackendError> {
+        let mut log = self.log(merchant)?;
         let now = Instant::now();
         log.head += 1;
         let pushed = Pushed::new(self.epoch.clone(), log.head, body);
@@ -137,13 +140,7 @@ impl MemoryBackend {
         merchant: &str,
         from: Option<&StreamPosition>,
     ) -> Result<Since, BackendError> {
-        let log = self
-            .logs
-            .get(merchant)
-            .ok_or(BackendError::UnknownMerchant)?;
-        let mut log = log
-            .lock()
-            .map_err(|_| BackendError::Corrupt("event log lock poisoned".into()))?;
+        let mut log = self.log(merchant)?;
         self.trim(&mut log, Instant::now());
         let head = log.head;
         Ok(decide(from, &self.epoch, head, |after| {
