@@ -26,13 +26,7 @@ fn process_tree(exe: &Path) -> Vec<u32> {
             let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
                 continue;
             };
-            if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-                let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
-                let ppid = after
-                    .split_whitespace()
-                    .nth(1)
-                    .and_then(|p| p.parse().ok())
-                    .unwrap_or(0);
+            if let Some(ppid) = stat_field(pid, 4).and_then(|p| u32::try_from(p).ok()) {
                 parents.push((pid, ppid));
             }
             if std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|p| p == exe) {
@@ -69,12 +63,21 @@ fn process_start_ms(pid: u32) -> Option<u64> {
         .next()?
         .parse()
         .ok()?;
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = stat.rsplit_once(')')?.1.to_owned();
-    // Fields after the command: state is field 3, so starttime (22) is index 19.
-    let ticks: u64 = after.split_whitespace().nth(19)?.parse().ok()?;
+    let ticks = stat_field(pid, 22)?;
     let age_ms = ((uptime_s * 1000.0) as u64).saturating_sub(ticks * 10);
     Some(now_ms.saturating_sub(age_ms))
+}
+
+/// Field `n` of `/proc/<pid>/stat`, numbered as in proc(5) (4 ppid, 14 utime, 15 stime,
+/// 22 starttime). The command name (field 2) may hold spaces, so counting starts after it.
+fn stat_field(pid: u32, n: usize) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_command = stat.rsplit_once(')')?.1;
+    after_command
+        .split_whitespace()
+        .nth(n.checked_sub(3)?)?
+        .parse()
+        .ok()
 }
 
 /// A `/proc/<pid>/<file>` field in KiB ("VmRSS:", "Pss:").
@@ -124,6 +127,24 @@ fn top_mappings(pid: u32, n: usize) -> Vec<(u64, String)> {
     v
 }
 
+/// Each process's PSS (KiB) with its name; with `APP_BENCH_SMAPS` set, its largest
+/// mappings go to stderr too.
+fn pss_by_process(pids: &[u32]) -> Vec<(String, u64)> {
+    let smaps = std::env::var_os("APP_BENCH_SMAPS").is_some();
+    pids.iter()
+        .map(|p| {
+            let name = format!("{} ({p})", comm(*p));
+            if smaps {
+                eprintln!("== {name}");
+                for (kib, mapping) in top_mappings(*p, 10) {
+                    eprintln!("   {kib:>7} KiB  {mapping}");
+                }
+            }
+            (name, field_kib(*p, "smaps_rollup", "Pss:"))
+        })
+        .collect()
+}
+
 fn comm(pid: u32) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/comm"))
         .map(|s| s.trim().to_owned())
@@ -133,12 +154,7 @@ fn comm(pid: u32) -> String {
 /// utime + stime of the processes, in clock ticks.
 fn cpu_ticks(pids: &[u32]) -> u64 {
     pids.iter()
-        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
-        .filter_map(|s| {
-            let after = s.rsplit_once(')')?.1.to_owned();
-            let f: Vec<&str> = after.split_whitespace().collect();
-            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
-        })
+        .filter_map(|pid| Some(stat_field(*pid, 14)? + stat_field(*pid, 15)?))
         .sum()
 }
 
@@ -165,14 +181,8 @@ async fn baseline(exe: &Path) -> Result<()> {
     println!("| empty Tauri window ({mode}) | PSS (RSS summed) |");
     println!("| --- | --- |");
     println!("| whole tree | {:.1} MiB ({:.1} MiB) |", mib(pss), mib(rss));
-    for p in &tree {
-        let kib = field_kib(*p, "smaps_rollup", "Pss:");
-        println!("| … {} ({p}) | {:.1} MiB |", comm(*p), mib(kib));
-        if std::env::var_os("APP_BENCH_SMAPS").is_some() {
-            for (kib, name) in top_mappings(*p, 10) {
-                eprintln!("   {kib:>7} KiB  {name}");
-            }
-        }
+    for (name, kib) in pss_by_process(&tree) {
+        println!("| … {name} | {:.1} MiB |", mib(kib));
     }
     app.close().await?;
     Ok(())
@@ -260,23 +270,7 @@ async fn main() -> Result<()> {
         .collect();
     let cpu_pct: f64 = per_process.iter().map(|(_, c)| c).sum();
     let pending = memory_kib(&tree);
-    if std::env::var_os("APP_BENCH_SMAPS").is_some() {
-        for p in &tree {
-            eprintln!("== {} ({p})", comm(*p));
-            for (kib, name) in top_mappings(*p, 10) {
-                eprintln!("   {kib:>7} KiB  {name}");
-            }
-        }
-    }
-    let pss_each: Vec<(String, u64)> = tree
-        .iter()
-        .map(|p| {
-            (
-                format!("{} ({p})", comm(*p)),
-                field_kib(*p, "smaps_rollup", "Pss:"),
-            )
-        })
-        .collect();
+    let pss_each = pss_by_process(&tree);
     // A till with a second screen: the customer display mirrors the pending payment.
     let main_window = app.client.window().await?;
     app.click("[data-testid=open-customer-display]").await?;
