@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context as _};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use paydesk_relay::config::{LoadedConfig, ProcessEnv};
 use paydesk_relay::TerminalStore;
 use tracing_subscriber::EnvFilter;
@@ -50,18 +50,13 @@ enum TerminalAction {
         merchant: String,
         #[arg(long)]
         name: String,
-        /// The terminals file (default: the config's `terminals_file`).
-        #[arg(long)]
-        store: Option<PathBuf>,
-        #[arg(long, env = "PAYDESK_RELAY_CONFIG")]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        file: StoreFile,
     },
     /// Lists terminals (never keys).
     List {
-        #[arg(long)]
-        store: Option<PathBuf>,
-        #[arg(long, env = "PAYDESK_RELAY_CONFIG")]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        file: StoreFile,
     },
     /// Removes a terminal; after `kill -HUP` its key gets no tickets and its sessions close.
     Remove {
@@ -69,11 +64,19 @@ enum TerminalAction {
         merchant: String,
         #[arg(long)]
         name: String,
-        #[arg(long)]
-        store: Option<PathBuf>,
-        #[arg(long, env = "PAYDESK_RELAY_CONFIG")]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        file: StoreFile,
     },
+}
+
+/// Where the terminals file is, for every `terminal` subcommand.
+#[derive(Args)]
+struct StoreFile {
+    /// The terminals file (default: the config's `terminals_file`).
+    #[arg(long)]
+    store: Option<PathBuf>,
+    #[arg(long, env = "PAYDESK_RELAY_CONFIG")]
+    config: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -190,7 +193,8 @@ fn init_logs(
     Ok(guard)
 }
 
-fn store_path(store: Option<PathBuf>, config: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+fn store_path(file: StoreFile) -> anyhow::Result<PathBuf> {
+    let StoreFile { store, config } = file;
     if let Some(s) = store {
         return Ok(s);
     }
@@ -214,10 +218,9 @@ fn terminal(action: TerminalAction) -> anyhow::Result<()> {
         TerminalAction::Add {
             merchant,
             name,
-            store,
-            config,
+            file,
         } => {
-            let path = store_path(store, config)?;
+            let path = store_path(file)?;
             let mut s = TerminalStore::load_or_empty(&path)?;
             let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -234,8 +237,8 @@ fn terminal(action: TerminalAction) -> anyhow::Result<()> {
             println!("{}", key.expose());
             Ok(())
         }
-        TerminalAction::List { store, config } => {
-            let path = store_path(store, config)?;
+        TerminalAction::List { file } => {
+            let path = store_path(file)?;
             let s = TerminalStore::load_or_empty(&path)?;
             for t in &s.terminals {
                 println!("{}\t{}\t{}", t.merchant, t.name, t.created_unix);
@@ -245,10 +248,9 @@ fn terminal(action: TerminalAction) -> anyhow::Result<()> {
         TerminalAction::Remove {
             merchant,
             name,
-            store,
-            config,
+            file,
         } => {
-            let path = store_path(store, config)?;
+            let path = store_path(file)?;
             let mut s = TerminalStore::load_or_empty(&path)?;
             s.remove(&merchant, &name)?;
             s.save(&path)?;
