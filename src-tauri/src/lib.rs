@@ -107,7 +107,10 @@ pub fn run() {
     choose_webkit_compositing();
     paydesk_core::init_tls();
     let log_dir = paydesk_core::logging::default_log_dir();
-    let _guard = match paydesk_core::logging::init("app", log_dir.as_deref()) {
+    let _guard = match paydesk_core::logging::Logs::new("app")
+        .dir(log_dir.as_deref())
+        .init()
+    {
         Ok(guard) => guard,
         Err(e) => {
             eprintln!("PayDesk: logging is off: {e}");

@@ -257,7 +257,7 @@ impl Stack {
             }),
             fallback_after: Duration::from_millis(800),
             poll_interval: Duration::from_millis(200),
-            live_check_first: Duration::from_secs(60),
+            live_check_every: Duration::from_secs(60),
             expiry_recheck: Duration::from_millis(250),
             backoff_base: Duration::from_millis(100),
             backoff_cap: Duration::from_millis(800),

@@ -37,7 +37,8 @@ impl Till {
     async fn start(stack: &Stack, cfg: SessionConfig) -> Result<Till> {
         let clock = ServerClock::new();
         let gateway = stack.gateway(clock.clone())?;
-        let tracker = Tracker::with_clocks(Arc::new(NoJournal), clock, LocalClock::system());
+        let tracker =
+            Tracker::with_clocks(Arc::new(NoJournal::default()), clock, LocalClock::system());
         Self::with(gateway, tracker, cfg)
     }
 
@@ -280,7 +281,7 @@ async fn dropped_webhooks_are_found_by_the_api_while_live() -> Result<()> {
     let stack = Stack::start(StackOptions::default()).await?;
     let mut cfg = stack.session_config();
     // The live-mode safety read, shortened from 45 s.
-    cfg.live_check_first = Duration::from_millis(1500);
+    cfg.live_check_every = Duration::from_millis(1500);
     let till = Till::start(&stack, cfg).await?;
     let live_at = till.live().await?;
     let ps = till.charge(&stack, 5).await?;
@@ -320,7 +321,7 @@ async fn a_till_clock_minutes_off_still_counts_down_to_the_servers_deadline() ->
     let skew_ms = -7 * 60 * 1000;
     let gateway = stack.gateway(ServerClock::new())?;
     let tracker = Tracker::with_clocks(
-        Arc::new(NoJournal),
+        Arc::new(NoJournal::default()),
         ServerClock::new(),
         LocalClock::skewed(skew_ms),
     );
@@ -406,7 +407,7 @@ async fn chaos_never_shows_a_wrong_status() -> Result<()> {
     use rand::{Rng, SeedableRng};
     let stack = Stack::start(StackOptions::default()).await?;
     let mut cfg = stack.session_config();
-    cfg.live_check_first = Duration::from_secs(2);
+    cfg.live_check_every = Duration::from_secs(2);
     let till = Till::start(&stack, cfg).await?;
     till.live().await?;
     let ps = till.charge(&stack, 20).await?;

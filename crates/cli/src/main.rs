@@ -33,7 +33,11 @@ fn main() -> ExitCode {
     paydesk_core::init_tls();
     let log_dir = paydesk_core::logging::default_log_dir();
     // A till whose log folder is unwritable still takes payments; it says so once.
-    let _guard = match paydesk_core::logging::init_files_only("cli", log_dir.as_deref()) {
+    let _guard = match paydesk_core::logging::Logs::new("cli")
+        .dir(log_dir.as_deref())
+        .files_only()
+        .init()
+    {
         Ok(g) => g,
         Err(e) => {
             eprintln!("warning: logging is off: {e}");

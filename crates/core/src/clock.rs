@@ -1,8 +1,11 @@
-//! The server's clock, as measured from here.
+//! Clocks: this till's own ([`LocalClock`]) and a server's, as measured from here
+//! ([`ServerClock`]). A leaf: everything that counts time uses it, it uses nothing.
 //!
-//! A till's clock can be minutes off; the customer's deadline is the server's. Every
-//! response and push that carries the server's time is a sample: HTTP `Date` (1 s
-//! resolution), the relay's hello and heartbeats (milliseconds). Each sample brackets the
+//! A till's clock can be minutes off; the customer's deadline is the payment API's. Every
+//! response that carries a server's time is a sample: the API's HTTP `Date` (1 s
+//! resolution) for the API's clock, the relay's hello and heartbeats (milliseconds) for
+//! the relay's — two clocks, because the relay's may differ from the API's and deadlines
+//! are the API's. Each sample brackets the
 //! offset between the moment the request left and the moment the answer arrived, so its
 //! uncertainty is half the round trip plus the resolution. The estimate keeps the sample
 //! with the smallest uncertainty, widened by how long ago it was taken (clocks drift), so
@@ -157,6 +160,29 @@ impl ServerClock {
     pub fn until_server_time(&self, server_unix_ms: i64) -> Duration {
         let ms = server_unix_ms.saturating_sub(self.server_now_ms());
         Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+    }
+}
+
+/// The terminal's own wall clock. Real terminals use [`LocalClock::system`]; tests give a
+/// terminal a clock that is minutes off with [`LocalClock::skewed`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LocalClock {
+    skew_ms: i64,
+}
+
+impl LocalClock {
+    pub fn system() -> Self {
+        LocalClock { skew_ms: 0 }
+    }
+
+    /// The system clock plus `skew_ms` (negative: the till runs behind).
+    pub fn skewed(skew_ms: i64) -> Self {
+        LocalClock { skew_ms }
+    }
+
+    /// Unix milliseconds, as this terminal believes.
+    pub fn now_ms(&self) -> i64 {
+        local_now_ms().saturating_add(self.skew_ms)
     }
 }
 

@@ -198,7 +198,7 @@ fn clock_check(clock: &ServerClock, max_skew: Duration) -> Result<String, String
 /// Opens a real session and waits for it to go live (ticket, WebSocket, hello), then for
 /// one heartbeat to arrive and be answered.
 async fn relay_checks(report: &mut Report, relay: RelayEndpoint, wait: Duration) {
-    let tracker = Tracker::new(Arc::new(NoJournal));
+    let tracker = Tracker::new(Arc::new(NoJournal::default()));
     let mut events = tracker.subscribe();
     let config = SessionConfig {
         relay: Some(relay),

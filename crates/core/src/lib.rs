@@ -7,21 +7,23 @@
 
 pub mod clock;
 pub mod config;
+pub mod connection;
 pub mod countdown;
 pub mod doctor;
 pub mod gateway;
 pub mod journal;
-pub mod logging;
-pub mod money;
-pub mod payment;
+pub mod merge;
 pub mod provision;
 pub mod qr;
+pub mod reader;
 pub mod realtime;
 pub mod secrets;
-pub mod signature;
 pub mod terminal;
 pub mod tracker;
-pub mod wire;
+
+// The shared shapes live in paydesk-protocol (the relay and the sandbox use them without
+// the till); re-exported so a till's code reads `paydesk_core::money` like the rest.
+pub use paydesk_protocol::{backoff, logging, money, payment, signature, wire};
 
 pub use money::{Currency, Money, MoneyError};
 pub use payment::{Payment, PaymentStatus, Refund, WebhookEvent};

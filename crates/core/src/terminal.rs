@@ -3,8 +3,10 @@
 //!
 //! A charge is journaled as an intent before the create call leaves, so a till killed at
 //! any instant loses nothing: on the next start unresolved intents are reconciled with the
-//! API by `order_id`, and pending payments are tracked again. Every transition the tracker
-//! emits was written to the journal first ([`JournalSink`]).
+//! API by `order_id`, and pending payments are tracked again. Every change of a payment —
+//! the create answer, a cancel's or refund's answer, a re-read, a reconciliation — goes
+//! through the tracker's one merge rule, and is journaled before it is shown. The journal
+//! is reached through its own thread ([`JournalHandle`]), never from an async worker.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,17 +14,14 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::clock::ServerClock;
-use crate::countdown::LocalClock;
+use crate::clock::{LocalClock, ServerClock};
 use crate::gateway::{Gateway, GatewayConfig, GatewayError};
-use crate::journal::{ActionKind, Journal, JournalError};
+use crate::journal::{ActionKind, Journal, JournalError, JournalHandle};
 use crate::money::{Currency, Money, MoneyError};
 use crate::payment::{CreatePayment, CreateRefund, Payment, PaymentStatus, Refund};
 use crate::realtime::{RelayEndpoint, Session, SessionConfig};
 use crate::secrets::Secret;
-use crate::tracker::{
-    Applied, Snapshot, Source, Subscription, Tracker, TrackerError, Transition, TransitionSink,
-};
+use crate::tracker::{Keep, Snapshot, Source, Subscription, Tracker, TrackerError, Update};
 
 /// How often unresolved charge intents are retried against the API.
 const RECONCILE_EVERY: Duration = Duration::from_secs(30);
@@ -97,29 +96,11 @@ pub fn normalize_relay_url(url: &str) -> String {
     }
 }
 
-/// Writes every tracker transition to the journal before it is shown.
-pub struct JournalSink(pub Arc<Journal>);
-
-impl TransitionSink for JournalSink {
-    fn record(&self, t: &Transition) -> Result<(), crate::tracker::SinkError> {
-        let source = match t.source {
-            Source::CreateResponse => "create",
-            Source::ApiRead => "poll",
-            Source::RelayedWebhook => "push",
-            Source::Restored => "restored",
-        };
-        self.0
-            .record_snapshot(&t.payment, source, t.at_unix_ms)
-            .map(|_| ())
-            .map_err(crate::tracker::SinkError::new)
-    }
-}
-
 /// One till's running core.
 pub struct Terminal {
     name: String,
     gateway: Gateway,
-    journal: Arc<Journal>,
+    journal: JournalHandle,
     session: Option<Session>,
     tracker: Tracker,
     stop: CancellationToken,
@@ -147,20 +128,19 @@ impl Terminal {
             GatewayConfig::new(setup.api_url.clone(), setup.secret_key.clone()),
             clock.clone(),
         )?;
-        let tracker = Tracker::with_clocks(
-            Arc::new(JournalSink(journal.clone())),
-            clock,
-            setup.local_clock,
-        );
-        for payment in journal.pending()? {
-            let id = payment.id.clone();
-            if let Err(e) = tracker.track(payment, Source::Restored) {
-                tracing::warn!(payment = %id, error = %e, "could not resume a pending payment");
-            }
-        }
+        let journal = JournalHandle::spawn(journal)?;
+        let tracker = Tracker::with_clocks(Arc::new(journal.clone()), clock, setup.local_clock);
+        // Pending payments of an earlier run: followed again as the journal has them, and
+        // read from the API before anything about them is shown as new.
+        let restored = journal.call(|j| j.pending_states()).await?;
+        let restored_ids: Vec<String> = restored.iter().map(|s| s.payment.id.clone()).collect();
+        tracker.restore(restored);
         let mut config = setup.session;
         config.relay = setup.relay;
         let session = Session::start(config, tracker.clone(), gateway.clone());
+        for id in &restored_ids {
+            session.check_now(id);
+        }
         let stop = CancellationToken::new();
         let reconciler = tokio::spawn(reconcile_intents(
             gateway.clone(),
@@ -188,8 +168,16 @@ impl Terminal {
         &self.gateway
     }
 
-    pub fn journal(&self) -> &Arc<Journal> {
+    /// The journal, through its own thread.
+    pub fn journal(&self) -> &JournalHandle {
         &self.journal
+    }
+
+    /// Reads a payment from the API as soon as the read policy allows ("check now").
+    pub fn check_now(&self, payment_id: &str) {
+        if let Some(session) = &self.session {
+            session.check_now(payment_id);
+        }
     }
 
     pub fn tracker(&self) -> &Tracker {
@@ -232,9 +220,13 @@ impl Terminal {
         };
         let span = tracing::info_span!("charge", order_id = %order_id, amount = %money);
         let _enter = span.enter();
-        let intent =
+        let intent = {
+            let (order_id, description, name) =
+                (order_id.clone(), description.clone(), self.name.clone());
             self.journal
-                .record_intent(&order_id, money, description.as_deref(), &self.name)?;
+                .call(move |j| j.record_intent(&order_id, money, description.as_deref(), &name))
+                .await?
+        };
         let request = CreatePayment {
             amount: money.minor,
             currency: money.currency.code().to_owned(),
@@ -244,9 +236,15 @@ impl Terminal {
         };
         match self.gateway.create_payment(&request).await {
             Ok(payment) => {
-                self.journal.attach_payment(&order_id, &payment)?;
+                // Shown once journaled; the intent is resolved right after (a crash in
+                // between is resolved by reconciliation, finding the payment journaled).
                 self.tracker
-                    .track(payment.clone(), Source::CreateResponse)?;
+                    .track(payment.clone(), Source::CreateResponse)
+                    .await?;
+                let attach = payment.clone();
+                self.journal
+                    .call(move |j| j.attach_payment(&order_id, &attach))
+                    .await?;
                 tracing::info!(payment = %payment.id, "payment created");
                 Ok(payment)
             }
@@ -255,7 +253,10 @@ impl Terminal {
                 Err(e.into())
             }
             Err(e) => {
-                self.journal.abandon_intent(intent, &e.to_string())?;
+                let reason = e.to_string();
+                self.journal
+                    .call(move |j| j.abandon_intent(intent, &reason))
+                    .await?;
                 Err(e.into())
             }
         }
@@ -265,19 +266,21 @@ impl Terminal {
     /// The request is journaled first, so a till killed mid-call re-reads the payment on
     /// its next start instead of guessing.
     pub async fn cancel(&self, payment_id: &str) -> Result<Payment, TerminalError> {
+        let id = payment_id.to_owned();
         let action = self
             .journal
-            .record_action(payment_id, &ActionKind::Cancel, None)?;
+            .call(move |j| j.record_action(&id, &ActionKind::Cancel, None))
+            .await?;
         match self.gateway.cancel_payment(payment_id).await {
             Ok(payment) => {
-                self.observe(payment.clone())?;
-                self.journal
-                    .resolve_action(action, "cancelled", Some(&payment))?;
+                self.observe(payment.clone()).await?;
+                self.resolve(action, "cancelled", Some(payment.clone()))
+                    .await?;
                 Ok(payment)
             }
             Err(e) => {
                 if !e.is_ambiguous() {
-                    self.journal.resolve_action(action, "refused", None)?;
+                    self.resolve(action, "refused", None).await?;
                 }
                 Err(e.into())
             }
@@ -287,8 +290,20 @@ impl Terminal {
     /// Re-reads a payment from the API and merges it.
     pub async fn refresh(&self, payment_id: &str) -> Result<Payment, TerminalError> {
         let payment = self.gateway.retrieve_payment(payment_id).await?;
-        self.observe(payment.clone())?;
+        self.observe(payment.clone()).await?;
         Ok(payment)
+    }
+
+    async fn resolve(
+        &self,
+        action: crate::journal::ActionId,
+        outcome: &'static str,
+        snapshot: Option<Payment>,
+    ) -> Result<(), TerminalError> {
+        self.journal
+            .call(move |j| j.resolve_action(action, outcome, snapshot.as_ref()))
+            .await?;
+        Ok(())
     }
 
     /// Refunds `amount` (everything still refundable when `None`) of a paid payment.
@@ -319,11 +334,14 @@ impl Terminal {
                 Money::new(refundable, currency)
             )));
         }
-        let action = self.journal.record_action(
-            payment_id,
-            &ActionKind::Refund { amount },
-            reason.as_deref(),
-        )?;
+        let action = {
+            let (id, reason) = (payment_id.to_owned(), reason.clone());
+            self.journal
+                .call(move |j| {
+                    j.record_action(&id, &ActionKind::Refund { amount }, reason.as_deref())
+                })
+                .await?
+        };
         let refund = match self
             .gateway
             .create_refund(&CreateRefund {
@@ -340,26 +358,31 @@ impl Terminal {
                 // An unknown outcome stays open: the next start re-reads the payment rather
                 // than offering a second refund.
                 if !e.is_ambiguous() {
-                    self.journal.resolve_action(action, "refused", None)?;
+                    self.resolve(action, "refused", None).await?;
                 }
                 return Err(e.into());
             }
         };
         tracing::info!(payment = %payment_id, refund = %refund.id, amount = %amount, "refund requested");
-        // The service is the source of truth for what was refunded.
+        // The refund as the API answered it (requested, or already sent), then the
+        // payment: the service is the source of truth for what was refunded.
+        self.tracker
+            .merge_in(
+                Update::Refund(refund.clone()),
+                Source::ApiRead,
+                Keep::Journal,
+            )
+            .await?;
         let after = self.refresh(payment_id).await?;
-        self.journal
-            .resolve_action(action, "refunded", Some(&after))?;
+        self.resolve(action, "refunded", Some(after)).await?;
         Ok(refund)
     }
 
-    /// Merges a payment the API returned: tracked payments through the tracker (which
-    /// journals), others straight into the journal.
-    fn observe(&self, payment: Payment) -> Result<(), TerminalError> {
-        if self.tracker.apply(payment.clone(), Source::ApiRead)? == Applied::Untracked {
-            self.journal
-                .record_snapshot(&payment, "poll", self.tracker.server_now_ms())?;
-        }
+    /// Merges a payment the API returned, followed or not: it is journaled either way.
+    async fn observe(&self, payment: Payment) -> Result<(), TerminalError> {
+        self.tracker
+            .merge_in(Update::Payment(payment), Source::ApiRead, Keep::Journal)
+            .await?;
         Ok(())
     }
 
@@ -385,12 +408,12 @@ impl Terminal {
 /// `order_id` → attached and tracked; known absent → abandoned. Retries until none is left.
 async fn reconcile_intents(
     gateway: Gateway,
-    journal: Arc<Journal>,
+    journal: JournalHandle,
     tracker: Tracker,
     stop: CancellationToken,
 ) {
     loop {
-        let intents = match journal.unresolved_intents() {
+        let intents = match journal.call(|j| j.unresolved_intents()).await {
             Ok(i) => i,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read unresolved charges");
@@ -407,25 +430,44 @@ async fn reconcile_intents(
             }
             match gateway.find_by_order_id(&intent.order_id).await {
                 Ok(Some(payment)) => {
-                    let attached = journal.attach_payment_from(
-                        &intent.order_id,
-                        &payment,
-                        "reconcile",
-                        tracker.server_now_ms(),
-                    );
+                    // Through the merge rule like any news (followed while pending), then
+                    // the intent is resolved.
+                    let keep = if payment.effective_status().is_terminal() {
+                        Keep::Journal
+                    } else {
+                        Keep::Follow
+                    };
+                    let merged = tracker
+                        .merge_in(
+                            Update::Payment(payment.clone()),
+                            Source::Reconciliation,
+                            keep,
+                        )
+                        .await;
+                    let order_id = intent.order_id.clone();
+                    let found = payment.clone();
+                    let at = tracker.server_now_ms();
+                    let attached = match merged {
+                        Ok(_) => journal
+                            .call(move |j| {
+                                j.attach_payment_from(&order_id, &found, Source::Reconciliation, at)
+                            })
+                            .await
+                            .map(|_| ()),
+                        Err(e) => Err(JournalError::Corrupt(e.to_string())),
+                    };
                     if let Err(e) = attached {
                         tracing::error!(order_id = %intent.order_id, error = %e, "cannot journal a reconciled payment");
                         left += 1;
                         continue;
                     }
                     tracing::info!(order_id = %intent.order_id, payment = %payment.id, "interrupted charge found");
-                    if !payment.effective_status().is_terminal() {
-                        let _ = tracker.track(payment, Source::ApiRead);
-                    }
                 }
                 Ok(None) => {
-                    if let Err(e) =
-                        journal.abandon_intent(intent.id, "the service never created it")
+                    let id = intent.id;
+                    if let Err(e) = journal
+                        .call(move |j| j.abandon_intent(id, "the service never created it"))
+                        .await
                     {
                         tracing::error!(error = %e, "cannot abandon an intent");
                     }
@@ -451,8 +493,8 @@ async fn reconcile_intents(
 
 /// Cancels and refunds whose outcome a crash hid: the payment is re-read and the action
 /// closed with what the service says. Returns how many are still open.
-async fn reconcile_actions(gateway: &Gateway, journal: &Journal, tracker: &Tracker) -> usize {
-    let actions = match journal.unresolved_actions() {
+async fn reconcile_actions(gateway: &Gateway, journal: &JournalHandle, tracker: &Tracker) -> usize {
+    let actions = match journal.call(|j| j.unresolved_actions()).await {
         Ok(a) => a,
         Err(e) => {
             tracing::error!(error = %e, "cannot read unresolved cancels and refunds");
@@ -468,8 +510,23 @@ async fn reconcile_actions(gateway: &Gateway, journal: &Journal, tracker: &Track
         }
         match gateway.retrieve_payment(&action.payment_id).await {
             Ok(payment) => {
-                let _ = tracker.apply(payment.clone(), Source::ApiRead);
-                if let Err(e) = journal.resolve_action(action.id, "reconciled", Some(&payment)) {
+                if let Err(e) = tracker
+                    .merge_in(
+                        Update::Payment(payment.clone()),
+                        Source::Reconciliation,
+                        Keep::Journal,
+                    )
+                    .await
+                {
+                    tracing::warn!(error = %e, "reconciled payment not journaled yet");
+                    left += 1;
+                    continue;
+                }
+                let id = action.id;
+                if let Err(e) = journal
+                    .call(move |j| j.resolve_action(id, "reconciled", Some(&payment)))
+                    .await
+                {
                     tracing::error!(error = %e, "cannot close an interrupted action");
                     left += 1;
                 }

@@ -1,88 +1,45 @@
 //! The tracker: the one place a terminal's payment state lives.
 //!
 //! Everything that says something about a payment ends here — the create response, API
-//! reads (polls, resyncs, the expiry check) and events pushed over the relay session — all
-//! in the same [`Payment`] shape. The tracker merges them by monotonic status, so a late or
-//! duplicate message can never move a payment backwards, and turns every real change into
-//! exactly one [`Transition`]. A transition is first handed to the [`TransitionSink`] (the
-//! journal) and only shown once it is written. Subscribers (the app, the CLI) take a
-//! [`snapshot`](Tracker::snapshot) for the first render and then follow a bounded
-//! [`Subscription`] of [`TrackerEvent`]s: transitions, connection state, countdown ticks,
-//! expiry.
+//! reads (polls, resyncs, the expiry check), events pushed over the relay session and the
+//! reconciliation after a crash — as an [`Update`]. The tracker asks the pure
+//! [`merge`](crate::merge::merge) rule what changes, has the [`TransitionSink`] (the
+//! journal) record the [`Transition`] as-is, and only then shows it: subscribers (the app,
+//! the CLI) take a [`snapshot`](Tracker::snapshot) for the first render and follow a
+//! bounded [`Subscription`] of [`TrackerEvent`]s.
 //!
-//! "Paid" is never shown on a claim alone: only the create response, an API read or a
-//! signed webhook relayed over the authenticated session can move a payment to
-//! `succeeded`. Anything else that claims it (a restored journal row) only triggers an API
-//! read.
+//! Writes are serialized by an async gate, so the journal's fsync never runs on a worker
+//! thread holding a lock, and transitions reach the journal and the subscribers in the
+//! same order. Reads (snapshot, get, pending ids) take a short synchronous lock and never
+//! wait for the journal.
+//!
+//! A payment the tracker does not follow (a past sale refunded from History, an interrupted
+//! charge found by reconciliation) merges against the journal's copy: the same rule, the
+//! same sink, just not kept in memory.
+//!
+//! "Paid" is never shown on a claim alone: only a source that [`confirms`](Source::confirms)
+//! can move a payment; anything else is answered with [`Applied::NeedsConfirmation`] and
+//! the caller reads the API.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use futures_util::future::BoxFuture;
 use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 
-use crate::clock::ServerClock;
-use crate::countdown::LocalClock;
-use crate::payment::{Payment, PaymentStatus, Refund, RefundStatus};
-use crate::realtime::ConnectionStatus;
+use crate::clock::{LocalClock, ServerClock};
+use crate::connection::ConnectionStatus;
+use crate::countdown::Tick;
+use crate::merge::{merge, Merged};
+pub use crate::merge::{PaymentState, RefundState, Source, Transition, TransitionKind, Update};
+use crate::payment::{Payment, PaymentStatus, Refund};
 
 /// How many events a subscriber may fall behind before it is told to re-snapshot.
 pub const DEFAULT_EVENT_CAPACITY: usize = 256;
-
-/// Where a piece of payment state came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Source {
-    /// The answer to our own `POST payments`.
-    CreateResponse,
-    /// A `GET payments/{id}` answer (poll, resync, expiry check).
-    ApiRead,
-    /// A signed webhook, verified by the relay and pushed over the authenticated session.
-    RelayedWebhook,
-    /// The terminal's own journal, after a restart: history, not confirmation.
-    Restored,
-}
-
-impl Source {
-    /// Whether this source may confirm a payment as paid.
-    pub fn confirms(self) -> bool {
-        matches!(
-            self,
-            Source::CreateResponse | Source::ApiRead | Source::RelayedWebhook
-        )
-    }
-}
-
-/// What changed in a transition.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TransitionKind {
-    /// The payment started being tracked.
-    Tracked,
-    /// Its status moved forward (and possibly its refunded amount too).
-    Status,
-    /// Only its refunded amount grew.
-    Refund,
-}
-
-/// One change of one payment, shown exactly once.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Transition {
-    /// Increases by one for every transition this tracker emits.
-    pub seq: u64,
-    pub payment_id: String,
-    pub kind: TransitionKind,
-    /// `None` for [`TransitionKind::Tracked`].
-    pub from: Option<PaymentStatus>,
-    pub to: PaymentStatus,
-    pub refunded_from: i128,
-    pub refunded_to: i128,
-    pub source: Source,
-    /// The server's time when the tracker took the change, unix ms (clock-corrected).
-    pub at_unix_ms: i64,
-    /// The payment as it stands after the change.
-    pub payment: Payment,
-}
+/// How often a write is merged again after another process moved the payment on.
+const CONFLICT_RETRIES: u32 = 3;
 
 /// A tracked payment, as a snapshot shows it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -92,16 +49,30 @@ pub struct TrackedPayment {
     pub status: PaymentStatus,
     /// Refunded minor units: the most any confirmed source has reported.
     pub refunded: i128,
+    /// Refunds asked for and not yet sent.
+    pub refund_requested: i128,
+    pub refunds: Vec<RefundState>,
     /// The source of the last change.
     pub source: Source,
     /// The server's deadline, unix ms.
     pub deadline_unix_ms: Option<i64>,
-    /// Whether the countdown reached zero (fires once).
-    pub expiry_fired: bool,
-    /// A source that cannot confirm claimed a change; an API read is on its way.
-    pub awaiting_confirmation: bool,
     /// Sequence number of this payment's last transition.
     pub last_seq: u64,
+}
+
+impl TrackedPayment {
+    pub fn of(s: &PaymentState) -> TrackedPayment {
+        TrackedPayment {
+            payment: s.payment.clone(),
+            status: s.status.clone(),
+            refunded: s.refunded(),
+            refund_requested: s.refund_requested(),
+            refunds: s.refunds.values().cloned().collect(),
+            source: s.source,
+            deadline_unix_ms: s.deadline_unix_ms(),
+            last_seq: s.seq,
+        }
+    }
 }
 
 /// What a subscriber sees at first render.
@@ -111,14 +82,6 @@ pub struct Snapshot {
     pub seq: u64,
     pub payments: Vec<TrackedPayment>,
     pub connection: ConnectionStatus,
-}
-
-/// One countdown step: whole seconds left, as the server counts.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Tick {
-    pub payment_id: String,
-    pub remaining_secs: u64,
-    pub deadline_unix_ms: i64,
 }
 
 /// Everything a subscriber is told, in order.
@@ -150,30 +113,45 @@ pub enum TrackerEvent {
 
 /// Why the journal refused a transition.
 #[derive(Debug, thiserror::Error)]
-#[error("journal write failed: {0}")]
-pub struct SinkError(pub Box<dyn std::error::Error + Send + Sync>);
+pub enum SinkError {
+    #[error("journal write failed: {0}")]
+    Failed(Box<dyn std::error::Error + Send + Sync>),
+    /// The payment moved on in the journal (another process wrote it): merge again onto
+    /// this state.
+    #[error("the payment changed in the journal meanwhile")]
+    Conflict(Box<PaymentState>),
+}
 
 impl SinkError {
     pub fn new(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
-        SinkError(e.into())
+        SinkError::Failed(e.into())
     }
 }
 
 /// Where transitions are written before anyone sees them (the journal).
-///
-/// Called with the tracker's lock held, so transitions reach it in `seq` order; keep it
-/// short (one SQLite insert). If it fails, the transition is dropped and not shown.
 pub trait TransitionSink: Send + Sync + 'static {
-    fn record(&self, transition: &Transition) -> Result<(), SinkError>;
+    /// Records `t` (merged onto the state numbered `t.prev_seq`) and returns the sequence
+    /// number it was given. Called one transition at a time, in order.
+    fn record(&self, t: Transition) -> BoxFuture<'_, Result<u64, SinkError>>;
+
+    /// What the sink holds of a payment the tracker does not follow.
+    fn load(&self, payment_id: String) -> BoxFuture<'_, Result<Option<PaymentState>, SinkError>>;
 }
 
-/// A sink that keeps nothing (tests, the CLI's `--no-journal`).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NoJournal;
+/// A sink that keeps nothing but a counter (tests, the doctor's probe session).
+#[derive(Debug, Default)]
+pub struct NoJournal {
+    seq: AtomicU64,
+}
 
 impl TransitionSink for NoJournal {
-    fn record(&self, _: &Transition) -> Result<(), SinkError> {
-        Ok(())
+    fn record(&self, _: Transition) -> BoxFuture<'_, Result<u64, SinkError>> {
+        let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
+        Box::pin(async move { Ok(seq) })
+    }
+
+    fn load(&self, _: String) -> BoxFuture<'_, Result<Option<PaymentState>, SinkError>> {
+        Box::pin(async { Ok(None) })
     }
 }
 
@@ -187,6 +165,18 @@ pub enum TrackerError {
     },
 }
 
+/// What the tracker does with a payment after merging news about it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keep {
+    /// Follow it from now on (the create answer, a payment being watched).
+    Follow,
+    /// Journal the news even if the payment is new here, without following it (an API
+    /// answer about a past sale).
+    Journal,
+    /// Only if it is followed or journaled already (pushes, polls): others are ignored.
+    IfKnown,
+}
+
 /// What [`Tracker::apply`] did with a message.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Applied {
@@ -196,73 +186,31 @@ pub enum Applied {
     Unchanged,
     /// Older than what the tracker holds: ignored.
     Stale,
-    /// Not a tracked payment: ignored.
+    /// Neither tracked nor journaled: ignored.
     Untracked,
-    /// A source that cannot confirm claimed paid; an API read was requested instead.
+    /// A source that cannot confirm claimed progress; read the API instead.
     NeedsConfirmation,
 }
 
 #[derive(Debug)]
-struct Entry {
-    payment: Payment,
-    status: PaymentStatus,
-    source: Source,
-    /// Refunds seen by id, so a duplicate refund event adds nothing.
-    refunds: BTreeMap<String, (i128, RefundStatus)>,
-    expiry_fired: bool,
-    awaiting_confirmation: bool,
-    last_seq: u64,
-}
-
-impl Entry {
-    /// Refunded so far: the API's own figure or the sum of succeeded refunds we saw,
-    /// whichever is larger (both only grow).
-    fn refunded(&self) -> i128 {
-        let seen: i128 = self
-            .refunds
-            .values()
-            .filter(|(_, s)| *s == RefundStatus::Succeeded)
-            .map(|(a, _)| *a)
-            .fold(0i128, |acc, a| acc.saturating_add(a));
-        self.payment.amount_refunded.max(seen)
-    }
-
-    fn view(&self) -> TrackedPayment {
-        TrackedPayment {
-            payment: self.payment.clone(),
-            status: self.status.clone(),
-            refunded: self.refunded(),
-            source: self.source,
-            deadline_unix_ms: deadline_ms(&self.payment),
-            expiry_fired: self.expiry_fired,
-            awaiting_confirmation: self.awaiting_confirmation,
-            last_seq: self.last_seq,
-        }
-    }
-}
-
-fn deadline_ms(p: &Payment) -> Option<i64> {
-    p.deadline_unix().map(|s| s.saturating_mul(1000))
-}
-
-#[derive(Debug)]
 struct State {
-    /// Insertion order is kept so snapshots list payments as they were charged.
-    payments: HashMap<String, Entry>,
+    payments: HashMap<String, PaymentState>,
+    /// Insertion order, so snapshots list payments as they were charged.
     order: Vec<String>,
+    /// The highest transition number shown.
     seq: u64,
     connection: ConnectionStatus,
-    /// Payments an API read must confirm or refresh, soonest possible.
-    needs_read: BTreeSet<String>,
 }
 
 struct Inner {
     state: Mutex<State>,
+    /// One merge-and-record at a time.
+    gate: tokio::sync::Mutex<()>,
     events: broadcast::Sender<TrackerEvent>,
     sink: Arc<dyn TransitionSink>,
     server_clock: ServerClock,
     local_clock: LocalClock,
-    /// Bumped whenever the tracked set, a status, or `needs_read` changes.
+    /// Bumped whenever the tracked set or a status changes.
     changed: watch::Sender<u64>,
 }
 
@@ -315,8 +263,8 @@ impl Tracker {
         Tracker::with_clocks(sink, ServerClock::new(), LocalClock::system())
     }
 
-    /// A tracker with an explicit server clock estimate (shared with the API client) and
-    /// local clock (tests give the terminal a wrong one).
+    /// A tracker with an explicit estimate of the payment API's clock (shared with the API
+    /// client) and local clock (tests give the terminal a wrong one).
     pub fn with_clocks(
         sink: Arc<dyn TransitionSink>,
         server_clock: ServerClock,
@@ -340,8 +288,8 @@ impl Tracker {
                     order: Vec::new(),
                     seq: 0,
                     connection: ConnectionStatus::initial(),
-                    needs_read: BTreeSet::new(),
                 }),
+                gate: tokio::sync::Mutex::new(()),
                 events,
                 sink,
                 server_clock,
@@ -358,6 +306,7 @@ impl Tracker {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The payment API's clock as measured (deadlines are the API's).
     pub fn server_clock(&self) -> &ServerClock {
         &self.inner.server_clock
     }
@@ -366,7 +315,7 @@ impl Tracker {
         self.inner.local_clock
     }
 
-    /// The server's time now by our best estimate, unix ms.
+    /// The payment API's time now by our best estimate, unix ms.
     pub fn server_now_ms(&self) -> i64 {
         self.inner.local_clock.now_ms() + self.inner.server_clock.offset_ms()
     }
@@ -388,14 +337,14 @@ impl Tracker {
             payments: st
                 .order
                 .iter()
-                .filter_map(|id| st.payments.get(id).map(Entry::view))
+                .filter_map(|id| st.payments.get(id).map(TrackedPayment::of))
                 .collect(),
             connection,
         }
     }
 
     pub fn get(&self, payment_id: &str) -> Option<TrackedPayment> {
-        self.lock().payments.get(payment_id).map(Entry::view)
+        self.lock().payments.get(payment_id).map(TrackedPayment::of)
     }
 
     /// Tracked payments that are not in a terminal status (pending or unknown): the set
@@ -417,71 +366,157 @@ impl Tracker {
         self.lock().order.clone()
     }
 
-    /// Starts tracking a payment (normally the create response). Tracking an already
-    /// tracked payment merges it like any other message.
-    pub fn track(&self, payment: Payment, source: Source) -> Result<Applied, TrackerError> {
+    /// Follows payments the journal already holds (a restart): no transition, nothing
+    /// recorded again. A payment already followed keeps what the tracker knows.
+    pub fn restore(&self, states: Vec<PaymentState>) {
         let mut st = self.lock();
-        if st.payments.contains_key(&payment.id) {
-            return self.merge_locked(&mut st, payment, source);
+        let mut added = false;
+        for s in states {
+            let id = s.payment.id.clone();
+            if st.payments.contains_key(&id) {
+                continue;
+            }
+            st.order.push(id.clone());
+            st.payments.insert(id, s);
+            added = true;
         }
-        let claimed = payment.effective_status();
-        let unconfirmed_paid = claimed == PaymentStatus::Succeeded && !source.confirms();
-        // A claim of paid we cannot trust enters as pending, and is read from the API.
-        let status = if unconfirmed_paid {
-            PaymentStatus::Pending
-        } else {
-            claimed
-        };
-        let mut shown = payment.clone();
-        if unconfirmed_paid {
-            shown.status = PaymentStatus::Pending;
-            shown.captured = false;
-        }
-        let transition = Transition {
-            seq: st.seq + 1,
-            payment_id: payment.id.clone(),
-            kind: TransitionKind::Tracked,
-            from: None,
-            to: status.clone(),
-            refunded_from: 0,
-            refunded_to: shown.amount_refunded,
-            source,
-            at_unix_ms: self.server_now_ms(),
-            payment: shown.clone(),
-        };
-        self.record(&transition)?;
-        st.seq = transition.seq;
-        let id = payment.id.clone();
-        st.payments.insert(
-            id.clone(),
-            Entry {
-                payment: shown,
-                status,
-                source,
-                refunds: BTreeMap::new(),
-                expiry_fired: false,
-                awaiting_confirmation: unconfirmed_paid,
-                last_seq: transition.seq,
-            },
-        );
-        st.order.push(id.clone());
-        if unconfirmed_paid {
-            st.needs_read.insert(id);
-        }
-        self.publish_locked(TrackerEvent::Transition(transition.clone()));
         drop(st);
-        self.bump();
-        Ok(Applied::Changed(transition))
+        if added {
+            self.bump();
+        }
     }
 
-    /// Stops tracking a payment (the cashier closed it). Its pending reads stop too.
+    /// Starts following a payment (normally the create response): it merges like any
+    /// other message — against the journal's copy when the journal already has it — and
+    /// stays followed until [`untrack`](Self::untrack).
+    pub async fn track(&self, payment: Payment, source: Source) -> Result<Applied, TrackerError> {
+        self.merge_in(Update::Payment(payment), source, Keep::Follow)
+            .await
+    }
+
+    /// Merges a payment object from `source`.
+    pub async fn apply(&self, payment: Payment, source: Source) -> Result<Applied, TrackerError> {
+        self.merge_in(Update::Payment(payment), source, Keep::IfKnown)
+            .await
+    }
+
+    /// Merges a refund object (refund webhooks carry refunds, not payments).
+    pub async fn apply_refund(
+        &self,
+        refund: Refund,
+        source: Source,
+    ) -> Result<Applied, TrackerError> {
+        self.merge_in(Update::Refund(refund), source, Keep::IfKnown)
+            .await
+    }
+
+    /// Merges any update: into the followed state, else into the journal's copy; `keep`
+    /// says what happens to a payment that is not followed.
+    pub async fn merge_in(
+        &self,
+        update: Update,
+        source: Source,
+        keep: Keep,
+    ) -> Result<Applied, TrackerError> {
+        let follow = keep == Keep::Follow;
+        let id = update.payment_id().to_owned();
+        let _gate = self.inner.gate.lock().await;
+        let followed = self.lock().payments.get(&id).cloned();
+        let tracked = followed.is_some();
+        let mut current = match followed {
+            Some(s) => Some(s),
+            None => self
+                .inner
+                .sink
+                .load(id.clone())
+                .await
+                .map_err(|e| self.refused(&id, e))?,
+        };
+        if current.is_none() && keep == Keep::IfKnown {
+            return Ok(Applied::Untracked);
+        }
+        let mut attempts = 0;
+        loop {
+            let t = match merge(current.as_ref(), &update, source, self.server_now_ms()) {
+                Merged::Changed(t) => t,
+                other => {
+                    if follow && !tracked {
+                        if let Some(s) = current {
+                            // Already journaled, nothing new: follow it from here.
+                            self.follow(s);
+                        }
+                    }
+                    return Ok(match other {
+                        Merged::Stale => Applied::Stale,
+                        Merged::Unconfirmed | Merged::Unknown => Applied::NeedsConfirmation,
+                        _ => Applied::Unchanged,
+                    });
+                }
+            };
+            match self.inner.sink.record(t.clone()).await {
+                Ok(seq) => {
+                    let t = Transition { seq, ..t };
+                    let after = t.apply_to(current.as_ref());
+                    self.show(&t, after, tracked || follow);
+                    return Ok(Applied::Changed(t));
+                }
+                Err(SinkError::Conflict(newer)) if attempts < CONFLICT_RETRIES => {
+                    attempts += 1;
+                    tracing::debug!(payment_id = %id, "journal moved on; merging again");
+                    current = Some(*newer);
+                }
+                Err(e) => return Err(self.refused(&id, e)),
+            }
+        }
+    }
+
+    fn refused(&self, payment_id: &str, source: SinkError) -> TrackerError {
+        tracing::error!(payment_id = %payment_id, error = %source,
+            "journal refused a change; not shown");
+        self.publish(TrackerEvent::JournalFailed {
+            payment_id: payment_id.to_owned(),
+            error: source.to_string(),
+        });
+        TrackerError::Journal {
+            payment_id: payment_id.to_owned(),
+            source,
+        }
+    }
+
+    fn follow(&self, s: PaymentState) {
+        let mut st = self.lock();
+        let id = s.payment.id.clone();
+        if !st.payments.contains_key(&id) {
+            st.order.push(id.clone());
+        }
+        st.payments.insert(id, s);
+        drop(st);
+        self.bump();
+    }
+
+    /// Keeps the new state (when followed) and tells subscribers, under one lock so a
+    /// snapshot is never missing a published transition.
+    fn show(&self, t: &Transition, after: PaymentState, keep: bool) {
+        let mut st = self.lock();
+        if keep {
+            if !st.payments.contains_key(&t.payment_id) {
+                st.order.push(t.payment_id.clone());
+            }
+            st.payments.insert(t.payment_id.clone(), after);
+        }
+        st.seq = st.seq.max(t.seq);
+        let _ = self.inner.events.send(TrackerEvent::Transition(t.clone()));
+        drop(st);
+        self.bump();
+    }
+
+    /// Stops following a payment (the cashier closed it); it stays in the journal.
     pub fn untrack(&self, payment_id: &str) -> bool {
         let mut st = self.lock();
         let removed = st.payments.remove(payment_id).is_some();
         if removed {
             st.order.retain(|id| id != payment_id);
-            st.needs_read.remove(payment_id);
-            self.publish_locked(TrackerEvent::Untracked {
+            let _ = self.inner.events.send(TrackerEvent::Untracked {
                 payment_id: payment_id.to_owned(),
             });
         }
@@ -492,202 +527,22 @@ impl Tracker {
         removed
     }
 
-    /// Merges a payment object from `source` into the tracked state.
-    pub fn apply(&self, payment: Payment, source: Source) -> Result<Applied, TrackerError> {
-        let mut st = self.lock();
-        self.merge_locked(&mut st, payment, source)
-    }
-
-    /// Merges a refund object (refund webhooks carry refunds, not payments).
-    pub fn apply_refund(&self, refund: Refund, source: Source) -> Result<Applied, TrackerError> {
-        let mut st = self.lock();
-        let Some(entry) = st.payments.get(&refund.payment_id) else {
-            return Ok(Applied::Untracked);
-        };
-        if !source.confirms() {
-            st.needs_read.insert(refund.payment_id.clone());
-            drop(st);
-            self.bump();
-            return Ok(Applied::NeedsConfirmation);
-        }
-        let before = entry.refunded();
-        let mut refunds = entry.refunds.clone();
-        let known = refunds.get(&refund.id).cloned();
-        // A refund's status only moves forward too: a late "pending" never undoes
-        // "succeeded".
-        let next = match known {
-            Some((_, RefundStatus::Succeeded)) | Some((_, RefundStatus::Failed)) => {
-                return Ok(Applied::Unchanged)
-            }
-            _ => (refund.amount, refund.status.clone()),
-        };
-        refunds.insert(refund.id.clone(), next);
-        let mut probe = Entry {
-            payment: entry.payment.clone(),
-            status: entry.status.clone(),
-            source,
-            refunds,
-            expiry_fired: entry.expiry_fired,
-            awaiting_confirmation: entry.awaiting_confirmation,
-            last_seq: entry.last_seq,
-        };
-        let after = probe.refunded();
-        if after <= before {
-            // Recorded (a requested refund), nothing to show yet.
-            if let Some(e) = st.payments.get_mut(&refund.payment_id) {
-                e.refunds = probe.refunds;
-            }
-            return Ok(Applied::Unchanged);
-        }
-        probe.payment.amount_refunded = after;
-        probe.payment.refunded = after > 0;
-        let transition = Transition {
-            seq: st.seq + 1,
-            payment_id: refund.payment_id.clone(),
-            kind: TransitionKind::Refund,
-            from: Some(probe.status.clone()),
-            to: probe.status.clone(),
-            refunded_from: before,
-            refunded_to: after,
-            source,
-            at_unix_ms: self.server_now_ms(),
-            payment: probe.payment.clone(),
-        };
-        self.record(&transition)?;
-        st.seq = transition.seq;
-        probe.last_seq = transition.seq;
-        st.payments.insert(refund.payment_id.clone(), probe);
-        self.publish_locked(TrackerEvent::Transition(transition.clone()));
-        drop(st);
-        self.bump();
-        Ok(Applied::Changed(transition))
-    }
-
-    fn merge_locked(
-        &self,
-        st: &mut MutexGuard<'_, State>,
-        payment: Payment,
-        source: Source,
-    ) -> Result<Applied, TrackerError> {
-        let Some(entry) = st.payments.get(&payment.id) else {
-            return Ok(Applied::Untracked);
-        };
-        let next = payment.effective_status();
-        let status_moves = entry.status.can_advance_to(&next);
-        let same_status = entry.status == next;
-        if !status_moves && !same_status {
-            return Ok(Applied::Stale);
-        }
-        if !source.confirms() {
-            // Restored rows and anything else unconfirmed only ever ask for a read.
-            if status_moves || payment.amount_refunded > entry.refunded() {
-                let id = payment.id.clone();
-                if let Some(e) = st.payments.get_mut(&id) {
-                    e.awaiting_confirmation = true;
-                }
-                st.needs_read.insert(id);
-                self.bump();
-                return Ok(Applied::NeedsConfirmation);
-            }
-            return Ok(Applied::Unchanged);
-        }
-        let before_refunded = entry.refunded();
-        let refund_grows = payment.amount_refunded > before_refunded;
-        if !status_moves && !refund_grows {
-            // Same state. An API read is the freshest full object: keep its fields
-            // (a corrected `expired_at`, say) without a transition.
-            let clears_claim = entry.awaiting_confirmation && source == Source::ApiRead;
-            if source == Source::ApiRead || source == Source::CreateResponse {
-                let id = payment.id.clone();
-                if let Some(e) = st.payments.get_mut(&id) {
-                    e.payment = Payment {
-                        amount_refunded: e.payment.amount_refunded.max(payment.amount_refunded),
-                        ..payment
-                    };
-                    if clears_claim {
-                        e.awaiting_confirmation = false;
-                    }
-                }
-                st.needs_read.remove(&id);
-                if clears_claim {
-                    self.bump();
-                }
-            }
-            return Ok(Applied::Unchanged);
-        }
-        let from = entry.status.clone();
-        let to = if status_moves { next } else { from.clone() };
-        let after_refunded = before_refunded.max(payment.amount_refunded);
-        let mut stored = payment;
-        stored.amount_refunded = after_refunded;
-        let transition = Transition {
-            seq: st.seq + 1,
-            payment_id: stored.id.clone(),
-            kind: if status_moves {
-                TransitionKind::Status
-            } else {
-                TransitionKind::Refund
-            },
-            from: Some(from),
-            to: to.clone(),
-            refunded_from: before_refunded,
-            refunded_to: after_refunded,
-            source,
-            at_unix_ms: self.server_now_ms(),
-            payment: stored.clone(),
-        };
-        self.record(&transition)?;
-        st.seq = transition.seq;
-        let id = stored.id.clone();
-        if let Some(e) = st.payments.get_mut(&id) {
-            e.payment = stored;
-            e.status = to;
-            e.source = source;
-            e.awaiting_confirmation = false;
-            e.last_seq = transition.seq;
-        }
-        st.needs_read.remove(&id);
-        self.publish_locked(TrackerEvent::Transition(transition.clone()));
-        self.bump();
-        Ok(Applied::Changed(transition))
-    }
-
-    fn record(&self, transition: &Transition) -> Result<(), TrackerError> {
-        if let Err(source) = self.inner.sink.record(transition) {
-            tracing::error!(payment_id = %transition.payment_id, error = %source,
-                "journal refused a transition; not shown");
-            self.publish_locked(TrackerEvent::JournalFailed {
-                payment_id: transition.payment_id.clone(),
-                error: source.to_string(),
-            });
-            return Err(TrackerError::Journal {
-                payment_id: transition.payment_id.clone(),
-                source,
-            });
-        }
-        Ok(())
-    }
-
-    /// Sends to subscribers; having none is fine.
-    fn publish_locked(&self, event: TrackerEvent) {
-        let _ = self.inner.events.send(event);
-    }
-
     fn bump(&self) {
         self.inner.changed.send_modify(|v| *v = v.wrapping_add(1));
     }
 
-    /// Publishes an event that is not a state change (ticks, expiry).
-    pub(crate) fn publish(&self, event: TrackerEvent) {
+    /// Publishes an event that is not a state change (ticks, expiry). Having no
+    /// subscriber is fine.
+    pub fn publish(&self, event: TrackerEvent) {
         let _st = self.lock();
-        self.publish_locked(event);
+        let _ = self.inner.events.send(event);
     }
 
     /// Records the session's connection status and tells subscribers.
-    pub(crate) fn set_connection(&self, status: ConnectionStatus) {
+    pub fn set_connection(&self, status: ConnectionStatus) {
         let mut st = self.lock();
         st.connection = status.clone();
-        self.publish_locked(TrackerEvent::Connection(status));
+        let _ = self.inner.events.send(TrackerEvent::Connection(status));
     }
 
     pub fn connection(&self) -> ConnectionStatus {
@@ -696,336 +551,12 @@ impl Tracker {
         c
     }
 
-    /// Marks the payment's countdown as run out. True only the first time.
-    pub(crate) fn mark_expiry_fired(&self, payment_id: &str) -> bool {
-        let mut st = self.lock();
-        match st.payments.get_mut(payment_id) {
-            Some(e) if !e.expiry_fired => {
-                e.expiry_fired = true;
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// Asks for an API read of a tracked payment (the session's read loop takes it).
-    pub fn request_read(&self, payment_id: &str) {
-        let mut st = self.lock();
-        if st.payments.contains_key(payment_id) {
-            st.needs_read.insert(payment_id.to_owned());
-            drop(st);
-            self.bump();
-        }
-    }
-
-    pub(crate) fn take_needs_read(&self) -> BTreeSet<String> {
-        std::mem::take(&mut self.lock().needs_read)
-    }
-
-    pub(crate) fn watch_changes(&self) -> watch::Receiver<u64> {
+    /// Changes whenever the followed set or a status changes (the session's loops wait
+    /// on it).
+    pub fn watch_changes(&self) -> watch::Receiver<u64> {
         self.inner.changed.subscribe()
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::atomic::{AtomicBool, Ordering};
-
-    fn payment(id: &str, status: &str) -> Payment {
-        serde_json::from_str(&format!(
-            r#"{{"id":"{id}","amount":1250,"currency":"USD","status":"{status}",
-                "created":1700000000,"time_window":600,"captured":{}}}"#,
-            status == "succeeded"
-        ))
-        .unwrap()
-    }
-
-    fn tracker() -> Tracker {
-        Tracker::new(Arc::new(NoJournal))
-    }
-
-    fn transitions(sub: &mut Subscription) -> Vec<Transition> {
-        let mut out = Vec::new();
-        while let Some(e) = sub.try_recv() {
-            if let TrackerEvent::Transition(t) = e {
-                out.push(t);
-            }
-        }
-        out
-    }
-
-    #[test]
-    fn duplicate_messages_emit_one_transition() {
-        let t = tracker();
-        let mut sub = t.subscribe();
-        t.track(payment("p1", "pending"), Source::CreateResponse)
-            .unwrap();
-        for source in [
-            Source::RelayedWebhook,
-            Source::ApiRead,
-            Source::RelayedWebhook,
-        ] {
-            t.apply(payment("p1", "succeeded"), source).unwrap();
-        }
-        let ts = transitions(&mut sub);
-        assert_eq!(ts.len(), 2, "{ts:#?}");
-        assert_eq!(ts[0].kind, TransitionKind::Tracked);
-        assert_eq!(ts[1].from, Some(PaymentStatus::Pending));
-        assert_eq!(ts[1].to, PaymentStatus::Succeeded);
-        assert_eq!(ts[1].source, Source::RelayedWebhook);
-        assert_eq!(ts[1].seq, ts[0].seq + 1);
-    }
-
-    #[test]
-    fn stale_push_never_moves_status_backwards() {
-        let t = tracker();
-        t.track(payment("p1", "pending"), Source::CreateResponse)
-            .unwrap();
-        t.apply(payment("p1", "succeeded"), Source::ApiRead)
-            .unwrap();
-        let mut sub = t.subscribe();
-        assert_eq!(
-            t.apply(payment("p1", "pending"), Source::RelayedWebhook)
-                .unwrap(),
-            Applied::Stale
-        );
-        assert_eq!(
-            t.apply(payment("p1", "cancelled"), Source::ApiRead)
-                .unwrap(),
-            Applied::Stale
-        );
-        assert!(transitions(&mut sub).is_empty());
-        assert_eq!(t.get("p1").unwrap().status, PaymentStatus::Succeeded);
-        assert!(t.pending_ids().is_empty());
-    }
-
-    #[test]
-    fn out_of_order_messages_settle_on_the_furthest_status() {
-        let t = tracker();
-        t.track(payment("p1", "pending"), Source::CreateResponse)
-            .unwrap();
-        let mut sub = t.subscribe();
-        // The capture push overtakes the "created" push.
-        t.apply(payment("p1", "succeeded"), Source::RelayedWebhook)
-            .unwrap();
-        t.apply(payment("p1", "pending"), Source::RelayedWebhook)
-            .unwrap();
-        let ts = transitions(&mut sub);
-        assert_eq!(ts.len(), 1);
-        assert_eq!(ts[0].to, PaymentStatus::Succeeded);
-    }
-
-    #[test]
-    fn unknown_status_stays_visible_and_can_still_settle() {
-        let t = tracker();
-        t.track(payment("p1", "pending"), Source::CreateResponse)
-            .unwrap();
-        let mut sub = t.subscribe();
-        t.apply(payment("p1", "under_review"), Source::ApiRead)
-            .unwrap();
-        assert_eq!(
-            t.get("p1").unwrap().status,
-            PaymentStatus::Unknown("under_review".into())
-        );
-        // Still polled: an unknown status is not terminal.
-        assert_eq!(t.pending_ids(), vec!["p1".to_owned()]);
-        t.apply(payment("p1", "pending"), Source::ApiRead).unwrap();
-        t.apply(payment("p1", "succeeded"), Source::ApiRead)
-            .unwrap();
-        let ts = transitions(&mut sub);
-        assert_eq!(ts.len(), 2);
-        assert_eq!(
-            ts[1].from,
-            Some(PaymentStatus::Unknown("under_review".into()))
-        );
-        assert_eq!(ts[1].to, PaymentStatus::Succeeded);
-    }
-
-    #[test]
-    fn paid_is_never_shown_from_an_unconfirmed_source() {
-        let t = tracker();
-        t.track(payment("p1", "pending"), Source::CreateResponse)
-            .unwrap();
-        let mut sub = t.subscribe();
-        assert_eq!(
-            t.apply(payment("p1", "succeeded"), Source::Restored)
-                .unwrap(),
-            Applied::NeedsConfirmation
-        );
-        assert!(transitions(&mut sub).is_empty());
-        let view = t.get("p1").unwrap();
-        assert_eq!(view.status, PaymentStatus::Pending);
-        assert!(view.awaiting_confirmation);
-        assert!(t.take_needs_read().contains("p1"));
-        // A restored row that claims paid is tracked as pending until the API says so.
-        t.track(payment("p2", "succeeded"), Source::Restored)
-            .unwrap();
-        assert_eq!(t.get("p2").unwrap().status, PaymentStatus::Pending);
-        assert!(!t.get("p2").unwrap().payment.is_paid());
-        assert!(t.take_needs_read().contains("p2"));
-        t.apply(payment("p2", "succeeded"), Source::ApiRead)
-            .unwrap();
-        assert_eq!(t.get("p2").unwrap().status, PaymentStatus::Succeeded);
-        assert!(!t.get("p2").unwrap().awaiting_confirmation);
-    }
-
-    #[test]
-    fn an_expired_flag_reads_as_expired() {
-        let t = tracker();
-        t.track(payment("p1", "pending"), Source::CreateResponse)
-            .unwrap();
-        let mut p = payment("p1", "pending");
-        p.expired = true;
-        let Applied::Changed(tr) = t.apply(p, Source::ApiRead).unwrap() else {
-            panic!("expected a transition");
-        };
-        assert_eq!(tr.to, PaymentStatus::Expired);
-        // A capture after expiry is not believed over the terminal status.
-        assert_eq!(
-            t.apply(payment("p1", "succeeded"), Source::RelayedWebhook)
-                .unwrap(),
-            Applied::Stale
-        );
-    }
-
-    #[test]
-    fn refunds_add_up_once_per_refund() {
-        let t = tracker();
-        t.track(payment("p1", "succeeded"), Source::CreateResponse)
-            .unwrap();
-        let mut sub = t.subscribe();
-        let refund = |id: &str, amount: i128, status: &str| -> Refund {
-            serde_json::from_str(&format!(
-                r#"{{"id":"{id}","payment_id":"p1","amount":{amount},"currency":"USD","status":"{status}"}}"#
-            ))
-            .unwrap()
-        };
-        t.apply_refund(refund("r1", 250, "pending"), Source::RelayedWebhook)
-            .unwrap();
-        t.apply_refund(refund("r1", 250, "succeeded"), Source::RelayedWebhook)
-            .unwrap();
-        t.apply_refund(refund("r1", 250, "succeeded"), Source::RelayedWebhook)
-            .unwrap();
-        t.apply_refund(refund("r1", 250, "pending"), Source::RelayedWebhook)
-            .unwrap();
-        t.apply_refund(refund("r2", 100, "succeeded"), Source::RelayedWebhook)
-            .unwrap();
-        // The API's own total agrees: nothing new.
-        let mut p = payment("p1", "succeeded");
-        p.amount_refunded = 350;
-        assert_eq!(t.apply(p, Source::ApiRead).unwrap(), Applied::Unchanged);
-        let ts = transitions(&mut sub);
-        assert_eq!(
-            ts.iter()
-                .map(|t| (t.refunded_from, t.refunded_to))
-                .collect::<Vec<_>>(),
-            vec![(0, 250), (250, 350)]
-        );
-        assert!(ts.iter().all(|t| t.kind == TransitionKind::Refund));
-        assert_eq!(t.get("p1").unwrap().refunded, 350);
-    }
-
-    struct FlakyJournal {
-        fail: AtomicBool,
-        written: Mutex<Vec<u64>>,
-    }
-
-    impl TransitionSink for FlakyJournal {
-        fn record(&self, t: &Transition) -> Result<(), SinkError> {
-            if self.fail.load(Ordering::SeqCst) {
-                return Err(SinkError::new("disk full"));
-            }
-            self.written.lock().unwrap().push(t.seq);
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn a_transition_the_journal_refuses_is_not_shown() {
-        let journal = Arc::new(FlakyJournal {
-            fail: AtomicBool::new(false),
-            written: Mutex::new(Vec::new()),
-        });
-        let t = Tracker::new(journal.clone());
-        t.track(payment("p1", "pending"), Source::CreateResponse)
-            .unwrap();
-        let mut sub = t.subscribe();
-        journal.fail.store(true, Ordering::SeqCst);
-        let err = t
-            .apply(payment("p1", "succeeded"), Source::RelayedWebhook)
-            .unwrap_err();
-        assert!(err.to_string().contains("disk full"), "{err}");
-        assert_eq!(t.get("p1").unwrap().status, PaymentStatus::Pending);
-        assert!(matches!(
-            sub.try_recv(),
-            Some(TrackerEvent::JournalFailed { .. })
-        ));
-        assert!(sub.try_recv().is_none());
-        // The same news later, once the journal works, is shown — with the next seq.
-        journal.fail.store(false, Ordering::SeqCst);
-        let Applied::Changed(tr) = t
-            .apply(payment("p1", "succeeded"), Source::ApiRead)
-            .unwrap()
-        else {
-            panic!("expected a transition");
-        };
-        assert_eq!(tr.seq, 2);
-        assert_eq!(*journal.written.lock().unwrap(), vec![1, 2]);
-    }
-
-    #[test]
-    fn messages_for_untracked_payments_are_ignored() {
-        let t = tracker();
-        assert_eq!(
-            t.apply(payment("nope", "succeeded"), Source::RelayedWebhook)
-                .unwrap(),
-            Applied::Untracked
-        );
-        t.track(payment("p1", "pending"), Source::CreateResponse)
-            .unwrap();
-        assert!(t.untrack("p1"));
-        assert_eq!(
-            t.apply(payment("p1", "succeeded"), Source::ApiRead)
-                .unwrap(),
-            Applied::Untracked
-        );
-        assert!(t.snapshot().payments.is_empty());
-    }
-
-    #[test]
-    fn snapshot_then_stream_misses_nothing() {
-        let t = tracker();
-        let mut sub = t.subscribe();
-        t.track(payment("p1", "pending"), Source::CreateResponse)
-            .unwrap();
-        let snap = t.snapshot();
-        t.apply(payment("p1", "succeeded"), Source::ApiRead)
-            .unwrap();
-        let ts = transitions(&mut sub);
-        let after: Vec<_> = ts.iter().filter(|t| t.seq > snap.seq).collect();
-        assert_eq!(snap.payments[0].status, PaymentStatus::Pending);
-        assert_eq!(after.len(), 1);
-        assert_eq!(after[0].to, PaymentStatus::Succeeded);
-    }
-
-    #[tokio::test]
-    async fn a_lagging_subscriber_is_told_to_resnapshot() {
-        let t = Tracker::with_capacity(
-            Arc::new(NoJournal),
-            ServerClock::new(),
-            LocalClock::system(),
-            2,
-        );
-        let mut sub = t.subscribe();
-        for i in 0..5 {
-            t.track(payment(&format!("p{i}"), "pending"), Source::CreateResponse)
-                .unwrap();
-        }
-        assert!(matches!(
-            sub.recv().await,
-            Some(TrackerEvent::Resnapshot { missed: 3 })
-        ));
-        assert_eq!(t.snapshot().payments.len(), 5);
-    }
-}
+mod tests;

@@ -5,6 +5,7 @@
 
 use chrono::{FixedOffset, NaiveDate, TimeZone};
 use paydesk_core::journal::{ActionId, ActionKind, Journal, JournalError, Total};
+use paydesk_core::merge::Source;
 use paydesk_core::{Currency, Money, Payment, PaymentStatus};
 
 const TEN_POW_20: i128 = 100_000_000_000_000_000_000;
@@ -40,6 +41,7 @@ fn open() -> (tempfile::TempDir, Journal) {
 }
 
 fn record(j: &Journal, p: &Payment, source: &str) -> bool {
+    let source = Source::parse(source).unwrap();
     j.record_snapshot(p, source, p.created * 1000 + 1)
         .unwrap()
         .is_some()
@@ -164,26 +166,35 @@ fn history_totals_and_csv_match_the_payments_made() {
 fn the_same_snapshot_twice_records_nothing_new() {
     let (_dir, j) = open();
     let mut p = payment("pay_dup", 1000, "USD", "pending", at(9, 0));
-    let first = j.record_snapshot(&p, "create", 1).unwrap().unwrap();
+    let first = j
+        .record_snapshot(&p, Source::CreateResponse, 1)
+        .unwrap()
+        .unwrap();
     assert_eq!(first.from, None);
     assert_eq!(first.to, PaymentStatus::Pending);
-    assert_eq!(j.record_snapshot(&p, "poll", 2).unwrap(), None);
+    assert_eq!(j.record_snapshot(&p, Source::ApiRead, 2).unwrap(), None);
     // Only the countdown string differs: still nothing new.
     p.remaining_time = Some("9:41".into());
-    assert_eq!(j.record_snapshot(&p, "poll", 3).unwrap(), None);
+    assert_eq!(j.record_snapshot(&p, Source::ApiRead, 3).unwrap(), None);
 
     p.status = PaymentStatus::Succeeded;
-    let paid = j.record_snapshot(&p, "push", 4).unwrap().unwrap();
+    let paid = j
+        .record_snapshot(&p, Source::RelayedWebhook, 4)
+        .unwrap()
+        .unwrap();
     assert_eq!(paid.from, Some(PaymentStatus::Pending));
     assert_eq!(paid.to, PaymentStatus::Succeeded);
     assert!(paid.status_changed() && !paid.refund_grew());
     // The push and then the poll that confirms it: one transition, not two.
-    assert_eq!(j.record_snapshot(&p, "poll", 5).unwrap(), None);
-    assert_eq!(j.record_snapshot(&p, "push", 6).unwrap(), None);
+    assert_eq!(j.record_snapshot(&p, Source::ApiRead, 5).unwrap(), None);
+    assert_eq!(
+        j.record_snapshot(&p, Source::RelayedWebhook, 6).unwrap(),
+        None
+    );
 
     let transitions = j.transitions("pay_dup").unwrap();
     assert_eq!(transitions.len(), 2);
-    assert_eq!(transitions[1].source, "push");
+    assert_eq!(transitions[1].source, Source::RelayedWebhook);
     assert_eq!(transitions[1].observed_at_ms, 4);
 }
 
@@ -238,7 +249,7 @@ fn refunds_are_journaled_as_they_grow_and_never_shrink() {
     let mut p = payment("pay_ref", 5000, "EUR", "succeeded", at(9, 0));
     record(&j, &p, "poll");
     p.amount_refunded = 1000;
-    let partial = j.record_snapshot(&p, "poll", 10).unwrap().unwrap();
+    let partial = j.record_snapshot(&p, Source::ApiRead, 10).unwrap().unwrap();
     assert!(partial.refund_grew() && !partial.status_changed());
     assert_eq!(
         (partial.refunded_before_minor, partial.refunded_after_minor),
@@ -318,7 +329,7 @@ fn intents_stay_unresolved_until_attached_or_abandoned() {
 
     let created = payment("pay_a", 1250, "EUR", "pending", at(9, 0));
     let t = j.attach_payment("ord-a", &created).unwrap().unwrap();
-    assert_eq!(t.source, "create");
+    assert_eq!(t.source, Source::CreateResponse);
     let entry = j.entry("pay_a").unwrap().unwrap();
     assert_eq!(entry.terminal.as_deref(), Some("Front till"));
     assert_eq!(entry.payment.order_id.as_deref(), Some("ord-a"));
@@ -404,7 +415,7 @@ fn two_processes_worth_of_connections_write_without_losing_anything() {
             std::thread::spawn(move || {
                 for i in 0..50 {
                     let p = payment(&format!("pay_{n}_{i}"), 100, "USD", "pending", at(9, i));
-                    j.record_snapshot(&p, "create", 1).unwrap();
+                    j.record_snapshot(&p, Source::CreateResponse, 1).unwrap();
                 }
             })
         })
@@ -446,7 +457,7 @@ fn a_refund_request_stays_open_until_its_answer_is_journaled() {
         .resolve_action(refund, "refunded", Some(&p))
         .unwrap()
         .unwrap();
-    assert_eq!(t.source, "refund");
+    assert_eq!(t.source, Source::ApiRead);
     assert!(t.refund_grew());
     j.resolve_action(cancel, "refused: payment already succeeded", None)
         .unwrap();
@@ -482,7 +493,7 @@ fn the_intent_token_tells_apart_two_charges_with_one_order_id() {
         paydesk_core::journal::INTENT_METADATA_KEY
     ))
     .unwrap();
-    j.attach_payment_from("table-4", &p, "reconcile", 1)
+    j.attach_payment_from("table-4", &p, Source::Reconciliation, 1)
         .unwrap();
     let open_ids: Vec<_> = j
         .unresolved_intents()
@@ -528,7 +539,8 @@ fn a_payment_without_a_creation_time_belongs_to_the_day_it_was_seen() {
     let (_dir, j) = open();
     let p = payment("pay_nocreated", 100, "USD", "pending", 0);
     let seen_ms = at(15, 0) * 1000;
-    j.record_snapshot(&p, "push", seen_ms).unwrap();
+    j.record_snapshot(&p, Source::RelayedWebhook, seen_ms)
+        .unwrap();
     let entry = j.entry("pay_nocreated").unwrap().unwrap();
     assert_eq!(entry.created_at_ms, seen_ms);
     assert_eq!(j.history(day(), &tz()).unwrap().len(), 1);

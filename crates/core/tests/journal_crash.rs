@@ -15,6 +15,7 @@ use std::sync::mpsc::{sync_channel, Receiver};
 use std::time::Duration;
 
 use paydesk_core::journal::{ActionKind, Journal};
+use paydesk_core::merge::Source;
 use paydesk_core::{Currency, Money, Payment, PaymentStatus};
 
 const ROLE_ENV: &str = "CRASH_CHILD_ROLE";
@@ -71,15 +72,16 @@ fn run_step(j: &Journal, step: &str) {
         }
         "duplicate-poll" => {
             assert!(j
-                .record_snapshot(&payment_at("created"), "poll", 2)
+                .record_snapshot(&payment_at("created"), Source::ApiRead, 2)
                 .unwrap()
                 .is_none());
         }
         "paid" => {
-            j.record_snapshot(&payment_at("paid"), "push", 3).unwrap();
+            j.record_snapshot(&payment_at("paid"), Source::RelayedWebhook, 3)
+                .unwrap();
         }
         "late-stale-poll" => {
-            j.record_snapshot(&payment_at("created"), "poll", 4)
+            j.record_snapshot(&payment_at("created"), Source::ApiRead, 4)
                 .unwrap();
         }
         "refund-request" => {
@@ -134,7 +136,7 @@ fn child_till() {
                 j.record_intent(&order, cro(), None, "Till 9").unwrap();
                 j.attach_payment(&order, &p).unwrap();
                 p.status = PaymentStatus::Succeeded;
-                j.record_snapshot(&p, "push", 1).unwrap();
+                j.record_snapshot(&p, Source::RelayedWebhook, 1).unwrap();
                 let mut out = std::io::stdout().lock();
                 writeln!(out, "CHILD done {i}").unwrap();
                 out.flush().unwrap();
@@ -202,7 +204,7 @@ fn restart_and_reconcile(db: &Path, api: Option<&Payment>) -> Journal {
     for intent in j.unresolved_intents().unwrap() {
         match api.filter(|p| p.order_id.as_deref() == Some(intent.order_id.as_str())) {
             Some(found) => {
-                j.attach_payment_from(&intent.order_id, found, "reconcile", 10)
+                j.attach_payment_from(&intent.order_id, found, Source::Reconciliation, 10)
                     .unwrap();
             }
             None => j
@@ -212,7 +214,7 @@ fn restart_and_reconcile(db: &Path, api: Option<&Payment>) -> Journal {
     }
     for pending in j.pending().unwrap() {
         if let Some(truth) = api.filter(|p| p.id == pending.id) {
-            j.record_snapshot(truth, "poll", 11).unwrap();
+            j.record_snapshot(truth, Source::ApiRead, 11).unwrap();
         }
     }
     j

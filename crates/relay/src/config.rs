@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use paydesk_core::secrets::Secret;
+use paydesk_protocol::Secret;
 use serde::Deserialize;
 
 use crate::terminals::{hash_key, KeyHash, TerminalRecord, TerminalStore};

@@ -15,8 +15,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use paydesk_core::secrets::Secret;
-use paydesk_core::wire::{self, StreamPosition, TicketResponse};
+use paydesk_protocol::wire::{self, StreamPosition, TicketResponse};
+use paydesk_protocol::Secret;
 use tracing::{info, warn};
 
 use crate::server::AppState;

@@ -88,7 +88,7 @@ impl RelayHandle {
 
     /// `ws://127.0.0.1:PORT/v1/ws`
     pub fn ws_url(&self) -> String {
-        format!("ws://{}{}", self.addr, paydesk_core::wire::WS_PATH)
+        format!("ws://{}{}", self.addr, paydesk_protocol::wire::WS_PATH)
     }
 
     /// Where Crypto.com Pay (or the sandbox) posts the merchant's webhooks.

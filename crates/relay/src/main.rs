@@ -8,7 +8,6 @@ use anyhow::{bail, Context as _};
 use clap::{Args, Parser, Subcommand};
 use paydesk_relay::config::{LoadedConfig, ProcessEnv};
 use paydesk_relay::TerminalStore;
-use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
 #[command(
@@ -152,45 +151,14 @@ async fn shutdown_signal() {
 fn init_logs(
     log_dir: Option<&std::path::Path>,
     json: bool,
-) -> anyhow::Result<Option<tracing_appender::non_blocking::WorkerGuard>> {
-    use tracing_subscriber::prelude::*;
-    let filter =
-        EnvFilter::try_from_env("PAYDESK_RELAY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let (file_layer, guard) = match log_dir {
-        Some(dir) => {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating log directory {}", dir.display()))?;
-            let appender = tracing_appender::rolling::daily(dir, "paydesk-relay.log");
-            let (writer, guard) = tracing_appender::non_blocking(appender);
-            (
-                Some(
-                    tracing_subscriber::fmt::layer()
-                        .json()
-                        .with_writer(writer)
-                        .with_ansi(false),
-                ),
-                Some(guard),
-            )
-        }
-        None => (None, None),
-    };
-    let stderr = if json {
-        tracing_subscriber::fmt::layer()
-            .json()
-            .with_writer(std::io::stderr)
-            .boxed()
-    } else {
-        tracing_subscriber::fmt::layer()
-            .with_writer(std::io::stderr)
-            .boxed()
-    };
-    tracing_subscriber::registry()
-        .with(filter)
-        .with(stderr)
-        .with(file_layer)
-        .try_init()
-        .context("installing the log subscriber")?;
-    Ok(guard)
+) -> anyhow::Result<Option<paydesk_protocol::logging::WorkerGuard>> {
+    paydesk_protocol::logging::Logs::new("paydesk-relay")
+        .dir(log_dir)
+        .filter_env("PAYDESK_RELAY_LOG")
+        .json_stderr(json)
+        .json_files(true)
+        .init()
+        .context("installing the log subscriber")
 }
 
 fn store_path(file: StoreFile) -> anyhow::Result<PathBuf> {

@@ -15,7 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::stream::{SplitSink, StreamExt as _};
 use futures_util::SinkExt as _;
-use paydesk_core::wire::{
+use paydesk_protocol::wire::{
     close, ClientMessage, Hello, Ping, Recovery, ServerMessage, StreamPosition,
 };
 use tokio::sync::broadcast::error::RecvError;

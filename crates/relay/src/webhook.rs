@@ -14,8 +14,8 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
-use paydesk_core::payment::WebhookEvent;
-use paydesk_core::signature;
+use paydesk_protocol::payment::WebhookEvent;
+use paydesk_protocol::signature;
 use tracing::{info, Instrument as _};
 
 use crate::http::Refusal;

@@ -9,7 +9,7 @@ use std::process::Stdio;
 
 use common::*;
 use futures_util::StreamExt as _;
-use paydesk_core::wire::{self, ServerMessage};
+use paydesk_protocol::wire::{self, ServerMessage};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::Command;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;

@@ -9,7 +9,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
-use paydesk_core::wire::{self, Recovery};
+use paydesk_protocol::wire::{self, Recovery};
 use paydesk_relay::{RelayConfig, RelayHandle};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, Command};

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use common::*;
 use futures_util::{SinkExt as _, StreamExt as _};
-use paydesk_core::payment::WebhookEvent;
-use paydesk_core::wire::{self, close, Recovery, ServerMessage};
+use paydesk_protocol::payment::WebhookEvent;
+use paydesk_protocol::wire::{self, close, Recovery, ServerMessage};
 use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test]
@@ -123,8 +123,8 @@ async fn every_bad_webhook_is_refused_and_nothing_is_published() {
             http()
                 .post(&url)
                 .header(
-                    paydesk_core::signature::HEADER,
-                    paydesk_core::signature::sign(SECRET_A.as_bytes(), now, good.as_bytes()),
+                    paydesk_protocol::signature::HEADER,
+                    paydesk_protocol::signature::sign(SECRET_A.as_bytes(), now, good.as_bytes()),
                 )
                 .body(good.replace("100", "1"))
                 .send()

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use paydesk_core::clock::ServerClock;
 use paydesk_core::gateway::{Fetched, Gateway, GatewayConfig};
-use paydesk_core::payment::CreatePayment;
-use paydesk_core::secrets::Secret;
+use paydesk_protocol::payment::CreatePayment;
+use paydesk_protocol::Secret;
 use paydesk_sandbox::{SandboxConfig, SandboxHandle};
 use tokio::task::JoinSet;
 

@@ -15,8 +15,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
-use paydesk_core::money::Currency;
-use paydesk_core::payment::{Payment, PaymentList};
+use paydesk_protocol::money::Currency;
+use paydesk_protocol::payment::{Payment, PaymentList};
 
 use crate::error::ApiError;
 use crate::faults::Stats;

@@ -10,8 +10,8 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Json;
-use paydesk_core::money::{Currency, Money};
-use paydesk_core::payment::{Payment, PaymentStatus};
+use paydesk_protocol::money::{Currency, Money};
+use paydesk_protocol::payment::{Payment, PaymentStatus};
 
 use crate::api::PaymentId;
 use crate::control::capture;

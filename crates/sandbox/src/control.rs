@@ -18,7 +18,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use paydesk_core::payment::{Payment, PaymentStatus};
+use paydesk_protocol::payment::{Payment, PaymentStatus};
 use serde::{Deserialize, Serialize};
 
 use crate::api::{params, PaymentId, RawBody};

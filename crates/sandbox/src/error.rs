@@ -8,7 +8,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use paydesk_core::payment::{ApiErrorBody, ApiErrorDetail};
+use paydesk_protocol::payment::{ApiErrorBody, ApiErrorDetail};
 
 pub const INVALID_REQUEST: &str = "invalid_request_error";
 pub const AUTHENTICATION: &str = "authentication_error";

@@ -33,8 +33,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use paydesk_core::payment::Payment;
-use paydesk_core::secrets::Secret;
+use paydesk_protocol::payment::Payment;
+use paydesk_protocol::Secret;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -237,7 +237,7 @@ fn build_state(
 ) -> Result<
     (
         Arc<AppState>,
-        mpsc::Receiver<paydesk_core::payment::WebhookEvent>,
+        mpsc::Receiver<paydesk_protocol::payment::WebhookEvent>,
     ),
     SandboxError,
 > {
@@ -283,7 +283,7 @@ fn build_state(
 async fn serve(
     listener: TcpListener,
     app: Arc<AppState>,
-    rx: mpsc::Receiver<paydesk_core::payment::WebhookEvent>,
+    rx: mpsc::Receiver<paydesk_protocol::payment::WebhookEvent>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), SandboxError> {
     let deliverer = tokio::spawn(webhooks::run(

@@ -8,9 +8,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
-use paydesk_core::secrets::Secret;
+use paydesk_protocol::Secret;
 use paydesk_sandbox::{base_url_for, guess_lan_ip, SandboxConfig};
-use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
 #[command(
@@ -56,13 +55,9 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    paydesk_protocol::logging::Logs::new("paydesk-sandbox")
+        .init()
+        .context("installing the log subscriber")?;
     let args = Args::parse();
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await

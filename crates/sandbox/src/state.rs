@@ -4,8 +4,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use paydesk_core::payment::WebhookEvent;
-use paydesk_core::secrets::Secret;
+use paydesk_protocol::payment::WebhookEvent;
+use paydesk_protocol::Secret;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;

@@ -8,8 +8,8 @@
 use std::collections::{HashMap, VecDeque};
 
 use base64::Engine as _;
-use paydesk_core::money::{Currency, Money};
-use paydesk_core::payment::{
+use paydesk_protocol::money::{Currency, Money};
+use paydesk_protocol::payment::{
     EventData, EventObject, Payment, PaymentStatus, Refund, RefundStatus, WebhookEvent,
     EVENT_PAYMENT_CAPTURED, EVENT_PAYMENT_CREATED, EVENT_REFUND_REQUESTED,
     EVENT_REFUND_TRANSFERRED,
@@ -135,6 +135,9 @@ impl Store {
             network_cost: Some("0.0".to_owned()),
             payment_type: Some("checkout".to_owned()),
             amount_in_usd: quote.amount_in_usd,
+            current_inbound_fund: None,
+            payment_source: None,
+            pay_method: None,
         };
         self.order.push_back(id.clone());
         while self.order.len() > MAX_PAYMENTS {

@@ -4,7 +4,7 @@
 //! made in queue order, so a healthy receiver sees a payment's events in the order they
 //! happened; a failed attempt moves to a bounded set of retry tasks (full-jitter backoff)
 //! so one failing receiver never holds up the others. Every attempt is signed afresh
-//! (`Pay-Signature: t=<now>,v1=…`, with [`paydesk_core::signature::sign`]) so a retry is
+//! (`Pay-Signature: t=<now>,v1=…`, with [`paydesk_protocol::signature::sign`]) so a retry is
 //! not refused as stale. The deliverer belongs to the server: it stops when the server
 //! stops, and its retry tasks are aborted with it.
 
@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use paydesk_core::gateway::full_jitter;
-use paydesk_core::payment::WebhookEvent;
-use paydesk_core::signature;
+use paydesk_protocol::backoff;
+use paydesk_protocol::payment::WebhookEvent;
+use paydesk_protocol::signature;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tracing::{debug, warn, Instrument};
@@ -156,7 +156,7 @@ async fn retry(
 ) {
     for n in done..policy.max_attempts {
         if n > 0 {
-            tokio::time::sleep(full_jitter(n, policy.base, policy.cap)).await;
+            tokio::time::sleep(backoff::full_jitter(policy.base, policy.cap, n - 1)).await;
         }
         if attempt(app, http, d).await {
             return;

@@ -168,7 +168,7 @@ struct Till {
 }
 
 fn till(stack: &Stack, cfg: SessionConfig, gateway: Gateway, clock: ServerClock) -> Till {
-    let tracker = Tracker::with_clocks(Arc::new(NoJournal), clock, LocalClock::system());
+    let tracker = Tracker::with_clocks(Arc::new(NoJournal::default()), clock, LocalClock::system());
     let sub = tracker.subscribe();
     let _ = stack;
     let session = Session::start(cfg, tracker, gateway.clone());
@@ -226,7 +226,7 @@ async fn push_latency(n: usize) -> Result<(f64, f64)> {
         base_url: format!("http://{}", stack.relay.addr()),
         terminal_key: stack.terminal_key.clone(),
     });
-    cfg.live_check_first = Duration::from_secs(3600);
+    cfg.live_check_every = Duration::from_secs(3600);
     let mut t = till(&stack, cfg, stack.gateway(clock.clone())?, clock);
     wait_state(&mut t.sub, ConnectionState::Live, Duration::from_secs(10)).await?;
     let mut samples = Vec::with_capacity(n);
@@ -326,7 +326,7 @@ async fn ten_minute_costs(scale: u32) -> Result<Vec<Cost>> {
         max_silence: d.max_silence / scale,
         fallback_after: d.fallback_after / scale,
         poll_interval: d.poll_interval / scale,
-        live_check_first: d.live_check_first / scale,
+        live_check_every: d.live_check_every / scale,
         expiry_recheck: d.expiry_recheck / scale,
         backoff_base: d.backoff_base / scale,
         backoff_cap: d.backoff_cap / scale,

@@ -28,7 +28,7 @@ mod retry;
 mod scripted_tests;
 
 pub use error::GatewayError;
-pub use retry::{backoff_ceiling, full_jitter, parse_retry_after};
+pub use retry::parse_retry_after;
 
 use std::fmt;
 use std::future::Future;
@@ -43,6 +43,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tracing::{debug, info, warn, Instrument};
 
+use crate::backoff;
 use crate::clock::{local_now_ms, ClockSample, ServerClock};
 use crate::payment::{
     ApiErrorBody, CreatePayment, CreateRefund, Payment, PaymentList, PaymentStatus, Refund,
@@ -450,10 +451,10 @@ impl Gateway {
             match self.find_by_order_id(order_id).await {
                 Ok(Some(p)) => return Reconciled::Found(p),
                 Ok(None) if lookup < lookups => {
-                    let pause = backoff_ceiling(
-                        2,
+                    let pause = backoff::exp_ceiling(
                         self.inner.config.backoff_base,
                         self.inner.config.backoff_cap,
+                        1,
                     );
                     tokio::time::sleep(pause).await;
                 }
@@ -553,8 +554,13 @@ impl Gateway {
         match err.retry_after() {
             Some(asked) if asked > c.max_retry_after => None,
             // A little jitter on top so tills told the same second do not return together.
-            Some(asked) => Some(asked + full_jitter(1, c.backoff_base, c.backoff_base)),
-            None => Some(full_jitter(retry, c.backoff_base, c.backoff_cap)),
+            Some(asked) => Some(asked + backoff::full_jitter(c.backoff_base, c.backoff_base, 0)),
+            // Retries count from 1; attempts from 0.
+            None => Some(backoff::full_jitter(
+                c.backoff_base,
+                c.backoff_cap,
+                retry.saturating_sub(1),
+            )),
         }
     }
 

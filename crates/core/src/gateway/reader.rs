@@ -1,7 +1,7 @@
 //! The gateway as the realtime session's [`PaymentReader`]: one conditional read, its
 //! errors sorted into what the session's retry policy needs to know.
 
-use crate::realtime::{PaymentReader, ReadError, ReadOutcome};
+use crate::reader::{PaymentReader, ReadError, ReadOutcome};
 
 use super::{Fetched, Gateway, GatewayError};
 

@@ -1,22 +1,8 @@
-//! When to try again: full-jitter exponential backoff, and reading `Retry-After`.
-//!
-//! Full jitter (a uniform wait in `[0, min(cap, base·2^n)]`) spreads the retries of many
-//! tills that failed together, so a payment API that stumbled is not hit by a synchronized
-//! wave the moment it recovers. A `Retry-After` from the service overrides the backoff.
+//! Reading `Retry-After`. The backoff itself (full jitter, counted from attempt 0) is
+//! [`paydesk_protocol::backoff`], the one every retry in PayDesk uses; a `Retry-After`
+//! from the service overrides it.
 
 use std::time::{Duration, UNIX_EPOCH};
-
-use crate::realtime::backoff;
-
-/// The upper bound of the wait before retry number `retry` (1 = the first retry).
-pub fn backoff_ceiling(retry: u32, base: Duration, cap: Duration) -> Duration {
-    backoff::exp_ceiling(base, cap, retry.saturating_sub(1))
-}
-
-/// A full-jitter wait before retry number `retry`: the session's backoff, counted from 1.
-pub fn full_jitter(retry: u32, base: Duration, cap: Duration) -> Duration {
-    backoff::full_jitter(base, cap, retry.saturating_sub(1))
-}
 
 /// Parses `Retry-After`: delta seconds, or an HTTP date measured against the server's
 /// clock (`server_now_ms`, unix ms) so a till whose clock is off still waits the right time.
@@ -34,28 +20,6 @@ pub fn parse_retry_after(value: &str, server_now_ms: i64) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap() {
-        let base = Duration::from_millis(100);
-        let cap = Duration::from_secs(2);
-        assert_eq!(backoff_ceiling(1, base, cap), Duration::from_millis(100));
-        assert_eq!(backoff_ceiling(2, base, cap), Duration::from_millis(200));
-        assert_eq!(backoff_ceiling(4, base, cap), Duration::from_millis(800));
-        assert_eq!(backoff_ceiling(6, base, cap), cap);
-        assert_eq!(backoff_ceiling(500, base, cap), cap);
-    }
-
-    #[test]
-    fn full_jitter_stays_within_the_ceiling_and_spreads() {
-        let base = Duration::from_millis(100);
-        let cap = Duration::from_secs(1);
-        let waits: Vec<Duration> = (0..200).map(|_| full_jitter(3, base, cap)).collect();
-        assert!(waits.iter().all(|w| *w <= Duration::from_millis(400)));
-        // Uniform over [0, 400 ms]: 200 draws all in one half is astronomically unlikely.
-        assert!(waits.iter().any(|w| *w < Duration::from_millis(200)));
-        assert!(waits.iter().any(|w| *w > Duration::from_millis(200)));
-    }
 
     #[test]
     fn retry_after_reads_seconds_and_dates_on_the_servers_clock() {

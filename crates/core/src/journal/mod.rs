@@ -1,8 +1,10 @@
 //! The journal: the till's memory, a SQLite file in the OS data directory.
 //!
-//! Place in the data flow: the tracker hands every payment snapshot (create response, poll,
-//! push) to [`Journal::record_snapshot`] and emits to the UI only after it returns, so
-//! nothing is ever shown that the journal does not hold. Before the create call the
+//! Place in the data flow: the tracker hands every [`Transition`] the merge rule produced
+//! to [`Journal::record`], which writes it as-is, and emits it to the UI only after it
+//! returns, so nothing is ever shown that the journal does not hold. The journal decides
+//! nothing: [`Journal::observe`], for callers without a tracker, runs the same pure
+//! [`merge`](crate::merge::merge) against the stored state inside one transaction. Before the create call the
 //! caller writes a charge intent ([`Journal::record_intent`]); on start it reconciles
 //! [`Journal::unresolved_intents`] against the API by order id (a create may have
 //! succeeded just before the till died) and resumes tracking [`Journal::pending`].
@@ -10,14 +12,21 @@
 //! [`Journal::resolve_action`] after, [`Journal::unresolved_actions`] to re-read on start),
 //! so a refund that went out just before a crash is never offered twice.
 //!
-//! Durability: WAL with `synchronous=FULL`, one transaction per call, so a process killed
-//! at any instant leaves either the whole write or none of it. Statuses only move forward
-//! (the shared [`PaymentStatus::can_advance_to`] rule), so a late or duplicate snapshot
-//! changes nothing. Amounts are stored as decimal TEXT (SQLite integers stop at 64 bits).
+//! Books: one file holds the demo, test and live books apart; a [`Journal`] is opened on
+//! one book and sees only its payments, intents and requests, so demo and test sales never
+//! reach the real totals, exports or refunds.
 //!
-//! Calls block on an fsync; async callers run them in `spawn_blocking`.
+//! Durability: WAL with `synchronous=FULL`, one transaction per call, so a process killed
+//! at any instant leaves either the whole write or none of it. A transition names the
+//! state it was merged onto; when another process (the CLI beside the app) moved the
+//! payment on meanwhile, the write is refused with that newer state and the tracker merges
+//! again. Amounts are stored as decimal TEXT (SQLite integers stop at 64 bits).
+//!
+//! Calls block on an fsync: async code reaches the journal through its [`JournalHandle`],
+//! which runs every call on the journal's own thread.
 
 mod export;
+mod handle;
 mod schema;
 
 use std::io::Write;
@@ -30,9 +39,14 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use serde::Serialize;
 
 use crate::clock::local_now_ms;
+use crate::config::Mode;
+use crate::merge::{
+    merge, Merged, PaymentState, RefundState, Source, Transition, TransitionKind, Update,
+};
 use crate::money::{Currency, Money};
-use crate::payment::{Payment, PaymentStatus};
+use crate::payment::{Payment, PaymentStatus, RefundStatus};
 
+pub use handle::JournalHandle;
 pub use schema::CURRENT_VERSION as SCHEMA_VERSION;
 
 /// The file name inside the data directory.
@@ -107,6 +121,11 @@ pub enum JournalError {
     BadDay(NaiveDate),
     #[error("could not write the export: {0}")]
     Write(#[from] std::io::Error),
+    /// The payment moved on since the transition was merged (another process wrote it).
+    #[error("payment {} changed in the journal meanwhile", .0.payment.id)]
+    Conflict(Box<PaymentState>),
+    #[error("the journal's thread has stopped")]
+    Stopped,
 }
 
 pub type Result<T, E = JournalError> = std::result::Result<T, E>;
@@ -154,18 +173,22 @@ pub struct PendingAction {
     pub created_at_ms: i64,
 }
 
-/// One journaled change of a payment: its status moved forward, or more of it was
-/// refunded, or both. The first sighting of a payment is a transition from `None`.
+/// One journaled change of a payment, read back: its status moved forward, a refund was
+/// requested or sent, or the API filled in a detail. The first sighting of a payment is a
+/// transition from `None`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RecordedTransition {
     pub seq: i64,
     pub payment_id: String,
+    pub kind: TransitionKind,
     pub from: Option<PaymentStatus>,
     pub to: PaymentStatus,
     pub refunded_before_minor: i128,
     pub refunded_after_minor: i128,
-    /// Who reported it: "create", "poll", "push", "reconcile"…
-    pub source: String,
+    /// Who reported it.
+    pub source: Source,
+    /// The refund it concerns, if any.
+    pub refund_id: Option<String>,
     pub observed_at_ms: i64,
     pub recorded_at_ms: i64,
 }
@@ -187,6 +210,8 @@ pub struct HistoryEntry {
     pub payment: Payment,
     /// The effective status, as journaled.
     pub status: PaymentStatus,
+    /// Its refunds, oldest first: requested (pending) and sent (succeeded).
+    pub refunds: Vec<RefundState>,
     /// The till that created it; `None` for a payment only watched here.
     pub terminal: Option<String>,
     /// The service's creation time, else when this till first saw it (unix ms).
@@ -214,15 +239,19 @@ impl Total {
     }
 }
 
-/// The journal file. `Send + Sync`: share it as `Arc<Journal>`.
+/// The journal file, opened on one book. `Send + Sync`: share it as `Arc<Journal>`.
 pub struct Journal {
     conn: Mutex<Connection>,
     path: PathBuf,
+    book: Mode,
 }
 
 impl std::fmt::Debug for Journal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Journal").field("path", &self.path).finish()
+        f.debug_struct("Journal")
+            .field("path", &self.path)
+            .field("book", &self.book)
+            .finish()
     }
 }
 
@@ -243,13 +272,19 @@ fn default_path_with(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result
 }
 
 impl Journal {
-    /// Opens (creating if needed) the journal at [`default_path`].
+    /// Opens (creating if needed) the journal at [`default_path`] on the live book.
     pub fn open_default() -> Result<Journal> {
         Journal::open(default_path()?)
     }
 
-    /// Opens (creating if needed) the journal at `path` and brings its schema up to date.
+    /// Opens (creating if needed) the journal at `path` on the live book.
     pub fn open(path: impl AsRef<Path>) -> Result<Journal> {
+        Journal::open_book(path, Mode::Live)
+    }
+
+    /// Opens (creating if needed) the journal at `path` on `book`, and brings its schema
+    /// up to date.
+    pub fn open_book(path: impl AsRef<Path>, book: Mode) -> Result<Journal> {
         let path = path.as_ref().to_owned();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| JournalError::CreateDir {
@@ -287,11 +322,23 @@ impl Journal {
         Ok(Journal {
             conn: Mutex::new(conn),
             path,
+            book,
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The book this journal reads and writes.
+    pub fn book(&self) -> Mode {
+        self.book
+    }
+
+    /// The SQL condition that keeps a query inside this book (the value is ours, never
+    /// user input).
+    fn in_book(&self) -> String {
+        format!("book = '{}'", self.book.as_str())
     }
 
     /// The schema version of the open file.
@@ -332,7 +379,7 @@ impl Journal {
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO intents (order_id, amount_minor, currency, description, terminal, \
-                 created_at_ms, token) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                 created_at_ms, token, book) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     order_id,
                     money.minor.to_string(),
@@ -340,7 +387,8 @@ impl Journal {
                     description,
                     terminal,
                     now,
-                    token
+                    token,
+                    self.book.as_str()
                 ],
             )?;
             Ok(IntentId(tx.last_insert_rowid()))
@@ -349,26 +397,26 @@ impl Journal {
 
     /// One intent, resolved or not (for its token, right after [`Journal::record_intent`]).
     pub fn intent(&self, id: IntentId) -> Result<Option<Intent>> {
-        Ok(self.intents("WHERE id = ?1", &[&id.0])?.into_iter().next())
+        Ok(self.intents("id = ?1", "", &[&id.0])?.into_iter().next())
     }
 
     /// Journals the create call's answer: resolves the newest unresolved intent for
-    /// `order_id` and records the payment (source "create"), in one transaction.
+    /// `order_id` and observes the payment (source "create"), in one transaction.
     /// Also the way to resolve an intent found by reconciliation.
     pub fn attach_payment(
         &self,
         order_id: &str,
         payment: &Payment,
     ) -> Result<Option<RecordedTransition>> {
-        self.attach_payment_from(order_id, payment, "create", local_now_ms())
+        self.attach_payment_from(order_id, payment, Source::CreateResponse, local_now_ms())
     }
 
-    /// [`Journal::attach_payment`] naming the source ("reconcile" after a restart).
+    /// [`Journal::attach_payment`] naming the source (reconciliation after a restart).
     pub fn attach_payment_from(
         &self,
         order_id: &str,
         payment: &Payment,
-        source: &str,
+        source: Source,
         observed_at_ms: i64,
     ) -> Result<Option<RecordedTransition>> {
         if let Some(theirs) = payment.order_id.as_deref() {
@@ -393,9 +441,12 @@ impl Journal {
             // for the order id.
             let intent: Option<(i64, String, i64)> = tx
                 .query_row(
-                    "SELECT id, terminal, created_at_ms FROM intents WHERE order_id = ?1 \
-                     AND payment_id IS NULL AND abandoned_at_ms IS NULL \
-                     ORDER BY (token IS ?2) DESC, id DESC LIMIT 1",
+                    &format!(
+                        "SELECT id, terminal, created_at_ms FROM intents WHERE order_id = ?1 \
+                         AND payment_id IS NULL AND abandoned_at_ms IS NULL AND {} \
+                         ORDER BY (token IS ?2) DESC, id DESC LIMIT 1",
+                        self.in_book()
+                    ),
                     params![order_id, token],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
@@ -414,14 +465,16 @@ impl Journal {
             with_order
                 .order_id
                 .get_or_insert_with(|| order_id.to_owned());
-            record_in(
-                tx,
-                &with_order,
-                source,
-                observed_at_ms,
-                terminal,
-                first_seen_ms,
-            )
+            let recorded =
+                self.observe_in(tx, &with_order, source, observed_at_ms, first_seen_ms)?;
+            if let Some(terminal) = terminal {
+                tx.execute(
+                    "UPDATE payments SET terminal = COALESCE(terminal, ?1), \
+                     order_id = COALESCE(order_id, ?2) WHERE id = ?3",
+                    params![terminal, order_id, payment.id],
+                )?;
+            }
+            Ok(recorded)
         })
     }
 
@@ -456,16 +509,24 @@ impl Journal {
     /// Intents whose create call may or may not have reached the API, oldest first.
     pub fn unresolved_intents(&self) -> Result<Vec<Intent>> {
         self.intents(
-            "WHERE payment_id IS NULL AND abandoned_at_ms IS NULL ORDER BY id",
+            "payment_id IS NULL AND abandoned_at_ms IS NULL",
+            "ORDER BY id",
             &[],
         )
     }
 
-    fn intents(&self, filter: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<Intent>> {
+    /// This book's intents matching `condition`, in `order`.
+    fn intents(
+        &self,
+        condition: &str,
+        order: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<Intent>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(&format!(
             "SELECT id, order_id, amount_minor, currency, description, terminal, created_at_ms, \
-             token FROM intents {filter}"
+             token FROM intents WHERE ({condition}) AND {} {order}",
+            self.in_book()
         ))?;
         let rows = stmt.query_map(args, |r| {
             Ok((
@@ -520,8 +581,16 @@ impl Journal {
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO actions (payment_id, kind, amount_minor, currency, reason, \
-                 created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![payment_id, name, amount, currency, reason, now],
+                 created_at_ms, book) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    payment_id,
+                    name,
+                    amount,
+                    currency,
+                    reason,
+                    now,
+                    self.book.as_str()
+                ],
             )?;
             Ok(ActionId(tx.last_insert_rowid()))
         })
@@ -538,11 +607,11 @@ impl Journal {
     ) -> Result<Option<RecordedTransition>> {
         let now = local_now_ms();
         self.write(|tx| {
-            let (payment_id, kind): (String, String) = tx
+            let payment_id: String = tx
                 .query_row(
-                    "SELECT payment_id, kind FROM actions WHERE id = ?1",
+                    "SELECT payment_id FROM actions WHERE id = ?1",
                     [id.0],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    |r| r.get(0),
                 )
                 .optional()?
                 .ok_or(JournalError::UnknownAction(id.0))?;
@@ -557,7 +626,8 @@ impl Journal {
                     expected: payment_id,
                     got: p.id.clone(),
                 }),
-                Some(p) => record_in(tx, p, &kind, now, None, now),
+                // The API's answer to the cancel or refund, or a re-read of the payment.
+                Some(p) => self.observe_in(tx, p, Source::ApiRead, now, now),
                 None => Ok(None),
             }
         })
@@ -566,10 +636,11 @@ impl Journal {
     /// Requests whose outcome the till never learned, oldest first.
     pub fn unresolved_actions(&self) -> Result<Vec<PendingAction>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(
+        let mut stmt = conn.prepare(&format!(
             "SELECT id, payment_id, kind, amount_minor, currency, reason, created_at_ms \
-             FROM actions WHERE resolved_at_ms IS NULL ORDER BY id",
-        )?;
+             FROM actions WHERE resolved_at_ms IS NULL AND {} ORDER BY id",
+            self.in_book()
+        ))?;
         let rows = stmt.query_map([], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
@@ -610,19 +681,255 @@ impl Journal {
         Ok(out)
     }
 
-    /// Journals a payment snapshot from any source. Returns the transition it recorded:
-    /// `Some` on first sight, when the status moved forward, or when more was refunded;
-    /// `None` for a duplicate or a stale snapshot (which changes nothing that matters).
+    /// Journals a payment snapshot from any source, merged by the one rule against what the
+    /// journal holds, in one transaction. Returns the transition it recorded: `Some` on
+    /// first sight, when the status moved forward, when more was refunded or a detail was
+    /// filled in; `None` for a duplicate or a stale snapshot.
     pub fn record_snapshot(
         &self,
         payment: &Payment,
-        source: &str,
+        source: Source,
         observed_at_ms: i64,
+    ) -> Result<Option<RecordedTransition>> {
+        self.observe(&Update::Payment(payment.clone()), source, observed_at_ms)
+    }
+
+    /// Merges any update against the journal's copy and records what changed, in one
+    /// transaction (for callers without a tracker).
+    pub fn observe(
+        &self,
+        update: &Update,
+        source: Source,
+        observed_at_ms: i64,
+    ) -> Result<Option<RecordedTransition>> {
+        if update.payment_id().is_empty() {
+            return Err(JournalError::MissingPaymentId);
+        }
+        self.write(|tx| {
+            let current = self.state_in(tx, update.payment_id())?;
+            match merge(current.as_ref(), update, source, observed_at_ms) {
+                Merged::Changed(t) => self.record_in(tx, &t, observed_at_ms).map(Some),
+                _ => Ok(None),
+            }
+        })
+    }
+
+    fn observe_in(
+        &self,
+        tx: &Transaction<'_>,
+        payment: &Payment,
+        source: Source,
+        observed_at_ms: i64,
+        first_seen_ms: i64,
     ) -> Result<Option<RecordedTransition>> {
         if payment.id.is_empty() {
             return Err(JournalError::MissingPaymentId);
         }
-        self.write(|tx| record_in(tx, payment, source, observed_at_ms, None, observed_at_ms))
+        let current = self.state_in(tx, &payment.id)?;
+        match merge(
+            current.as_ref(),
+            &Update::Payment(payment.clone()),
+            source,
+            observed_at_ms,
+        ) {
+            Merged::Changed(t) => self.record_in(tx, &t, first_seen_ms).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// Writes a transition the merge rule produced, as-is, and returns its sequence
+    /// number. Refused with [`JournalError::Conflict`] (and the newer state) when the
+    /// payment moved on since the state it was merged onto.
+    pub fn record(&self, t: &Transition) -> Result<u64> {
+        let recorded = self.write(|tx| self.record_in(tx, t, t.at_unix_ms))?;
+        u64::try_from(recorded.seq)
+            .map_err(|_| JournalError::Corrupt(format!("sequence {}", recorded.seq)))
+    }
+
+    /// Everything the journal knows of a payment in this book.
+    pub fn state(&self, payment_id: &str) -> Result<Option<PaymentState>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let state = self.state_in(&tx, payment_id)?;
+        tx.commit()?;
+        Ok(state)
+    }
+
+    /// The states of the payments not yet in a terminal status: the ones a till follows
+    /// again after a restart. Oldest first.
+    pub fn pending_states(&self) -> Result<Vec<PaymentState>> {
+        let ids: Vec<String> = self.pending()?.into_iter().map(|p| p.id).collect();
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(s) = self.state(&id)? {
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+
+    fn state_in(&self, tx: &Transaction<'_>, payment_id: &str) -> Result<Option<PaymentState>> {
+        let row: Option<(String, String, i64, String)> = tx
+            .query_row(
+                &format!(
+                    "SELECT status, json, last_seq, COALESCE((SELECT source FROM transitions \
+                     t WHERE t.seq = payments.last_seq), 'poll') FROM payments \
+                     WHERE id = ?1 AND {}",
+                    self.in_book()
+                ),
+                [payment_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        let Some((status, json, last_seq, source)) = row else {
+            return Ok(None);
+        };
+        let payment: Payment = serde_json::from_str(&json)
+            .map_err(|e| JournalError::Corrupt(format!("payment {payment_id}: {e}")))?;
+        Ok(Some(PaymentState {
+            payment,
+            status: PaymentStatus::parse(&status),
+            refunds: refunds_in(tx, payment_id)?
+                .into_iter()
+                .map(|r| (r.id.clone(), r))
+                .collect(),
+            source: Source::parse(&source).unwrap_or(Source::ApiRead),
+            seq: u64::try_from(last_seq).unwrap_or(0),
+        }))
+    }
+
+    /// The write behind [`Journal::record`] and [`Journal::observe`], inside the caller's
+    /// transaction. `first_seen_ms` dates a payment the service gave no creation time.
+    fn record_in(
+        &self,
+        tx: &Transaction<'_>,
+        t: &Transition,
+        first_seen_ms: i64,
+    ) -> Result<RecordedTransition> {
+        let p = &t.payment;
+        if p.id.is_empty() || p.id != t.payment_id {
+            return Err(JournalError::MissingPaymentId);
+        }
+        let stored: Option<i64> = tx
+            .query_row(
+                &format!(
+                    "SELECT last_seq FROM payments WHERE id = ?1 AND {}",
+                    self.in_book()
+                ),
+                [&p.id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let expected = i64::try_from(t.prev_seq).unwrap_or(i64::MAX);
+        let fresh = match stored {
+            None if t.prev_seq == 0 => true,
+            Some(seq) if seq == expected && t.prev_seq != 0 => false,
+            _ => {
+                return match self.state_in(tx, &p.id)? {
+                    Some(newer) => Err(JournalError::Conflict(Box::new(newer))),
+                    // Known to the tracker, gone from the journal: write it afresh.
+                    None => self.record_in(
+                        tx,
+                        &Transition {
+                            prev_seq: 0,
+                            ..t.clone()
+                        },
+                        first_seen_ms,
+                    ),
+                };
+            }
+        };
+        let json = serde_json::to_string(p)?;
+        let now = local_now_ms();
+        if fresh {
+            let created_at_ms = if p.created > 0 {
+                p.created.saturating_mul(1000)
+            } else {
+                first_seen_ms
+            };
+            tx.execute(
+                "INSERT INTO payments (id, order_id, terminal, currency, amount_minor, \
+                 amount_refunded_minor, status, created_at_ms, updated_at_ms, json, last_seq, \
+                 book) VALUES (?1, ?2, NULL, ?3, ?4, '0', ?5, ?6, ?7, ?8, 0, ?9)",
+                params![
+                    p.id,
+                    p.order_id,
+                    p.currency,
+                    p.amount.to_string(),
+                    t.to.as_str(),
+                    created_at_ms,
+                    now,
+                    json,
+                    self.book.as_str()
+                ],
+            )?;
+        }
+        tx.execute(
+            "INSERT INTO transitions (payment_id, from_status, to_status, refunded_before_minor, \
+             refunded_after_minor, source, observed_at_ms, recorded_at_ms, kind, refund_id) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                p.id,
+                t.from.as_ref().map(PaymentStatus::as_str),
+                t.to.as_str(),
+                t.refunded_from.to_string(),
+                t.refunded_to.to_string(),
+                t.source.as_str(),
+                t.at_unix_ms,
+                now,
+                t.kind.as_str(),
+                t.refund.as_ref().map(|r| r.id.as_str()),
+            ],
+        )?;
+        let seq = tx.last_insert_rowid();
+        tx.execute(
+            "UPDATE payments SET status = ?1, amount_refunded_minor = ?2, json = ?3, \
+             updated_at_ms = ?4, order_id = COALESCE(order_id, ?5), last_seq = ?6 WHERE id = ?7",
+            params![
+                t.to.as_str(),
+                t.refunded_to.to_string(),
+                json,
+                now,
+                p.order_id,
+                seq,
+                p.id
+            ],
+        )?;
+        if let Some(r) = &t.refund {
+            tx.execute(
+                "INSERT INTO refunds (id, payment_id, amount_minor, currency, status, reason, \
+                 created, updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+                 ON CONFLICT(id) DO UPDATE SET amount_minor = excluded.amount_minor, \
+                 status = excluded.status, reason = COALESCE(excluded.reason, reason), \
+                 updated_at_ms = excluded.updated_at_ms",
+                params![
+                    r.id,
+                    p.id,
+                    r.amount.to_string(),
+                    r.currency,
+                    r.status.as_str(),
+                    r.reason,
+                    r.created,
+                    now
+                ],
+            )?;
+        }
+        tracing::info!(payment = %p.id, kind = t.kind.as_str(),
+            from = ?t.from.as_ref().map(PaymentStatus::as_str), to = %t.to,
+            refunded = %t.refunded_to, source = t.source.as_str(), seq, "journaled");
+        Ok(RecordedTransition {
+            seq,
+            payment_id: p.id.clone(),
+            kind: t.kind,
+            from: t.from.clone(),
+            to: t.to.clone(),
+            refunded_before_minor: t.refunded_from,
+            refunded_after_minor: t.refunded_to,
+            source: t.source,
+            refund_id: t.refund.as_ref().map(|r| r.id.clone()),
+            observed_at_ms: t.at_unix_ms,
+            recorded_at_ms: now,
+        })
     }
 
     /// Payments not yet in a terminal status (pending, or a status this build does not
@@ -630,8 +937,8 @@ impl Journal {
     pub fn pending(&self) -> Result<Vec<Payment>> {
         Ok(self
             .entries(
-                "WHERE status NOT IN ('succeeded', 'cancelled', 'expired') \
-                 ORDER BY created_at_ms, id",
+                "status NOT IN ('succeeded', 'cancelled', 'expired')",
+                "ORDER BY created_at_ms, id",
                 &[],
             )?
             .into_iter()
@@ -647,7 +954,7 @@ impl Journal {
     /// A payment with what the till knows about it.
     pub fn entry(&self, payment_id: &str) -> Result<Option<HistoryEntry>> {
         Ok(self
-            .entries("WHERE id = ?1", &[&payment_id])?
+            .entries("id = ?1", "", &[&payment_id])?
             .into_iter()
             .next())
     }
@@ -662,8 +969,8 @@ impl Journal {
         let len = i64::try_from(query.chars().count()).unwrap_or(i64::MAX);
         let limit = i64::try_from(FIND_LIMIT).unwrap_or(i64::MAX);
         self.entries(
-            "WHERE substr(id, 1, ?2) = ?1 OR substr(order_id, 1, ?2) = ?1 \
-             ORDER BY created_at_ms DESC, id LIMIT ?3",
+            "substr(id, 1, ?2) = ?1 OR substr(order_id, 1, ?2) = ?1",
+            "ORDER BY created_at_ms DESC, id LIMIT ?3",
             &[&query, &len, &limit],
         )
     }
@@ -671,35 +978,68 @@ impl Journal {
     /// Every transition of a payment, in order.
     pub fn transitions(&self, payment_id: &str) -> Result<Vec<RecordedTransition>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(
+        let mut stmt = conn.prepare(&format!(
             "SELECT seq, payment_id, from_status, to_status, refunded_before_minor, \
-             refunded_after_minor, source, observed_at_ms, recorded_at_ms \
-             FROM transitions WHERE payment_id = ?1 ORDER BY seq",
-        )?;
+             refunded_after_minor, source, observed_at_ms, recorded_at_ms, kind, refund_id \
+             FROM transitions WHERE payment_id = ?1 AND payment_id IN \
+             (SELECT id FROM payments WHERE {}) ORDER BY seq",
+            self.in_book()
+        ))?;
         let rows = stmt.query_map([payment_id], |r| {
             Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, String>(5)?,
-                r.get::<_, String>(6)?,
-                r.get::<_, i64>(7)?,
-                r.get::<_, i64>(8)?,
+                (
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, String>(3)?,
+                ),
+                (
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, String>(6)?,
+                    r.get::<_, i64>(7)?,
+                    r.get::<_, i64>(8)?,
+                ),
+                (
+                    r.get::<_, Option<String>>(9)?,
+                    r.get::<_, Option<String>>(10)?,
+                ),
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (seq, payment_id, from, to, before, after, source, observed, recorded) = row?;
+            let (
+                (seq, payment_id, from, to),
+                (before, after, source, observed, recorded),
+                (kind, refund_id),
+            ) = row?;
+            let from = from.as_deref().map(PaymentStatus::parse);
+            let to = PaymentStatus::parse(&to);
+            let refunded_before_minor = parse_minor(&before)?;
+            let refunded_after_minor = parse_minor(&after)?;
+            // Rows older than the kind column: what changed tells the kind.
+            let kind =
+                kind.as_deref()
+                    .and_then(TransitionKind::parse)
+                    .unwrap_or(if from.is_none() {
+                        TransitionKind::Tracked
+                    } else if from.as_ref() != Some(&to) {
+                        TransitionKind::Status
+                    } else {
+                        TransitionKind::Refund
+                    });
             out.push(RecordedTransition {
                 seq,
                 payment_id,
-                from: from.as_deref().map(PaymentStatus::parse),
-                to: PaymentStatus::parse(&to),
-                refunded_before_minor: parse_minor(&before)?,
-                refunded_after_minor: parse_minor(&after)?,
-                source,
+                kind,
+                from,
+                to,
+                refunded_before_minor,
+                refunded_after_minor,
+                source: Source::parse(&source).ok_or_else(|| {
+                    JournalError::Corrupt(format!("transition {seq} has source '{source}'"))
+                })?,
+                refund_id,
                 observed_at_ms: observed,
                 recorded_at_ms: recorded,
             });
@@ -711,7 +1051,8 @@ impl Journal {
     pub fn history<Tz: TimeZone>(&self, day: NaiveDate, tz: &Tz) -> Result<Vec<HistoryEntry>> {
         let (start, end) = day_bounds_ms(day, tz)?;
         self.entries(
-            "WHERE created_at_ms >= ?1 AND created_at_ms < ?2 ORDER BY created_at_ms, id",
+            "created_at_ms >= ?1 AND created_at_ms < ?2",
+            "ORDER BY created_at_ms, id",
             &[&start, &end],
         )
     }
@@ -720,8 +1061,10 @@ impl Journal {
     /// history date picker).
     pub fn days<Tz: TimeZone>(&self, tz: &Tz, limit: usize) -> Result<Vec<NaiveDate>> {
         let conn = self.conn();
-        let mut stmt =
-            conn.prepare("SELECT created_at_ms FROM payments ORDER BY created_at_ms DESC")?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT created_at_ms FROM payments WHERE {} ORDER BY created_at_ms DESC",
+            self.in_book()
+        ))?;
         let mut rows = stmt.query([])?;
         let mut days: Vec<NaiveDate> = Vec::new();
         while let Some(row) = rows.next()? {
@@ -793,10 +1136,19 @@ impl Journal {
         Ok(entries.len())
     }
 
-    fn entries(&self, filter: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<HistoryEntry>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT id, status, terminal, created_at_ms, updated_at_ms, json FROM payments {filter}"
+    /// This book's payments matching `condition`, in `order`.
+    fn entries(
+        &self,
+        condition: &str,
+        order: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<HistoryEntry>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut stmt = tx.prepare(&format!(
+            "SELECT id, status, terminal, created_at_ms, updated_at_ms, json FROM payments \
+             WHERE ({condition}) AND {} {order}",
+            self.in_book()
         ))?;
         let rows = stmt.query_map(args, |r| {
             Ok((
@@ -814,6 +1166,7 @@ impl Journal {
             let payment: Payment = serde_json::from_str(&json)
                 .map_err(|e| JournalError::Corrupt(format!("payment {id}: {e}")))?;
             out.push(HistoryEntry {
+                refunds: refunds_in(&tx, &id)?,
                 payment,
                 status: PaymentStatus::parse(&status),
                 terminal,
@@ -821,8 +1174,41 @@ impl Journal {
                 updated_at_ms,
             });
         }
+        drop(stmt);
+        tx.commit()?;
         Ok(out)
     }
+}
+
+/// A payment's refunds, oldest first.
+fn refunds_in(tx: &Transaction<'_>, payment_id: &str) -> Result<Vec<RefundState>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT id, amount_minor, currency, status, reason, created FROM refunds \
+         WHERE payment_id = ?1 ORDER BY created, updated_at_ms, id",
+    )?;
+    let rows = stmt.query_map([payment_id], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, Option<String>>(4)?,
+            r.get::<_, i64>(5)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, amount, currency, status, reason, created) = row?;
+        out.push(RefundState {
+            amount: parse_minor(&amount)?,
+            currency,
+            status: RefundStatus::parse(&status),
+            reason,
+            created,
+            id,
+        });
+    }
+    Ok(out)
 }
 
 /// The journal is the merchant's sales record: readable by the till's user only. SQLite
@@ -840,140 +1226,6 @@ fn restrict_to_owner(path: &Path) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn restrict_to_owner(_path: &Path) -> std::io::Result<()> {
     Ok(())
-}
-
-/// The merge rule, inside the caller's transaction.
-fn record_in(
-    tx: &Transaction<'_>,
-    payment: &Payment,
-    source: &str,
-    observed_at_ms: i64,
-    terminal: Option<&str>,
-    first_seen_ms: i64,
-) -> Result<Option<RecordedTransition>> {
-    let status = payment.effective_status();
-    let json = serde_json::to_string(payment)?;
-    let now = local_now_ms();
-    let stored: Option<(String, String, String)> = tx
-        .query_row(
-            "SELECT status, amount_refunded_minor, json FROM payments WHERE id = ?1",
-            [&payment.id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()?;
-
-    let (from, refunded_before) = match stored {
-        None => {
-            let created_at_ms = if payment.created > 0 {
-                payment.created.saturating_mul(1000)
-            } else {
-                first_seen_ms
-            };
-            tx.execute(
-                "INSERT INTO payments (id, order_id, terminal, currency, amount_minor, \
-                 amount_refunded_minor, status, created_at_ms, updated_at_ms, json) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![
-                    payment.id,
-                    payment.order_id,
-                    terminal,
-                    payment.currency,
-                    payment.amount.to_string(),
-                    payment.amount_refunded.to_string(),
-                    status.as_str(),
-                    created_at_ms,
-                    now,
-                    json
-                ],
-            )?;
-            (None, 0)
-        }
-        Some((old_status, old_refunded, old_json)) => {
-            let old_status = PaymentStatus::parse(&old_status);
-            let old_refunded = parse_minor(&old_refunded)?;
-            let advances = old_status.can_advance_to(&status);
-            let refund_grew = payment.amount_refunded > old_refunded;
-            if !advances && old_status != status {
-                tracing::debug!(payment = %payment.id, stored = %old_status, seen = %status,
-                    source, "stale snapshot ignored");
-                return Ok(None);
-            }
-            if !advances && payment.amount_refunded < old_refunded {
-                tracing::debug!(payment = %payment.id, source, "stale refund amount ignored");
-                return Ok(None);
-            }
-            if !advances && !refund_grew {
-                // Same status, same refunds: keep the newest details (a crypto amount that
-                // appeared, say) without a transition; skip the fsync when nothing but the
-                // countdown string changed.
-                if differs_materially(&old_json, payment) {
-                    tx.execute(
-                        "UPDATE payments SET json = ?1 WHERE id = ?2",
-                        params![json, payment.id],
-                    )?;
-                }
-                return Ok(None);
-            }
-            tx.execute(
-                "UPDATE payments SET status = ?1, amount_refunded_minor = ?2, json = ?3, \
-                 updated_at_ms = ?4, order_id = COALESCE(order_id, ?5), \
-                 terminal = COALESCE(terminal, ?6) WHERE id = ?7",
-                params![
-                    status.as_str(),
-                    payment.amount_refunded.to_string(),
-                    json,
-                    now,
-                    payment.order_id,
-                    terminal,
-                    payment.id
-                ],
-            )?;
-            (Some(old_status), old_refunded)
-        }
-    };
-    tx.execute(
-        "INSERT INTO transitions (payment_id, from_status, to_status, refunded_before_minor, \
-         refunded_after_minor, source, observed_at_ms, recorded_at_ms) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
-            payment.id,
-            from.as_ref().map(PaymentStatus::as_str),
-            status.as_str(),
-            refunded_before.to_string(),
-            payment.amount_refunded.to_string(),
-            source,
-            observed_at_ms,
-            now
-        ],
-    )?;
-    let transition = RecordedTransition {
-        seq: tx.last_insert_rowid(),
-        payment_id: payment.id.clone(),
-        from,
-        to: status,
-        refunded_before_minor: refunded_before,
-        refunded_after_minor: payment.amount_refunded,
-        source: source.to_owned(),
-        observed_at_ms,
-        recorded_at_ms: now,
-    };
-    tracing::info!(payment = %transition.payment_id, from = ?transition.from.as_ref().map(PaymentStatus::as_str),
-        to = %transition.to, refunded = %transition.refunded_after_minor, source, "journaled");
-    Ok(Some(transition))
-}
-
-/// Whether `new` says more than the stored object, ignoring the countdown string the API
-/// recomputes on every read.
-fn differs_materially(old_json: &str, new: &Payment) -> bool {
-    match serde_json::from_str::<Payment>(old_json) {
-        Ok(mut old) => {
-            let mut new = new.clone();
-            old.remaining_time = None;
-            new.remaining_time = None;
-            old != new
-        }
-        Err(_) => true,
-    }
 }
 
 fn parse_minor(s: &str) -> Result<i128> {

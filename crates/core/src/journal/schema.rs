@@ -85,6 +85,44 @@ const MIGRATIONS: &[&str] = &[
     UPDATE intents SET token = lower(hex(randomblob(16))) WHERE token IS NULL;
     CREATE UNIQUE INDEX intents_token ON intents(token);
     "#,
+    // 3: one merge rule. Transitions are written as the tracker made them (their kind
+    // and the refund they concern); each payment names its last transition, so a write
+    // merged onto an older state is refused; refunds are kept one by one, requested
+    // (pending) and sent. Books: demo, test and live payments, intents and requests are
+    // kept apart; rows written before books existed are live when the API said so.
+    r#"
+    ALTER TABLE transitions ADD COLUMN kind TEXT;
+    ALTER TABLE transitions ADD COLUMN refund_id TEXT;
+
+    ALTER TABLE payments ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0;
+    UPDATE payments SET last_seq = COALESCE(
+        (SELECT MAX(seq) FROM transitions t WHERE t.payment_id = payments.id), 0);
+
+    ALTER TABLE payments ADD COLUMN book TEXT NOT NULL DEFAULT 'live';
+    UPDATE payments SET book = CASE
+        WHEN json_extract(json, '$.live_mode') = 1 THEN 'live' ELSE 'test' END;
+    CREATE INDEX payments_book_created ON payments(book, created_at_ms);
+
+    ALTER TABLE intents ADD COLUMN book TEXT NOT NULL DEFAULT 'live';
+    UPDATE intents SET book = COALESCE(
+        (SELECT p.book FROM payments p WHERE p.id = intents.payment_id), 'test');
+    ALTER TABLE actions ADD COLUMN book TEXT NOT NULL DEFAULT 'live';
+    UPDATE actions SET book = COALESCE(
+        (SELECT p.book FROM payments p WHERE p.id = actions.payment_id), 'test');
+
+    CREATE TABLE refunds (
+        id            TEXT    PRIMARY KEY,
+        payment_id    TEXT    NOT NULL REFERENCES payments(id),
+        amount_minor  TEXT    NOT NULL,
+        currency      TEXT    NOT NULL,
+        -- pending (requested), succeeded (sent), failed; only moves forward.
+        status        TEXT    NOT NULL,
+        reason        TEXT,
+        created       INTEGER NOT NULL DEFAULT 0,
+        updated_at_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX refunds_payment ON refunds(payment_id);
+    "#,
 ];
 
 /// The schema version this build writes.

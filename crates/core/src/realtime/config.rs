@@ -36,9 +36,10 @@ pub struct SessionConfig {
     pub poll_interval: Duration,
     /// Random spread of each poll interval, as a fraction (0.2: ±20 %).
     pub poll_jitter: f64,
-    /// While live, pending payments are still read now and then, in case a webhook never
-    /// reached the relay: first after this long, then at doubling gaps.
-    pub live_check_first: Duration,
+    /// While live, each pending payment is still read this often (jittered down by up to
+    /// a fifth), in case a webhook never reached the relay: a lost capture is seen within
+    /// this plus one read's deadline, however often the relay session was re-established.
+    pub live_check_every: Duration,
     /// After a payment's deadline passed and it still reads pending, re-read at doubling
     /// gaps from this, up to `backoff_cap`.
     pub expiry_recheck: Duration,
@@ -71,7 +72,7 @@ impl Default for SessionConfig {
             fallback_after: Duration::from_secs(3),
             poll_interval: Duration::from_millis(1500),
             poll_jitter: 0.2,
-            live_check_first: Duration::from_secs(45),
+            live_check_every: Duration::from_secs(45),
             expiry_recheck: Duration::from_secs(1),
             backoff_base: Duration::from_secs(1),
             backoff_cap: Duration::from_secs(30),
@@ -116,7 +117,7 @@ impl SessionConfig {
         } else {
             0.0
         };
-        floor(&mut self.live_check_first, ms(100));
+        floor(&mut self.live_check_every, ms(100));
         floor(&mut self.expiry_recheck, ms(10));
         floor(&mut self.backoff_base, ms(10));
         self.backoff_cap = self.backoff_cap.max(self.backoff_base);

@@ -2,10 +2,10 @@
 //!
 //! One [`Session`] per terminal keeps an authenticated WebSocket to the relay
 //! (`socket`), falls back to polling the payment API when no push has been heard for a
-//! few seconds (`reads`), and feeds everything it learns into the [`Tracker`], which
-//! alone decides what the cashier sees. Its [`ConnectionState`] is published through the
-//! tracker's event stream. The countdowns of pending payments run inside the session too
-//! ([`crate::countdown`]).
+//! few seconds (`reads`, with its own `queue`), and feeds everything it learns into the
+//! [`Tracker`], which alone decides what the cashier sees. Its [`ConnectionState`] is
+//! published through the tracker's event stream. The countdowns of pending payments run
+//! inside the session too (`countdowns`, computed by [`crate::countdown`]).
 //!
 //! ```text
 //! relay ──ws──▶ socket ──┐
@@ -20,7 +20,7 @@
 //! # async fn till() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
 //! use paydesk_core::clock::ServerClock;
-//! use paydesk_core::countdown::LocalClock;
+//! use paydesk_core::clock::LocalClock;
 //! use paydesk_core::gateway::{Gateway, GatewayConfig};
 //! use paydesk_core::payment::CreatePayment;
 //! use paydesk_core::realtime::{Session, SessionConfig};
@@ -32,7 +32,7 @@
 //!     GatewayConfig::new("https://pay.crypto.com/api", Secret::new("sk_live_…")),
 //!     clock.clone(),
 //! )?;
-//! let tracker = Tracker::with_clocks(Arc::new(NoJournal), clock, LocalClock::system());
+//! let tracker = Tracker::with_clocks(Arc::new(NoJournal::default()), clock, LocalClock::system());
 //! let config = SessionConfig::with_relay("https://relay.shop.example", Secret::new("tk_…"));
 //! let session = Session::start(config, tracker, gateway.clone());
 //!
@@ -41,7 +41,7 @@
 //! let payment = gateway
 //!     .create_payment(&CreatePayment { amount: 1250, currency: "USD".into(), ..Default::default() })
 //!     .await?;
-//! session.track(payment)?;
+//! session.track(payment).await?;
 //! while let Some(event) = events.recv().await {
 //!     match event {
 //!         TrackerEvent::Transition(t) if t.seq > first_render.seq => { /* show t.to */ }
@@ -57,18 +57,18 @@
 //!
 //! [`Tracker`]: crate::tracker::Tracker
 
-pub mod backoff;
 mod config;
+mod countdowns;
 mod handshake;
-mod reader;
+mod queue;
 mod reads;
 mod session;
 mod socket;
-mod state;
 #[cfg(test)]
 mod tests;
 
 pub use config::{RelayEndpoint, SessionConfig};
-pub use reader::{PaymentReader, ReadError, ReadOutcome};
 pub use session::{Session, SessionStats};
-pub use state::{ConnectionState, ConnectionStatus};
+// Where these live (leaves below the session), re-exported where users look for them.
+pub use crate::connection::{ConnectionState, ConnectionStatus};
+pub use crate::reader::{PaymentReader, ReadError, ReadOutcome};

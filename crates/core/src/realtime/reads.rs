@@ -1,10 +1,15 @@
 //! The read loop: every API read the session makes, under one policy.
 //!
-//! Reads come from four places — polling while the push channel is down, the resync after
-//! each hello, a payment's expiry, and the occasional check while live (a webhook may
+//! Reads come from five places — polling while the push channel is down, the resync after
+//! each hello, a payment's expiry, "check now", and the check while live (a webhook may
 //! never reach the relay) — and all of them go through here, so a `429` with
 //! `Retry-After` pauses them all, every read has a deadline, ETags are reused, failures
 //! back off with jitter, and at most `max_concurrent_reads` are in flight.
+//!
+//! While live, each pending payment is read every `live_check_every` (jittered down, never
+//! stretched): however often the relay session was re-established, a capture whose
+//! webhook was lost is seen within that interval plus one read's deadline. Requested
+//! reads (resyncs, expiry, check now) come on top and leave that schedule alone.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -13,9 +18,9 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio::time::Instant;
 
-use super::backoff::{exp_ceiling, jittered, random_between};
-use super::reader::{ReadError, ReadOutcome};
 use super::session::{Counters, Shared};
+use crate::backoff::{exp_ceiling, jittered, random_between};
+use crate::reader::{ReadError, ReadOutcome};
 use crate::tracker::Source;
 
 /// Longest pause a `Retry-After` may impose; a larger value is treated as this.
@@ -25,7 +30,6 @@ const PARK: Duration = Duration::from_secs(30);
 
 struct Schedule {
     next_at: Instant,
-    live_checks: u32,
     failures: u32,
     expiry_reads: u32,
 }
@@ -51,7 +55,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                 s.next_at = if fallback {
                     now
                 } else {
-                    now + live_gap(&cfg.live_check_first, s.live_checks)
+                    now + live_gap(cfg.live_check_every)
                 };
             }
         }
@@ -64,21 +68,21 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             // Validators of payments no longer tracked would only pile up.
             let tracked = shared.tracker.tracked_ids();
             shared.etags().retain(|id, _| tracked.contains(id));
+            shared.queue.retain(&tracked);
         }
         for id in &pending {
             schedules.entry(id.clone()).or_insert_with(|| Schedule {
                 next_at: if fallback {
                     now
                 } else {
-                    now + cfg.live_check_first
+                    now + live_gap(cfg.live_check_every)
                 },
-                live_checks: 0,
                 failures: 0,
                 expiry_reads: 0,
             });
         }
 
-        carry.extend(shared.tracker.take_needs_read());
+        carry.extend(shared.queue.take());
         let blocked = blocked_until.is_some_and(|b| b > now);
         let mut due = BTreeSet::new();
         if !blocked {
@@ -99,8 +103,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             };
             let now = Instant::now();
             for (id, result) in results {
-                let outcome = handle(&shared, &id, result);
-                let known = shared.tracker.get(&id);
+                let outcome = handle(&shared, &id, result).await;
                 let Some(s) = schedules.get_mut(&id) else {
                     // A requested read of a settled payment: nothing to schedule.
                     if let Outcome::RateLimited(ra) = outcome {
@@ -115,7 +118,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                     Outcome::Answered => {
                         rate_limits_in_a_row = 0;
                         s.failures = 0;
-                        let expired = known.as_ref().is_some_and(|k| k.expiry_fired);
+                        let expired = shared.queue.is_expired(&id);
                         s.next_at = if expired {
                             s.expiry_reads = s.expiry_reads.saturating_add(1);
                             now + exp_ceiling(
@@ -126,8 +129,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                         } else if fallback {
                             now + jittered(cfg.poll_interval, cfg.poll_jitter)
                         } else {
-                            s.live_checks = s.live_checks.saturating_add(1);
-                            now + live_gap(&cfg.live_check_first, s.live_checks)
+                            now + live_gap(cfg.live_check_every)
                         };
                     }
                     Outcome::RateLimited(ra) => {
@@ -158,13 +160,16 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             _ = cancel.cancelled() => return,
             res = changes.changed() => if res.is_err() { return },
             res = fallback_rx.changed() => if res.is_err() { return },
+            () = shared.queue.requested() => {}
             _ = sleep_until_opt(wake) => {}
         }
     }
 }
 
-fn live_gap(first: &Duration, checks_done: u32) -> Duration {
-    first.saturating_mul(1u32.checked_shl(checks_done.min(16)).unwrap_or(u32::MAX))
+/// The wait before the next check while live: the interval, jittered down by up to a
+/// fifth so a shop's tills spread out, never beyond it.
+fn live_gap(every: Duration) -> Duration {
+    random_between(every.mul_f64(0.8), every)
 }
 
 fn pause(retry_after: Option<Duration>, cfg: &super::config::SessionConfig, n: u32) -> Duration {
@@ -224,9 +229,16 @@ enum Outcome {
 }
 
 /// Feeds one read's result to the tracker and the connection state.
-fn handle(shared: &Shared, id: &str, result: Result<ReadOutcome, ReadError>) -> Outcome {
+async fn handle(shared: &Shared, id: &str, result: Result<ReadOutcome, ReadError>) -> Outcome {
     let span = tracing::debug_span!("read", payment_id = %id);
-    let _e = span.enter();
+    tracing::Instrument::instrument(handle_in_span(shared, id, result), span).await
+}
+
+async fn handle_in_span(
+    shared: &Shared,
+    id: &str,
+    result: Result<ReadOutcome, ReadError>,
+) -> Outcome {
     match result {
         Ok(ReadOutcome::Modified { payment, etag }) => {
             shared.api_answered();
@@ -234,7 +246,7 @@ fn handle(shared: &Shared, id: &str, result: Result<ReadOutcome, ReadError>) -> 
                 tracing::warn!(got = %payment.id, "API answered with another payment; ignored");
                 return Outcome::Parked;
             }
-            match shared.tracker.apply(payment, Source::ApiRead) {
+            match shared.tracker.apply(payment, Source::ApiRead).await {
                 Ok(_) => {
                     if let Some(etag) = etag {
                         shared.etags().insert(id.to_owned(), etag);

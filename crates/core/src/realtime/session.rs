@@ -1,4 +1,5 @@
-//! The session: owns the socket, the read loop, the fallback timer and the countdowns.
+//! The session: owns the socket, the read loop and its queue, the fallback timer and the
+//! countdowns.
 //!
 //! [`Session::start`] spawns them all into one `JoinSet` under one cancellation token;
 //! [`Session::shutdown`] stops and joins every one. The facts they share — is the relay
@@ -18,11 +19,12 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::config::SessionConfig;
-use super::reader::{DynReader, PaymentReader};
-use super::state::{ConnectionState, ConnectionStatus, Link};
-use super::{reads, socket};
-use crate::countdown;
+use super::queue::ReadQueue;
+use super::{countdowns, reads, socket};
+use crate::clock::ServerClock;
+use crate::connection::{ConnectionState, ConnectionStatus, Link};
 use crate::payment::Payment;
+use crate::reader::{DynReader, PaymentReader};
 use crate::tracker::{Applied, Snapshot, Source, Subscription, Tracker, TrackerError};
 
 /// Counters for diagnostics and the benchmark.
@@ -102,6 +104,11 @@ pub(crate) struct Shared {
     pub reader: Arc<dyn DynReader>,
     pub cancel: CancellationToken,
     pub counters: Counters,
+    /// Payments to read soonest, and those whose countdown ran out.
+    pub queue: ReadQueue,
+    /// The relay's clock, from its hello and heartbeats: kept apart from the payment
+    /// API's (the tracker's), which alone counts deadlines.
+    pub relay_clock: ServerClock,
     /// Last ETag per payment; dropped when a read's result could not be recorded, so the
     /// next read returns the full object again.
     pub etags: Mutex<HashMap<String, String>>,
@@ -270,6 +277,8 @@ impl Session {
             reader: Arc::new(reader),
             cancel: CancellationToken::new(),
             counters: Counters::default(),
+            queue: ReadQueue::default(),
+            relay_clock: ServerClock::new(),
             etags: Mutex::new(HashMap::new()),
             link: Mutex::new(LinkState {
                 link: Link::default(),
@@ -289,8 +298,9 @@ impl Session {
             shared.publish_locked(&mut st);
         }
         let mut tasks = JoinSet::new();
-        tasks.spawn(countdown::run(
+        tasks.spawn(countdowns::run(
             shared.tracker.clone(),
+            shared.queue.clone(),
             shared.cancel.clone(),
         ));
         tasks.spawn(reads::run(shared.clone()));
@@ -320,13 +330,22 @@ impl Session {
     }
 
     /// Tracks a payment we just created.
-    pub fn track(&self, created: Payment) -> Result<Applied, TrackerError> {
-        self.shared.tracker.track(created, Source::CreateResponse)
+    pub async fn track(&self, created: Payment) -> Result<Applied, TrackerError> {
+        self.shared
+            .tracker
+            .track(created, Source::CreateResponse)
+            .await
     }
 
-    /// Reads a payment from the API now (the cashier's "check now").
+    /// Reads a payment from the API as soon as the read policy allows (the cashier's
+    /// "check now", a restored payment, a refund made elsewhere).
     pub fn check_now(&self, payment_id: &str) {
-        self.shared.tracker.request_read(payment_id);
+        self.shared.queue.request(payment_id);
+    }
+
+    /// The relay's clock as measured from its hello and heartbeats.
+    pub fn relay_clock(&self) -> &ServerClock {
+        &self.shared.relay_clock
     }
 
     pub fn status(&self) -> ConnectionStatus {

@@ -20,14 +20,14 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::backoff::{full_jitter, random_between};
 use super::config::RelayEndpoint;
 use super::handshake::{self, ConnectError, Ws};
 use super::session::{Counters, Shared};
+use crate::backoff::{full_jitter, random_between};
 use crate::clock::ClockSample;
 use crate::payment::EventObject;
 use crate::secrets::Secret;
-use crate::tracker::Source;
+use crate::tracker::{Applied, Source};
 use crate::wire::{
     self, ClientMessage, Hello, Pong, Recovery, ServerMessage, StreamPosition, TicketResponse,
 };
@@ -174,7 +174,7 @@ async fn connect_once(
     };
     let received_ms = local.now_ms();
     // The hello was stamped between our request leaving and its arrival: a bracketed sample.
-    shared.tracker.server_clock().observe(ClockSample {
+    shared.relay_clock.observe(ClockSample {
         server_ms: hello.server_time_ms,
         resolution_ms: 1,
         sent_local_ms: sent_ms,
@@ -226,7 +226,7 @@ async fn connect_once(
                 tracing::warn!("second hello on one session; ignored");
             }
             Ok(Some(ServerMessage::Ping(ping))) => {
-                shared.tracker.server_clock().observe(ClockSample::pushed(
+                shared.relay_clock.observe(ClockSample::pushed(
                     ping.server_time_ms,
                     local.now_ms(),
                     one_way_bound_ms,
@@ -264,7 +264,7 @@ async fn connect_once(
                     Some(_) => Some("the relay's stream has a new epoch".to_owned()),
                     None => None,
                 };
-                apply_event(shared, &ev.event.data.object);
+                apply_event(shared, &ev.event.data.object).await;
                 *position = Some(StreamPosition {
                     epoch: ev.epoch,
                     offset: ev.offset,
@@ -279,21 +279,40 @@ async fn connect_once(
 }
 
 /// Hands one pushed payment or refund to the tracker.
-fn apply_event(shared: &Shared, object: &EventObject) {
+async fn apply_event(shared: &Shared, object: &EventObject) {
     let id = object.payment_id().to_owned();
     let span = tracing::debug_span!("push", payment_id = %id);
-    let _e = span.enter();
-    let res = match object {
-        EventObject::Payment(p) => shared.tracker.apply(p.clone(), Source::RelayedWebhook),
-        EventObject::Refund(r) => shared
-            .tracker
-            .apply_refund(r.clone(), Source::RelayedWebhook),
-    };
-    if let Err(e) = res {
-        // Not shown because not written: fetch the truth again once the journal can take it.
-        tracing::warn!(error = %e, "pushed update not recorded; reading it from the API");
-        shared.etags().remove(&id);
-        shared.tracker.request_read(&id);
+    let res = tracing::Instrument::instrument(
+        async {
+            match object {
+                EventObject::Payment(p) => {
+                    shared
+                        .tracker
+                        .apply(p.clone(), Source::RelayedWebhook)
+                        .await
+                }
+                EventObject::Refund(r) => {
+                    shared
+                        .tracker
+                        .apply_refund(r.clone(), Source::RelayedWebhook)
+                        .await
+                }
+            }
+        },
+        span,
+    )
+    .await;
+    match res {
+        // A refund of a payment the tracker had not yet merged: the API has it all.
+        Ok(Applied::NeedsConfirmation) => shared.queue.request(&id),
+        Ok(_) => {}
+        Err(e) => {
+            // Not shown because not written: fetch the truth again once the journal can
+            // take it.
+            tracing::warn!(error = %e, "pushed update not recorded; reading it from the API");
+            shared.etags().remove(&id);
+            shared.queue.request(&id);
+        }
     }
 }
 
@@ -324,7 +343,7 @@ fn resync(shared: &Shared) {
     if !pending.is_empty() {
         Counters::add(&shared.counters.resyncs, 1);
         for id in pending {
-            shared.tracker.request_read(&id);
+            shared.queue.request(&id);
         }
     }
 }

@@ -301,7 +301,7 @@ fn fast_config(relay: Option<&TestRelay>) -> SessionConfig {
         }),
         fallback_after: Duration::from_millis(300),
         poll_interval: Duration::from_millis(100),
-        live_check_first: Duration::from_secs(60),
+        live_check_every: Duration::from_secs(60),
         backoff_base: Duration::from_millis(50),
         backoff_cap: Duration::from_millis(400),
         restart_delay: (Duration::from_millis(50), Duration::from_millis(100)),
@@ -312,7 +312,7 @@ fn fast_config(relay: Option<&TestRelay>) -> SessionConfig {
 }
 
 fn tracker() -> Tracker {
-    Tracker::new(Arc::new(NoJournal))
+    Tracker::new(Arc::new(NoJournal::default()))
 }
 
 /// A session live on `relay` (polling held off for 30 s) tracking a pending payment per id.
@@ -329,7 +329,7 @@ async fn live_and_tracking(
     let tracked: Vec<Payment> = ids.iter().map(|id| pending(id, 600)).collect();
     for p in &tracked {
         api.put(p.clone());
-        session.track(p.clone()).unwrap();
+        session.track(p.clone()).await.unwrap();
     }
     (session, sub, tracked)
 }
@@ -371,7 +371,7 @@ async fn polling_finds_a_capture_without_any_relay() {
     let session = Session::start(fast_config(None), tracker(), api.clone());
     let mut sub = session.subscribe();
     assert_eq!(session.status().state, ConnectionState::Polling);
-    session.track(pending("p1", 600)).unwrap();
+    session.track(pending("p1", 600)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(350)).await;
     api.set_status("p1", "succeeded");
     let t = until_transition(&mut sub, "p1").await;
@@ -400,8 +400,8 @@ async fn a_429_pauses_every_read_for_retry_after() {
         retry_after: Some(Duration::from_secs(7)),
     });
     let session = Session::start(fast_config(None), tracker(), api.clone());
-    session.track(pending("a", 600)).unwrap();
-    session.track(pending("b", 600)).unwrap();
+    session.track(pending("a", 600)).await.unwrap();
+    session.track(pending("b", 600)).await.unwrap();
     tokio::time::sleep(Duration::from_secs(10)).await;
     let reads = api.reads.lock().unwrap().clone();
     let limited_at = reads.iter().find(|r| r.2).expect("a 429").1;
@@ -429,7 +429,7 @@ async fn failing_reads_show_offline_then_polling_again() {
     }
     let session = Session::start(fast_config(None), tracker(), api.clone());
     let mut sub = session.subscribe();
-    session.track(pending("p1", 600)).unwrap();
+    session.track(pending("p1", 600)).await.unwrap();
     until_state(&mut sub, ConnectionState::Offline).await;
     until_state(&mut sub, ConnectionState::Polling).await;
     api.set_status("p1", "succeeded");
@@ -451,7 +451,7 @@ async fn a_capture_in_the_last_second_is_found_at_expiry() {
     api.put(p.clone());
     let session = Session::start(cfg, tracker(), api.clone());
     let mut sub = session.subscribe();
-    session.track(p).unwrap();
+    session.track(p).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(api.reads_of("p1"), 1, "the first poll");
     api.set_status("p1", "succeeded");
@@ -483,7 +483,7 @@ async fn a_push_reaches_the_tracker_over_a_ticketed_session() {
     let session = Session::start(fast_config(Some(&relay)), tracker(), api.clone());
     let mut sub = session.subscribe();
     until_state(&mut sub, ConnectionState::Live).await;
-    session.track(p.clone()).unwrap();
+    session.track(p.clone()).await.unwrap();
     let mut paid = p.clone();
     paid.status = PaymentStatus::Succeeded;
     paid.captured = true;
@@ -503,7 +503,7 @@ async fn a_push_reaches_the_tracker_over_a_ticketed_session() {
     })
     .await
     .unwrap();
-    assert!(session.tracker().server_clock().estimate().is_some());
+    assert!(session.relay_clock().estimate().is_some());
     session.shutdown().await;
 }
 
@@ -520,7 +520,7 @@ async fn a_silent_relay_is_declared_dead_and_polling_starts_at_once() {
     let session = Session::start(cfg, tracker(), api.clone());
     let mut sub = session.subscribe();
     until_state(&mut sub, ConnectionState::Live).await;
-    session.track(p).unwrap();
+    session.track(p).await.unwrap();
     // Keep new sessions from succeeding so the state settles on polling.
     relay.ctl.tickets.lock().unwrap().clear();
     relay.ctl.cmds.send(Cmd::Freeze).unwrap();
@@ -551,8 +551,8 @@ async fn close_1012_reconnects_and_resumes_from_the_last_offset() {
     let session = Session::start(fast_config(Some(&relay)), tracker(), api.clone());
     let mut sub = session.subscribe();
     until_state(&mut sub, ConnectionState::Live).await;
-    session.track(p.clone()).unwrap();
-    session.track(q.clone()).unwrap();
+    session.track(p.clone()).await.unwrap();
+    session.track(q.clone()).await.unwrap();
     let mut paid = p.clone();
     paid.status = PaymentStatus::Succeeded;
     relay.push(7, &paid, "payment.captured");
@@ -729,7 +729,7 @@ async fn the_ticket_and_key_never_reach_a_log_line_even_at_trace() {
     let session = Session::start(fast_config(Some(&relay)), tracker(), api);
     let mut sub = session.subscribe();
     until_state(&mut sub, ConnectionState::Live).await;
-    session.track(p.clone()).unwrap();
+    session.track(p.clone()).await.unwrap();
     let mut paid = p;
     paid.status = PaymentStatus::Succeeded;
     relay.push(1, &paid, "payment.captured");

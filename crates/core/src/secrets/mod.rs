@@ -11,65 +11,10 @@
 mod keychain;
 mod store;
 
-use std::fmt;
+pub use paydesk_protocol::Secret;
 
 pub use keychain::Keychain;
 pub use store::{
     require, resolve, resolve_with, Account, MemoryStore, Resolved, SecretSource, SecretStore,
     SecretsError,
 };
-
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The value itself. Call it only where the secret leaves for its one destination
-    /// (an auth header, the keychain).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret([redacted])")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl From<String> for Secret {
-    fn from(s: String) -> Self {
-        Secret(s)
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(s: &str) -> Self {
-        Secret(s.to_owned())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_secret_never_prints() {
-        let s = Secret::new("sk_test_123");
-        assert_eq!(format!("{s} {s:?}"), "[redacted] Secret([redacted])");
-        assert_eq!(s.expose(), "sk_test_123");
-    }
-}

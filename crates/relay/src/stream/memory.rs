@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt as _;
-use paydesk_core::wire::StreamPosition;
+use paydesk_protocol::wire::StreamPosition;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -247,7 +247,7 @@ impl Backend for MemoryBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use paydesk_core::wire::Recovery;
+    use paydesk_protocol::wire::Recovery;
 
     fn backend(max_events: usize) -> MemoryBackend {
         let hub = Arc::new(Hub::new(&["m".to_owned()], 16));

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
 use futures_util::future::BoxFuture;
-use paydesk_core::wire::{Recovery, StreamPosition};
+use paydesk_protocol::wire::{Recovery, StreamPosition};
 use rand::RngCore as _;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -190,7 +190,7 @@ pub(crate) fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use paydesk_core::wire::ServerMessage;
+    use paydesk_protocol::wire::ServerMessage;
 
     #[test]
     fn an_event_message_wraps_the_body_verbatim_and_parses_as_the_wire_type() {

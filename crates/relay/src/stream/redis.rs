@@ -22,8 +22,8 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt as _;
-use paydesk_core::secrets::Secret;
-use paydesk_core::wire::StreamPosition;
+use paydesk_protocol::wire::StreamPosition;
+use paydesk_protocol::Secret;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use redis::{AsyncConnectionConfig, Value};
 use tokio_util::sync::CancellationToken;

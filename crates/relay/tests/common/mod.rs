@@ -4,9 +4,9 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt as _, StreamExt as _};
-use paydesk_core::secrets::Secret;
-use paydesk_core::signature;
-use paydesk_core::wire::{self, ClientMessage, Pong, ServerMessage};
+use paydesk_protocol::signature;
+use paydesk_protocol::wire::{self, ClientMessage, Pong, ServerMessage};
+use paydesk_protocol::Secret;
 use paydesk_relay::{generate_terminal_key, RelayConfig, RelayHandle};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;

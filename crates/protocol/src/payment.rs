@@ -121,15 +121,20 @@ impl Serialize for RefundStatus {
     }
 }
 
-impl<'de> Deserialize<'de> for RefundStatus {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Ok(match s.as_str() {
+impl RefundStatus {
+    pub fn parse(s: &str) -> RefundStatus {
+        match s {
             "pending" => RefundStatus::Pending,
             "succeeded" => RefundStatus::Succeeded,
             "failed" => RefundStatus::Failed,
-            _ => RefundStatus::Unknown(s),
-        })
+            other => RefundStatus::Unknown(other.to_owned()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RefundStatus {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(RefundStatus::parse(&String::deserialize(d)?))
     }
 }
 
@@ -197,6 +202,43 @@ pub struct Payment {
     pub payment_type: Option<String>,
     #[serde(default)]
     pub amount_in_usd: Option<String>,
+    /// The funds that reached the payment's deposit address, when any did: on an
+    /// unresolved payment (late, underpaid, sent twice, wrong coin) its
+    /// `mismatched_reason` says why Crypto.com returns them instead of capturing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_inbound_fund: Option<InboundFund>,
+    /// "Crypto.com App", "External Wallets", … once the customer paid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pay_method: Option<String>,
+}
+
+/// A Payment's `current_inbound_fund`: what arrived on chain (fields as the live object
+/// has them; every one optional, unknown ones ignored).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboundFund {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub txn_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// A decimal string in the coin's units ("100.0").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed: Option<bool>,
+    /// Why the funds do not settle the payment: "late", "underpaid", "multiple",
+    /// "wrong_currency", … (`null` when they do).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mismatched_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coin_from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
 }
 
 impl Payment {

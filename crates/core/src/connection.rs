@@ -1,4 +1,6 @@
-//! The session's connection state, as the cashier sees it.
+//! The connection state, as the cashier sees it: what the realtime session is doing to
+//! learn about payments. A leaf: the session derives it, the tracker carries it to
+//! subscribers, the app and the CLI show it.
 //!
 //! Several facts feed it — is the relay session live, has the polling fallback begun, do
 //! API reads still succeed, is the session shut down — and the shown state is derived

@@ -1,9 +1,9 @@
-//! How the session reads a payment from the API: one attempt, with an ETag.
+//! How a payment is read from the API: one attempt, with an ETag. A leaf: the gateway
+//! implements [`PaymentReader`], the realtime session uses it, neither knows the other.
 //!
-//! The session's polling, resyncs and expiry checks all go through [`PaymentReader`], so
-//! the policy (deadlines, 429 and `Retry-After`, jitter, ETags) lives in the session and
-//! the transport in the API client. `paydesk_core::gateway::Gateway` implements it; tests
-//! can read from anything that speaks the same shape.
+//! The session's polling, resyncs and expiry checks all go through it, so the policy
+//! (deadlines, 429 and `Retry-After`, jitter, ETags) lives in the session and the
+//! transport in the API client. Tests can read from anything that speaks the same shape.
 
 use std::future::Future;
 use std::time::Duration;
