@@ -6,6 +6,7 @@ const COMMANDS: &[&str] = &[
     "quote_amount",
     "charge",
     "cancel_payment",
+    "check_payment",
     "simulate_payment",
     "close_payment",
     "history",
@@ -16,6 +17,7 @@ const COMMANDS: &[&str] = &[
     "save_settings",
     "test_connection",
     "open_customer_display",
+    "list_monitors",
 ];
 
 fn main() {

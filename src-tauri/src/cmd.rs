@@ -1,43 +1,47 @@
 //! Tauri commands: parse, call the core, map the error to words a cashier understands.
 //! Nothing else lives here. Errors travel to the UI as plain strings; keys never do.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use chrono::NaiveDate;
 use paydesk_core::config::{ConfigLayer, Mode};
-use paydesk_core::doctor::{self, DoctorSetup, Report};
+use paydesk_core::doctor::{self, Report};
+use paydesk_core::gateway::{Gateway, GatewayConfig, GatewayError, ListPayments};
 use paydesk_core::money::{Currency, Money};
-use paydesk_core::realtime::RelayEndpoint;
-use paydesk_core::secrets::{self, Account, Secret};
+use paydesk_core::secrets::{Account, Secret};
 use paydesk_core::terminal::normalize_relay_url;
-use paydesk_core::PaymentStatus;
+use paydesk_core::till::{DemoPayment, Till, TillHost};
 use serde::{Deserialize, Serialize};
-use tauri::{AppHandle, Manager, Runtime, State, WebviewUrl, WebviewWindowBuilder};
+use tauri::{AppHandle, Runtime, State};
+use tokio::sync::RwLockReadGuard;
 
-use crate::events::{emit, CoreEvent};
+use crate::events::payment_view;
 use crate::state::AppState;
-use crate::view::{quote, ConnectionView, PaymentView, Quote, TotalView};
+use crate::view::{quote, PaymentView, Quote, StatusView, TotalView};
 
 type CmdResult<T> = Result<T, String>;
 
-const NOT_RUNNING: &str = "PayDesk is not connected to a payment service; check Settings";
+/// The running till, or the status's own words for why there is none.
+async fn running(host: &TillHost) -> CmdResult<RwLockReadGuard<'_, Option<Till>>> {
+    let guard = host.till().await;
+    if guard.is_none() {
+        let status = host.status();
+        return Err(status.problem.unwrap_or_else(|| {
+            "PayDesk is not connected to a payment service yet; check Settings".into()
+        }));
+    }
+    Ok(guard)
+}
 
 /// Everything the UI needs for its first render ("first render, then push").
 #[derive(Clone, Debug, Serialize)]
 pub struct AppSnapshot {
     pub version: &'static str,
-    pub terminal_name: String,
-    pub mode: String,
-    pub demo: bool,
-    pub default_currency: String,
+    pub status: StatusView,
     pub currencies: Vec<&'static str>,
-    pub connection: ConnectionView,
+    /// The payment in progress, as it stands.
     pub active: Option<PaymentView>,
-    pub notice: Option<Notice>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct Notice {
-    pub level: &'static str,
-    pub message: String,
 }
 
 fn fiat_codes() -> Vec<&'static str> {
@@ -49,51 +53,16 @@ fn fiat_codes() -> Vec<&'static str> {
 
 #[tauri::command]
 pub async fn app_snapshot(state: State<'_, AppState>) -> CmdResult<AppSnapshot> {
-    let running = state.running().await;
-    let Some(r) = running.as_ref() else {
-        return Ok(AppSnapshot {
-            version: env!("CARGO_PKG_VERSION"),
-            terminal_name: "PayDesk".into(),
-            mode: "offline".into(),
-            demo: false,
-            default_currency: "EUR".into(),
-            currencies: fiat_codes(),
-            connection: ConnectionView {
-                state: "offline",
-                last_update_ms: None,
-                detail: state.start_error(),
-            },
-            active: None,
-            notice: state.start_error().map(|message| Notice {
-                level: "error",
-                message: format!("PayDesk could not start: {message}"),
-            }),
-        });
+    let status = state.host.status();
+    let active = match &status.active {
+        Some(id) => payment_view(&state.host, id).await,
+        None => None,
     };
-    let tracker = r.terminal.tracker();
-    // The payment on screen; after a restart, the newest one still pending.
-    let active_id = state.active().or_else(|| {
-        let snap = tracker.snapshot();
-        snap.payments
-            .iter()
-            .rev()
-            .find(|p| p.status == PaymentStatus::Pending)
-            .map(|p| p.payment.id.clone())
-    });
-    let active = active_id.and_then(|id| PaymentView::tracked(tracker, &id));
-    if let Some(a) = &active {
-        state.set_active(Some(a.id.clone()));
-    }
     Ok(AppSnapshot {
         version: env!("CARGO_PKG_VERSION"),
-        terminal_name: r.config.terminal_name.clone(),
-        mode: r.mode.as_str().into(),
-        demo: r.mode == Mode::Demo,
-        default_currency: r.config.default_currency.code().into(),
+        status: StatusView::from(&status),
         currencies: fiat_codes(),
-        connection: ConnectionView::from(&tracker.connection()),
         active,
-        notice: None,
     })
 }
 
@@ -108,65 +77,96 @@ pub async fn charge(
     parts: Vec<String>,
     currency: String,
     note: Option<String>,
+    confirmed: Option<bool>,
 ) -> CmdResult<PaymentView> {
-    let (money, _) = quote(&parts, &currency)?;
-    let running = state.running().await;
-    let r = running.as_ref().ok_or(NOT_RUNNING)?;
+    let (money, q) = quote(&parts, &currency)?;
+    if q.confirm && confirmed != Some(true) {
+        return Err(format!("Confirm the amount first: {}", q.display));
+    }
+    let guard = running(&state.host).await?;
+    let Some(till) = guard.as_ref() else {
+        return Err("PayDesk is not running".into());
+    };
     let note = note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
-    let payment = r
+    let payment = till
         .terminal
         .charge(money, note)
         .await
         .map_err(|e| e.to_string())?;
-    state.set_active(Some(payment.id.clone()));
-    // Every window (the customer display too) learns of it from the tracker's transition.
-    PaymentView::tracked(r.terminal.tracker(), &payment.id)
+    state.host.set_active(Some(payment.id.clone()));
+    drop(guard);
+    payment_view(&state.host, &payment.id)
+        .await
         .ok_or_else(|| "the new payment was not tracked".into())
 }
 
 #[tauri::command]
 pub async fn cancel_payment(state: State<'_, AppState>, id: String) -> CmdResult<PaymentView> {
-    let running = state.running().await;
-    let r = running.as_ref().ok_or(NOT_RUNNING)?;
-    r.terminal.cancel(&id).await.map_err(|e| e.to_string())?;
-    PaymentView::tracked(r.terminal.tracker(), &id)
+    {
+        let guard = running(&state.host).await?;
+        if let Some(till) = guard.as_ref() {
+            till.terminal.cancel(&id).await.map_err(|e| e.to_string())?;
+        }
+    }
+    payment_view(&state.host, &id)
+        .await
+        .ok_or_else(|| "the payment is no longer on this till".into())
+}
+
+/// "Check now": one read of the payment from Crypto.com Pay, at once.
+#[tauri::command]
+pub async fn check_payment(state: State<'_, AppState>, id: String) -> CmdResult<PaymentView> {
+    {
+        let guard = running(&state.host).await?;
+        if let Some(till) = guard.as_ref() {
+            till.terminal
+                .refresh(&id)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    payment_view(&state.host, &id)
+        .await
         .ok_or_else(|| "the payment is no longer on this till".into())
 }
 
 /// Demo mode only: the sandbox's customer pays. "Paid" still arrives the real way.
 #[tauri::command]
-pub async fn simulate_payment(state: State<'_, AppState>, id: String) -> CmdResult<()> {
-    let running = state.running().await;
-    let r = running.as_ref().ok_or(NOT_RUNNING)?;
-    let demo = r
-        .demo
+pub async fn simulate_payment(
+    state: State<'_, AppState>,
+    id: String,
+    onchain: Option<bool>,
+) -> CmdResult<()> {
+    let guard = running(&state.host).await?;
+    let demo = guard
         .as_ref()
+        .and_then(|t| t.demo.as_ref())
         .ok_or("simulated payments exist only in demo mode")?;
-    demo.simulate_payment(&id).await.map_err(|e| e.to_string())
+    let how = if onchain == Some(true) {
+        DemoPayment::Onchain
+    } else {
+        DemoPayment::App
+    };
+    demo.simulate_payment(&id, how).await
 }
 
 /// The cashier moved on from a finished payment.
 #[tauri::command]
-pub async fn close_payment<R: Runtime>(
-    app: AppHandle<R>,
-    state: State<'_, AppState>,
-    id: String,
-) -> CmdResult<()> {
-    if state.active().as_deref() == Some(id.as_str()) {
-        state.set_active(None);
-    }
-    let running = state.running().await;
-    if let Some(r) = running.as_ref() {
-        let finished = r
+pub async fn close_payment(state: State<'_, AppState>, id: String) -> CmdResult<()> {
+    let guard = state.host.till().await;
+    if let Some(till) = guard.as_ref() {
+        let finished = till
             .terminal
             .tracker()
             .get(&id)
             .is_some_and(|t| t.status.is_terminal());
         if finished {
-            r.terminal.dismiss(&id);
+            till.terminal.dismiss(&id);
+        } else if till.terminal.tracker().get(&id).is_some() {
+            return Err("this payment is still waiting: cancel it first".into());
         }
     }
-    emit(&app, &CoreEvent::ActiveCleared);
+    state.host.clear_active(&id);
     Ok(())
 }
 
@@ -174,6 +174,8 @@ pub async fn close_payment<R: Runtime>(
 pub struct History {
     pub entries: Vec<PaymentView>,
     pub totals: Vec<TotalView>,
+    /// The book shown: demo, test or live.
+    pub book: &'static str,
 }
 
 fn parse_day(day: &str) -> CmdResult<NaiveDate> {
@@ -183,21 +185,24 @@ fn parse_day(day: &str) -> CmdResult<NaiveDate> {
 #[tauri::command]
 pub async fn history(state: State<'_, AppState>, day: String) -> CmdResult<History> {
     let day = parse_day(&day)?;
-    let journal = state.journal.clone();
-    tauri::async_runtime::spawn_blocking(move || {
-        let entries = journal
-            .history(day, &chrono::Local)
-            .map_err(|e| e.to_string())?;
-        let totals = journal
-            .totals(day, &chrono::Local)
-            .map_err(|e| e.to_string())?;
-        Ok(History {
-            entries: entries.iter().rev().map(PaymentView::journaled).collect(),
-            totals: totals.iter().map(TotalView::from).collect(),
+    let guard = running(&state.host).await?;
+    let Some(till) = guard.as_ref() else {
+        return Err("PayDesk is not running".into());
+    };
+    let book = till.mode().as_str();
+    till.terminal
+        .journal()
+        .call(move |j| {
+            let entries = j.history(day, &chrono::Local)?;
+            let totals = paydesk_core::journal::summarize(&entries)?;
+            Ok(History {
+                entries: entries.iter().rev().map(PaymentView::journaled).collect(),
+                totals: totals.iter().map(TotalView::from).collect(),
+                book,
+            })
         })
-    })
-    .await
-    .map_err(|e| e.to_string())?
+        .await
+        .map_err(|e| e.to_string())
 }
 
 #[tauri::command]
@@ -205,15 +210,18 @@ pub async fn search_payments(
     state: State<'_, AppState>,
     query: String,
 ) -> CmdResult<Vec<PaymentView>> {
-    let journal = state.journal.clone();
-    tauri::async_runtime::spawn_blocking(move || {
-        journal
-            .find(&query)
-            .map(|found| found.iter().map(PaymentView::journaled).collect())
-            .map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(|e| e.to_string())?
+    let guard = running(&state.host).await?;
+    let Some(till) = guard.as_ref() else {
+        return Err("PayDesk is not running".into());
+    };
+    till.terminal
+        .journal()
+        .call(move |j| {
+            j.find(&query)
+                .map(|found| found.iter().map(PaymentView::journaled).collect())
+        })
+        .await
+        .map_err(|e| e.to_string())
 }
 
 #[tauri::command]
@@ -221,31 +229,40 @@ pub async fn refund_payment(
     state: State<'_, AppState>,
     id: String,
     amount: Option<String>,
+    reason: Option<String>,
 ) -> CmdResult<PaymentView> {
-    let running = state.running().await;
-    let r = running.as_ref().ok_or(NOT_RUNNING)?;
-    // The currency from the journal; the terminal re-reads the payment from the API itself.
-    let known = state
-        .journal
-        .get(&id)
-        .map_err(|e| e.to_string())?
-        .ok_or("this payment is not in this till's history")?;
-    let currency = Currency::from_code(&known.currency).map_err(|e| e.to_string())?;
-    let amount = amount
-        .filter(|a| !a.trim().is_empty())
-        .map(|a| Money::parse(&a, currency))
-        .transpose()
-        .map_err(|e| e.to_string())?;
-    r.terminal
-        .refund(&id, amount, Some("requested at the till".into()))
+    {
+        let guard = running(&state.host).await?;
+        let Some(till) = guard.as_ref() else {
+            return Err("PayDesk is not running".into());
+        };
+        // The currency from this book's journal; the terminal re-reads the payment itself.
+        let lookup = id.clone();
+        let known = till
+            .terminal
+            .journal()
+            .call(move |j| j.get(&lookup))
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("this payment is not in this till's history")?;
+        let currency = Currency::from_code(&known.currency).map_err(|e| e.to_string())?;
+        let amount = amount
+            .filter(|a| !a.trim().is_empty())
+            .map(|a| Money::parse(&a, currency))
+            .transpose()
+            .map_err(|e| e.to_string())?;
+        let reason = reason
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty())
+            .or_else(|| Some("requested at the till".into()));
+        till.terminal
+            .refund(&id, amount, reason)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    payment_view(&state.host, &id)
         .await
-        .map_err(|e| e.to_string())?;
-    let entry = state
-        .journal
-        .entry(&id)
-        .map_err(|e| e.to_string())?
-        .ok_or("the refunded payment is not in the journal")?;
-    Ok(PaymentView::journaled(&entry))
+        .ok_or_else(|| "the refunded payment is not in the journal".into())
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -257,23 +274,32 @@ pub struct Export {
 #[tauri::command]
 pub async fn export_csv(state: State<'_, AppState>, day: String) -> CmdResult<Export> {
     let date = parse_day(&day)?;
+    let guard = running(&state.host).await?;
+    let Some(till) = guard.as_ref() else {
+        return Err("PayDesk is not running".into());
+    };
+    let book = till.mode();
     let dir = directories::UserDirs::new()
         .and_then(|d| d.download_dir().map(|p| p.to_path_buf()))
-        .or_else(|| state.journal.path().parent().map(|p| p.to_path_buf()))
+        .or_else(|| till.plan.journal_path.parent().map(|p| p.to_path_buf()))
         .ok_or("no folder to save the export in")?;
-    let path = dir.join(format!("paydesk-{date}.csv"));
-    let journal = state.journal.clone();
+    // Test and demo books never share a file name with the real one.
+    let name = match book {
+        Mode::Live => format!("paydesk-{date}.csv"),
+        other => format!("paydesk-{other}-{date}.csv"),
+    };
+    let path = dir.join(name);
     let target = path.clone();
-    let rows = tauri::async_runtime::spawn_blocking(move || -> Result<usize, String> {
-        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        let file = std::fs::File::create(&target)
-            .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
-        journal
-            .export_csv(date, &chrono::Local, std::io::BufWriter::new(file))
-            .map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(|e| e.to_string())??;
+    let rows = till
+        .terminal
+        .journal()
+        .call(move |j| {
+            std::fs::create_dir_all(&dir)?;
+            let file = std::fs::File::create(&target)?;
+            j.export_csv(date, &chrono::Local, std::io::BufWriter::new(file))
+        })
+        .await
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(Export {
         path: path.display().to_string(),
         rows,
@@ -288,43 +314,54 @@ pub struct SettingsView {
     pub default_currency: String,
     pub api_url: Option<String>,
     pub relay_url: Option<String>,
+    pub qr_content: String,
     pub secret_key_saved: bool,
-    pub secret_key_source: Option<String>,
+    pub secret_key_source: String,
     pub terminal_key_saved: bool,
-    pub terminal_key_source: Option<String>,
+    pub terminal_key_source: String,
 }
 
-async fn settings_view(state: &AppState) -> CmdResult<SettingsView> {
-    let config =
-        paydesk_core::config::Config::load(ConfigLayer::default()).map_err(|e| e.to_string())?;
-    let source = |account| {
-        secrets::resolve(state.keychain.as_ref(), account)
-            .ok()
-            .flatten()
-            .map(|r| r.source.to_string())
-    };
-    let secret_key_source = source(Account::SecretKey);
-    let terminal_key_source = source(Account::TerminalKey);
-    let mode = match state.running().await.as_ref() {
-        Some(r) => r.mode.as_str().to_owned(),
-        None => config.mode.map_or("demo", Mode::as_str).to_owned(),
-    };
+async fn settings_view(host: &Arc<TillHost>) -> CmdResult<SettingsView> {
+    let assembly = host.assembly().clone();
+    let plan = tokio::task::spawn_blocking(move || {
+        let config = assembly.settings().map_err(|e| e.to_string())?;
+        let look =
+            |account| match paydesk_core::secrets::resolve(assembly.keychain.as_ref(), account) {
+                Ok(Some(r)) => (true, format!("saved ({})", r.source)),
+                Ok(None) => (false, "not saved".to_owned()),
+                Err(e) => (false, format!("unreadable: {e}")),
+            };
+        Ok::<_, String>((config, look(Account::SecretKey), look(Account::TerminalKey)))
+    })
+    .await
+    .map_err(|e| e.to_string())??;
+    let (config, secret, terminal) = plan;
+    let status = host.status();
+    let mode = status
+        .mode
+        .or(config.mode)
+        .map_or("demo", Mode::as_str)
+        .to_owned();
     Ok(SettingsView {
         mode,
         terminal_name: config.terminal_name,
         default_currency: config.default_currency.code().into(),
         api_url: Some(config.api_url),
         relay_url: config.relay_url,
-        secret_key_saved: secret_key_source.is_some(),
-        secret_key_source,
-        terminal_key_saved: terminal_key_source.is_some(),
-        terminal_key_source,
+        qr_content: match config.qr_content {
+            paydesk_core::config::QrContent::PaymentUrl => "payment_url".into(),
+            paydesk_core::config::QrContent::QrCode => "qr_code".into(),
+        },
+        secret_key_saved: secret.0,
+        secret_key_source: secret.1,
+        terminal_key_saved: terminal.0,
+        terminal_key_source: terminal.1,
     })
 }
 
 #[tauri::command]
 pub async fn get_settings(state: State<'_, AppState>) -> CmdResult<SettingsView> {
-    settings_view(&state).await
+    settings_view(&state.host).await
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -334,93 +371,184 @@ pub struct SettingsUpdate {
     pub default_currency: String,
     pub api_url: Option<String>,
     pub relay_url: Option<String>,
+    pub qr_content: Option<String>,
     /// Written to the keychain, never to the config file, never echoed back.
     pub secret_key: Option<String>,
     pub terminal_key: Option<String>,
 }
 
+/// What Save did, in the cashier's words.
+#[derive(Clone, Debug, Serialize)]
+pub struct Saved {
+    pub settings: SettingsView,
+    /// Whether the till runs after the restart.
+    pub running: bool,
+    pub message: String,
+}
+
+/// Asks Crypto.com Pay whether it accepts `key`: `Err` only when it refuses it.
+async fn key_accepted(api_url: &str, key: &Secret) -> Result<Option<String>, String> {
+    let clock = paydesk_core::clock::ServerClock::new();
+    let mut config = GatewayConfig::new(
+        paydesk_core::config::normalize_api_url(api_url),
+        key.clone(),
+    );
+    config.max_attempts = 1;
+    let gateway = Gateway::new(config, clock).map_err(|e| e.cashier_message())?;
+    let checked = tokio::time::timeout(
+        Duration::from_secs(10),
+        gateway.list_payments(&ListPayments {
+            limit: Some(1),
+            ..ListPayments::default()
+        }),
+    )
+    .await;
+    match checked {
+        Ok(Ok(_)) => Ok(None),
+        Ok(Err(GatewayError::Unauthorized)) => Err(
+            "Crypto.com Pay refused this secret key. Nothing was saved: check the key and try again."
+                .into(),
+        ),
+        Ok(Err(e)) => Ok(Some(format!(
+            "The key could not be checked ({}).",
+            e.cashier_message()
+        ))),
+        Err(_) => Ok(Some(
+            "The key could not be checked: Crypto.com Pay did not answer in time.".into(),
+        )),
+    }
+}
+
 #[tauri::command]
-pub async fn save_settings<R: Runtime>(
-    app: AppHandle<R>,
-    state: State<'_, AppState>,
-    update: SettingsUpdate,
-) -> CmdResult<SettingsView> {
+pub async fn save_settings(state: State<'_, AppState>, update: SettingsUpdate) -> CmdResult<Saved> {
     let mode: Mode = update.mode.parse()?;
     let currency = Currency::from_code(&update.default_currency).map_err(|e| e.to_string())?;
     let name = update.terminal_name.trim();
     if name.is_empty() {
         return Err("give the terminal a name".into());
     }
-    for (account, value) in [
-        (Account::SecretKey, &update.secret_key),
-        (Account::TerminalKey, &update.terminal_key),
-    ] {
-        if let Some(v) = value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
-            state
-                .keychain
-                .set(account, &Secret::new(v))
-                .map_err(|e| e.to_string())?;
-        }
-    }
-    let path = paydesk_core::config::default_path().map_err(|e| e.to_string())?;
-    let layer = ConfigLayer::load(&path).map_err(|e| e.to_string())?;
+    let qr_content = update.qr_content.as_deref().map(str::parse).transpose()?;
+    let api_url = update
+        .api_url
+        .map(|u| u.trim().to_owned())
+        .filter(|u| !u.is_empty());
     let changes = ConfigLayer {
         mode: Some(mode),
         terminal_name: Some(name.to_owned()),
         default_currency: Some(currency),
-        api_url: update
-            .api_url
-            .map(|u| u.trim().to_owned())
-            .filter(|u| !u.is_empty()),
+        api_url: api_url.clone(),
         relay_url: update
             .relay_url
             .map(|u| normalize_relay_url(&u))
             .filter(|u| !u.is_empty()),
+        qr_content,
         ..ConfigLayer::default()
     };
     changes.validate("Settings").map_err(|e| e.to_string())?;
-    layer
-        .overlaid(changes)
-        .save(&path)
-        .map_err(|e| e.to_string())?;
-    crate::restart(&app).await;
-    settings_view(&state).await
+    let secret_key = update
+        .secret_key
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(Secret::new);
+    let terminal_key = update
+        .terminal_key
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(Secret::new);
+    let mut caveat = None;
+    if let Some(key) = &secret_key {
+        if mode != Mode::Demo {
+            let kind = if key.expose().starts_with("sk_live_") {
+                Some(Mode::Live)
+            } else if key.expose().starts_with("sk_test_") {
+                Some(Mode::Test)
+            } else {
+                None
+            };
+            if kind.is_some_and(|k| k != mode) {
+                return Err(format!(
+                    "This is not a {mode} key (it should start with sk_{mode}_). Nothing was saved."
+                ));
+            }
+            let url = api_url
+                .clone()
+                .unwrap_or_else(|| paydesk_core::config::DEFAULT_API_URL.to_owned());
+            caveat = key_accepted(&url, key).await?;
+        }
+    }
+    let assembly = state.host.assembly().clone();
+    tokio::task::spawn_blocking(move || -> Result<(), String> {
+        for (account, value) in [
+            (Account::SecretKey, secret_key),
+            (Account::TerminalKey, terminal_key),
+        ] {
+            if let Some(v) = value {
+                assembly
+                    .keychain
+                    .set(account, &v)
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        let layer = ConfigLayer::load(&assembly.config_path).map_err(|e| e.to_string())?;
+        layer
+            .overlaid(changes)
+            .save(&assembly.config_path)
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())??;
+    let restarted = state.host.restart().await;
+    let status = state.host.status();
+    let message = match (&restarted, status.mode) {
+        (Ok(()), Some(m)) => {
+            let mut m = format!("Saved. PayDesk restarted in {m} mode.");
+            if let Some(c) = caveat {
+                m.push(' ');
+                m.push_str(&c);
+            }
+            m
+        }
+        (Ok(()), None) => "Saved.".to_owned(),
+        (Err(why), _) => format!("Saved, but {}", lowercase_first(why)),
+    };
+    Ok(Saved {
+        settings: settings_view(&state.host).await?,
+        running: restarted.is_ok(),
+        message,
+    })
+}
+
+fn lowercase_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
 }
 
 #[tauri::command]
 pub async fn test_connection(state: State<'_, AppState>) -> CmdResult<Report> {
-    let config =
-        paydesk_core::config::Config::load(ConfigLayer::default()).map_err(|e| e.to_string())?;
-    let running = state.running().await;
-    let mut setup = match running.as_ref().and_then(|r| r.demo.as_ref()) {
-        Some(demo) => {
-            let mut s = DoctorSetup::new(demo.api_url(), Some(demo.secret_key().clone()));
-            s.relay = Some(RelayEndpoint {
-                base_url: demo.relay_url(),
-                terminal_key: demo.terminal_key().clone(),
-            });
-            s
-        }
-        None => {
-            let key = |a| {
-                secrets::resolve(state.keychain.as_ref(), a)
-                    .ok()
-                    .flatten()
-                    .map(|r| r.secret)
-            };
-            let mut s = DoctorSetup::new(config.api_url.clone(), key(Account::SecretKey));
-            s.relay = config.relay_url.clone().zip(key(Account::TerminalKey)).map(
-                |(base_url, terminal_key)| RelayEndpoint {
-                    base_url: normalize_relay_url(&base_url),
-                    terminal_key,
-                },
-            );
-            s
+    let host = &state.host;
+    let mut setup = {
+        let guard = host.till().await;
+        match guard.as_ref() {
+            // The running till (its demo shop too): exactly what it uses.
+            Some(till) => till
+                .plan
+                .doctor_setup(Some(host.assembly().keychain.clone())),
+            None => {
+                let plan = host.assembly().plan().await.map_err(|e| e.to_string())?;
+                plan.doctor_setup(Some(host.assembly().keychain.clone()))
+            }
         }
     };
-    drop(running);
-    setup.keychain = Some(state.keychain.clone());
-    setup.relay_wait = std::time::Duration::from_secs(30);
+    if setup.mode == Some(Mode::Demo) {
+        // The demo shop's keys are not in the keychain; its state is not the till's.
+        setup.keychain = None;
+    }
+    setup.relay_wait = Duration::from_secs(30);
     Ok(doctor::run(setup).await)
 }
 
@@ -429,36 +557,21 @@ pub async fn test_connection(state: State<'_, AppState>) -> CmdResult<Report> {
 pub async fn open_customer_display<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
+    monitor: Option<String>,
 ) -> CmdResult<()> {
-    open_customer_window(&app).map_err(|e| e.to_string())?;
-    state.remember(&crate::state::UiMemory {
-        customer_display_open: true,
-    });
+    if monitor.is_some() {
+        state.remember(|m| m.customer_monitor = monitor.clone());
+    }
+    crate::customer::open(&app).map_err(|e| e.to_string())?;
+    state.remember(|m| m.customer_display_open = true);
     Ok(())
 }
 
-pub fn open_customer_window<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
-    if let Some(w) = app.get_webview_window(crate::CUSTOMER_WINDOW) {
-        return w.set_focus();
-    }
-    let window = WebviewWindowBuilder::new(
-        app,
-        crate::CUSTOMER_WINDOW,
-        WebviewUrl::App("customer.html".into()),
-    )
-    .title("PayDesk — Customer display")
-    .inner_size(800.0, 900.0)
-    .build()?;
-    let handle = app.clone();
-    window.on_window_event(move |event| {
-        // Closed by the cashier (not by the app exiting): forget it.
-        if let tauri::WindowEvent::CloseRequested { .. } = event {
-            if let Some(state) = handle.try_state::<AppState>() {
-                state.remember(&crate::state::UiMemory {
-                    customer_display_open: false,
-                });
-            }
-        }
-    });
-    Ok(())
+/// The monitors the customer display can go to.
+#[tauri::command]
+pub async fn list_monitors<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+) -> CmdResult<crate::customer::Monitors> {
+    crate::customer::monitors(&app, state.memory().customer_monitor).map_err(|e| e.to_string())
 }

@@ -1,37 +1,40 @@
-//! The one event stream from Rust to the UI: every core change travels as a `CoreEvent`
-//! on the `core-event` channel, so each window has exactly one place to listen.
+//! The one event stream from Rust to the UI: every change travels as a `CoreEvent` on the
+//! `core-event` channel, so each window has exactly one place to listen.
+//!
+//! One long-lived forwarder follows the till host (which survives restarts): the till's
+//! status whenever it changes, every payment change as a display-ready view, and once a
+//! second the payment API's time as this till measures it.
 
 use std::time::Duration;
 
-use paydesk_core::tracker::{Tracker, TrackerEvent};
+use paydesk_core::clock::ServerClock;
+use paydesk_core::till::{HostEvent, TillHost};
+use paydesk_core::tracker::TrackerEvent;
 use serde::Serialize;
 use tauri::{Emitter, Runtime};
 use tokio_util::sync::CancellationToken;
 
-use crate::view::{ConnectionView, PaymentView};
+use crate::view::{PaymentView, StatusView};
 
 pub const CORE_EVENT: &str = "core-event";
 
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "kind", content = "data", rename_all = "snake_case")]
 pub enum CoreEvent {
-    Connection(ConnectionView),
+    /// The till's one status: every window renders mode, health, connection and the
+    /// payment in progress from it.
+    Status(StatusView),
     /// A payment changed (status or refunds); only ever after the journal has it.
     Payment(PaymentView),
-    /// Once a second, on the second: the server's time as this terminal measures it. The
-    /// UI's countdowns are `deadline_ms - server_time_ms`: the server's deadline and the
+    /// Once a second, on the second: the payment API's time as this terminal measures it.
+    /// The UI's countdowns are `deadline_ms - server_time_ms`: the server's deadline and the
     /// measured clock offset, never counted ticks.
-    Clock {
-        server_time_ms: i64,
-        offset_ms: i64,
-    },
+    Clock { server_time_ms: i64, offset_ms: i64 },
     /// Something the cashier must read.
     Notice {
         level: &'static str,
         message: String,
     },
-    /// The cashier moved on from the payment on screen.
-    ActiveCleared,
 }
 
 pub fn emit<R: Runtime>(app: &tauri::AppHandle<R>, event: &CoreEvent) {
@@ -40,23 +43,42 @@ pub fn emit<R: Runtime>(app: &tauri::AppHandle<R>, event: &CoreEvent) {
     }
 }
 
-fn payment_event(tracker: &Tracker, id: &str) -> Option<CoreEvent> {
-    PaymentView::tracked(tracker, id).map(CoreEvent::Payment)
+/// The running till's view of a payment: live while it follows it, else as journaled.
+pub async fn payment_view(host: &TillHost, id: &str) -> Option<PaymentView> {
+    let till = host.till().await;
+    let till = till.as_ref()?;
+    let tracker = till.terminal.tracker();
+    if let Some(v) = PaymentView::tracked(tracker, id, till.plan.config.qr_content) {
+        return Some(v);
+    }
+    let id = id.to_owned();
+    till.terminal
+        .journal()
+        .call(move |j| j.entry(&id))
+        .await
+        .ok()
+        .flatten()
+        .map(|e| PaymentView::journaled(&e))
 }
 
-/// Forwards the tracker's events to every window, and ticks the clock once a second on
-/// the server's second boundary (recomputed each time, never counted), until `stop`.
+async fn clock_of(host: &TillHost) -> ServerClock {
+    match host.till().await.as_ref() {
+        Some(t) => t.terminal.tracker().server_clock().clone(),
+        None => ServerClock::new(),
+    }
+}
+
+/// Forwards the host's events to every window, and ticks the clock once a second on the
+/// API's second boundary (recomputed each time, never counted), until `stop`.
 pub async fn forward<R: Runtime>(
     app: tauri::AppHandle<R>,
-    tracker: Tracker,
+    host: std::sync::Arc<TillHost>,
     stop: CancellationToken,
 ) {
-    let mut events = tracker.subscribe();
-    let clock = tracker.server_clock().clone();
-    emit(
-        &app,
-        &CoreEvent::Connection(ConnectionView::from(&tracker.connection())),
-    );
+    let mut events = host.subscribe();
+    let mut generation = host.status().generation;
+    let mut clock = clock_of(&host).await;
+    emit(&app, &CoreEvent::Status(StatusView::from(&host.status())));
     loop {
         let to_next_second = 1000 - clock.server_now_ms().rem_euclid(1000);
         let tick = tokio::time::sleep(Duration::from_millis(
@@ -70,28 +92,37 @@ pub async fn forward<R: Runtime>(
             }),
             event = events.recv() => match event {
                 None => return,
-                Some(TrackerEvent::Transition(t)) => {
-                    if let Some(e) = payment_event(&tracker, &t.payment_id) {
-                        emit(&app, &e);
+                Some(HostEvent::Status(s)) => {
+                    if s.generation != generation {
+                        generation = s.generation;
+                        clock = clock_of(&host).await;
+                    }
+                    emit(&app, &CoreEvent::Status(StatusView::from(&s)));
+                }
+                Some(HostEvent::Tracker(TrackerEvent::Transition(t))) => {
+                    if let Some(view) = payment_view(&host, &t.payment_id).await {
+                        emit(&app, &CoreEvent::Payment(view));
                     }
                 }
-                Some(TrackerEvent::Connection(c)) => emit(&app, &CoreEvent::Connection(ConnectionView::from(&c))),
-                // The UI derives the countdown from the deadline and the clock event it
-                // already gets each second: one event a second, not two.
-                Some(TrackerEvent::Tick(_)) => {}
-                Some(TrackerEvent::JournalFailed { error, .. }) => emit(&app, &CoreEvent::Notice {
+                Some(HostEvent::Tracker(TrackerEvent::JournalFailed { error, .. })) => emit(&app, &CoreEvent::Notice {
                     level: "error",
                     message: format!("A payment update could not be saved on this till ({error}); PayDesk will read it again from Crypto.com Pay."),
                 }),
-                Some(TrackerEvent::Resnapshot { .. }) => {
-                    emit(&app, &CoreEvent::Connection(ConnectionView::from(&tracker.connection())));
-                    for id in tracker.tracked_ids() {
-                        if let Some(e) = payment_event(&tracker, &id) {
-                            emit(&app, &e);
+                Some(HostEvent::Resnapshot | HostEvent::Tracker(TrackerEvent::Resnapshot { .. })) => {
+                    emit(&app, &CoreEvent::Status(StatusView::from(&host.status())));
+                    let ids = match host.till().await.as_ref() {
+                        Some(t) => t.terminal.tracker().tracked_ids(),
+                        None => Vec::new(),
+                    };
+                    for id in ids {
+                        if let Some(v) = payment_view(&host, &id).await {
+                            emit(&app, &CoreEvent::Payment(v));
                         }
                     }
                 }
-                Some(TrackerEvent::Expired { .. } | TrackerEvent::Untracked { .. }) => {}
+                // The status carries the connection; the UI computes the countdown from
+                // the deadline and the clock it gets each second.
+                Some(HostEvent::Tracker(_)) => {}
             },
         }
     }

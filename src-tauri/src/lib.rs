@@ -4,55 +4,21 @@
 //! handlers can be tested without a display (`tauri::test::mock_builder`).
 
 mod cmd;
+mod customer;
 mod events;
-mod runtime;
 mod state;
 mod view;
 
 use std::sync::Arc;
 
-use paydesk_core::journal::Journal;
-use paydesk_core::secrets::Keychain;
-use tauri::{AppHandle, Manager, Runtime};
+use paydesk_core::till::{Assembly, TillHost};
+use tauri::{Manager, Runtime};
 
 pub use events::{CoreEvent, CORE_EVENT};
 pub use state::AppState;
 
 pub const MAIN_WINDOW: &str = "main";
 pub const CUSTOMER_WINDOW: &str = "customer";
-
-/// (Re)starts the till from the current settings and follows its events.
-pub(crate) async fn restart<R: Runtime>(app: &AppHandle<R>) {
-    let state = app.state::<AppState>();
-    let next = runtime::start(state.keychain.as_ref(), state.journal.clone())
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "the till could not start");
-            e.to_string()
-        });
-    let stop = state.replace(next).await;
-    let running = state.running().await;
-    match running.as_ref() {
-        Some(r) => {
-            tracing::info!(mode = %r.mode, terminal = %r.config.terminal_name, "till running");
-            tauri::async_runtime::spawn(events::forward(
-                app.clone(),
-                r.terminal.tracker().clone(),
-                stop,
-            ));
-        }
-        None => events::emit(
-            app,
-            &CoreEvent::Notice {
-                level: "error",
-                message: format!(
-                    "PayDesk could not start: {}",
-                    state.start_error().unwrap_or_default()
-                ),
-            },
-        ),
-    }
-}
 
 /// Adds PayDesk's state, commands and start-up to a builder.
 pub fn build<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
@@ -63,6 +29,7 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
             cmd::quote_amount,
             cmd::charge,
             cmd::cancel_payment,
+            cmd::check_payment,
             cmd::simulate_payment,
             cmd::close_payment,
             cmd::history,
@@ -73,12 +40,25 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
             cmd::save_settings,
             cmd::test_connection,
             cmd::open_customer_display,
+            cmd::list_monitors,
         ])
         .setup(|app| {
             let handle = app.handle().clone();
-            tauri::async_runtime::block_on(restart(&handle));
-            if app.state::<AppState>().memory().customer_display_open {
-                if let Err(e) = cmd::open_customer_window(&handle) {
+            let state = app.state::<AppState>();
+            let host = state.host.clone();
+            // The forwarder first, so the first status change reaches the windows.
+            tauri::async_runtime::spawn(events::forward(
+                handle.clone(),
+                host.clone(),
+                state.shutdown_token(),
+            ));
+            // Start the till in the background: the window paints at once and shows
+            // "Starting…" from the status until it runs (or why it cannot).
+            tauri::async_runtime::spawn(async move {
+                let _ = host.restart().await;
+            });
+            if state.memory().customer_display_open {
+                if let Err(e) = customer::open(&handle) {
                     tracing::warn!(error = %e, "could not reopen the customer display");
                 }
             }
@@ -117,22 +97,19 @@ pub fn run() {
             None
         }
     };
-    let journal = match Journal::open_default() {
-        Ok(j) => Arc::new(j),
+    let assembly = match Assembly::from_env(None, Default::default()) {
+        Ok(a) => a,
         Err(e) => {
-            tracing::error!(error = %e, "cannot open the journal");
-            eprintln!("PayDesk cannot open its journal: {e}");
+            tracing::error!(error = %e, "PayDesk could not find its settings");
+            eprintln!("PayDesk could not find its settings: {e}");
             std::process::exit(1);
         }
     };
-    let memory = journal.path().parent().map(|d| d.join("ui-state.json"));
-    // A separate keychain service lets tests (and a second till on one machine) keep
-    // their keys apart.
-    let keychain = match std::env::var("PAYDESK_KEYCHAIN_SERVICE") {
-        Ok(service) if !service.trim().is_empty() => Keychain::with_service(service.trim()),
-        _ => Keychain::new(),
-    };
-    let state = AppState::new(journal, Arc::new(keychain), memory);
+    let memory = paydesk_core::journal::default_path()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join("ui-state.json")));
+    let host = TillHost::new(assembly, Arc::new(paydesk_demo::Launcher));
+    let state = AppState::new(host, memory);
     let app = match build(tauri::Builder::default(), state).build(tauri::generate_context!()) {
         Ok(app) => app,
         Err(e) => {
@@ -181,16 +158,21 @@ mod tests {
     static ENV: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
     fn app(dir: &std::path::Path) -> tauri::App<tauri::test::MockRuntime> {
-        // Demo mode: no keys anywhere, config in the temp dir.
-        std::env::set_var("PAYDESK_CONFIG", dir.join("config.toml"));
+        // Demo mode: no keys anywhere, config and journal in the temp dir.
         std::env::set_var("PAYDESK_DEMO_LAN", "0");
-        let journal = Arc::new(Journal::open(dir.join("journal.sqlite3")).unwrap());
-        let state = AppState::new(journal, Arc::new(MemoryStore::new()), None);
+        let assembly = Assembly {
+            config_path: dir.join("config.toml"),
+            overrides: Default::default(),
+            keychain: Arc::new(MemoryStore::new()),
+            journal_path: Some(dir.join("journal.sqlite3")),
+        };
+        let host = TillHost::new(assembly, Arc::new(paydesk_demo::Launcher));
+        let state = AppState::new(host.clone(), None);
         let app = build(tauri::test::mock_builder(), state)
             .build(tauri::generate_context!())
             .unwrap();
         // `setup` runs when the event loop starts, which a mock app never does.
-        tauri::async_runtime::block_on(restart(app.handle()));
+        tauri::async_runtime::block_on(host.restart()).unwrap();
         app
     }
 
@@ -205,8 +187,10 @@ mod tests {
             .build()
             .unwrap();
         let snap = invoke(&main, "app_snapshot", serde_json::json!({})).unwrap();
-        assert_eq!(snap["mode"], "demo", "{snap}");
-        assert_eq!(snap["demo"], true);
+        assert_eq!(snap["status"]["mode"], "demo", "{snap}");
+        assert_eq!(snap["status"]["demo"], true);
+        assert_eq!(snap["status"]["marker"], "DEMO");
+        assert_eq!(snap["status"]["state"], "running");
         assert_eq!(snap["version"], env!("CARGO_PKG_VERSION"));
 
         let q = invoke(
@@ -243,12 +227,13 @@ mod tests {
             "save_settings",
             serde_json::json!({"update": {
                 "mode": "demo", "terminal_name": "Till 9", "default_currency": "EUR",
-                "api_url": null, "relay_url": null,
+                "api_url": null, "relay_url": null, "qr_content": null,
                 "secret_key": "sk_test_not_shown", "terminal_key": null
             }}),
         )
         .unwrap();
-        assert_eq!(settings["secret_key_saved"], true);
+        assert_eq!(settings["settings"]["secret_key_saved"], true);
+        assert_eq!(settings["running"], true);
         assert!(!settings.to_string().contains("sk_test_not_shown"));
         assert!(!std::fs::read_to_string(dir.path().join("config.toml"))
             .unwrap()

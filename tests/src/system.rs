@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::e2e::free_port;
 use anyhow::{anyhow, bail, Context, Result};
-use paydesk_core::clock::ServerClock;
+use paydesk_core::clock::{LocalClock, ServerClock};
 use paydesk_core::gateway::{Gateway, GatewayConfig};
 use paydesk_core::payment::{CreatePayment, Payment, PaymentStatus};
 use paydesk_core::realtime::{ConnectionState, RelayEndpoint, SessionConfig};
@@ -242,7 +242,18 @@ impl Stack {
 
     /// A gateway to a sandbox reached at `base_url` (e.g. through a proxy).
     pub fn gateway_at(&self, base_url: &str, clock: ServerClock) -> Result<Gateway> {
+        self.gateway_on(base_url, clock, LocalClock::system())
+    }
+
+    /// A gateway measuring the API's clock against a till clock that may be wrong.
+    pub fn gateway_on(
+        &self,
+        base_url: &str,
+        clock: ServerClock,
+        local_clock: LocalClock,
+    ) -> Result<Gateway> {
         let mut cfg = GatewayConfig::new(format!("{base_url}/api"), Secret::new(SECRET_KEY));
+        cfg.local_clock = local_clock;
         cfg.request_timeout = Duration::from_secs(3);
         cfg.connect_timeout = Duration::from_secs(2);
         Ok(Gateway::new(cfg, clock)?)

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
+use paydesk_core::clock::LocalClock;
 use paydesk_core::clock::{local_now_ms, ServerClock};
-use paydesk_core::countdown::LocalClock;
 use paydesk_core::gateway::Gateway;
 use paydesk_core::payment::{Payment, PaymentStatus};
 use paydesk_core::realtime::{ConnectionState, Session, SessionConfig};
@@ -62,7 +62,7 @@ impl Till {
         let mut out = Vec::new();
         for i in 0..n {
             let p = stack.create(&self.gateway, 100 + i as i128).await?;
-            self.session.track(p.clone())?;
+            self.session.track(p.clone()).await?;
             out.push(p);
         }
         Ok(out)
@@ -316,20 +316,26 @@ async fn dropped_webhooks_are_found_by_the_api_while_live() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_till_clock_minutes_off_still_counts_down_to_the_servers_deadline() -> Result<()> {
     let stack = Stack::start(StackOptions::default()).await?;
-    // The till believes it is 7 minutes earlier than it is. Its gateway keeps its own
-    // clock estimate; the session's comes from the relay's hello and heartbeats.
+    // The till believes it is 7 minutes earlier than it is. Deadlines are the payment
+    // API's: the tracker counts on the clock the gateway measures from the API's answers
+    // (as a till's terminal wires them), not on the relay's.
     let skew_ms = -7 * 60 * 1000;
-    let gateway = stack.gateway(ServerClock::new())?;
+    let api_clock = ServerClock::new();
+    let gateway = stack.gateway_on(
+        &stack.sandbox.base_url(),
+        api_clock.clone(),
+        LocalClock::skewed(skew_ms),
+    )?;
     let tracker = Tracker::with_clocks(
         Arc::new(NoJournal::default()),
-        ServerClock::new(),
+        api_clock,
         LocalClock::skewed(skew_ms),
     );
     let till = Till::with(gateway, tracker, stack.session_config())?;
     till.live().await?;
     let p = stack.create(&till.gateway, 500).await?;
     let deadline_ms = p.deadline_unix().expect("a deadline") * 1000;
-    till.session.track(p.clone())?;
+    till.session.track(p.clone()).await?;
     let tick = till
         .rec
         .wait_for(SHORT, "a countdown tick", |evs| {
@@ -364,8 +370,8 @@ async fn expiry_fires_once_and_a_last_second_capture_still_counts() -> Result<()
     let deadline = unix_now_s() + 3;
     let lapsed = stack.create_expiring(&till.gateway, 100, deadline).await?;
     let last_second = stack.create_expiring(&till.gateway, 200, deadline).await?;
-    till.session.track(lapsed.clone())?;
-    till.session.track(last_second.clone())?;
+    till.session.track(lapsed.clone()).await?;
+    till.session.track(last_second.clone()).await?;
     // Its webhook is lost: only the read at expiry can find the capture.
     stack
         .set_faults(serde_json::json!({"webhook_drop_rate_permille": 1000}))

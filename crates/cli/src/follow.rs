@@ -54,6 +54,7 @@ fn source_text(source: Source) -> &'static str {
         Source::CreateResponse => "create response",
         Source::ApiRead => "read from the API",
         Source::RelayedWebhook => "pushed by the relay",
+        Source::Reconciliation => "found by reconciliation",
         Source::Restored => "from the journal",
     }
 }
@@ -108,10 +109,19 @@ fn show_transition(out: &mut Printer, t: &Transition) {
             t.from.as_ref().map_or("?", |f| f.as_str()),
             t.to
         )),
-        TransitionKind::Refund => out.line(format!(
-            "refunded: {} ({how})",
-            money_text(t.refunded_to, &t.payment.currency)
-        )),
+        TransitionKind::Refund => match &t.refund {
+            Some(r) if r.status == paydesk_core::payment::RefundStatus::Pending => {
+                out.line(format!(
+                    "refund requested: {} ({how}); not sent yet",
+                    money_text(r.amount, &r.currency)
+                ))
+            }
+            _ => out.line(format!(
+                "refunded: {} ({how})",
+                money_text(t.refunded_to, &t.payment.currency)
+            )),
+        },
+        TransitionKind::Details => {}
     }
 }
 

@@ -82,17 +82,17 @@ async fn run(cli: &Cli, out: &mut Printer) -> Result<ExitCode> {
     );
     match &cli.command {
         Command::Charge(args) => {
-            let ctx = Context::load(global)?;
+            let ctx = Context::load(global).await?;
             cmd::charge::run(&ctx, args, out, None).await
         }
-        Command::Watch(args) => cmd::watch::run(&Context::load(global)?, args, out).await,
-        Command::Cancel(args) => cmd::cancel::run(&Context::load(global)?, args, out).await,
-        Command::Refund(args) => cmd::refund::run(&Context::load(global)?, args, out).await,
+        Command::Watch(args) => cmd::watch::run(&Context::load(global).await?, args, out).await,
+        Command::Cancel(args) => cmd::cancel::run(&Context::load(global).await?, args, out).await,
+        Command::Refund(args) => cmd::refund::run(&Context::load(global).await?, args, out).await,
         Command::History(args) => {
             cmd::history::run(&Context::load_without_keys(global)?, args, out)
         }
         Command::Doctor(args) => {
-            let ctx = Context::load(global)?;
+            let ctx = Context::load(global).await?;
             let wait = seconds(args.relay_wait, "--relay-wait")?;
             cmd::doctor::run(&ctx, wait, args.bundle.as_deref(), out).await
         }

@@ -27,6 +27,8 @@ pub const API_URL_ENV: &str = "PAYDESK_API_URL";
 pub const RELAY_URL_ENV: &str = "PAYDESK_RELAY_URL";
 pub const TERMINAL_NAME_ENV: &str = "PAYDESK_TERMINAL_NAME";
 pub const CURRENCY_ENV: &str = "PAYDESK_CURRENCY";
+pub const QR_CONTENT_ENV: &str = "PAYDESK_QR_CONTENT";
+pub const ORDER_PREFIX_ENV: &str = "PAYDESK_ORDER_PREFIX";
 
 /// Crypto.com Pay's API.
 pub const DEFAULT_API_URL: &str = "https://pay.crypto.com/api/";
@@ -123,6 +125,41 @@ impl std::str::FromStr for Mode {
     }
 }
 
+/// Which of a payment's two QR contents the customer scans. Crypto.com Pay returns both:
+/// `payment_url` (the web checkout, which the App and any phone camera open) and `qr_code`
+/// ("base64 encoded json … scanned by the main app"). Which one the App's in-store scanner
+/// accepts is not known from public sources: an installer checks it with a real phone.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QrContent {
+    #[default]
+    PaymentUrl,
+    QrCode,
+}
+
+impl QrContent {
+    /// What the QR shows for `p` (the checkout URL when the App code is missing).
+    pub fn pick(self, p: &crate::payment::Payment) -> Option<String> {
+        match self {
+            QrContent::PaymentUrl => p.payment_url.clone(),
+            QrContent::QrCode => p.qr_code.clone().or_else(|| p.payment_url.clone()),
+        }
+    }
+}
+
+impl std::str::FromStr for QrContent {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "payment_url" => Ok(QrContent::PaymentUrl),
+            "qr_code" => Ok(QrContent::QrCode),
+            other => Err(format!(
+                "qr_content '{other}' is not payment_url or qr_code"
+            )),
+        }
+    }
+}
+
 /// One layer of settings; every field optional. The file, the environment and the flags
 /// each make one. Deliberately has no field for a secret.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,6 +188,13 @@ pub struct ConfigLayer {
     /// How often to poll the API while the push channel is down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub poll_interval_secs: Option<u64>,
+    /// What the customer's QR code holds (default `payment_url`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qr_content: Option<QrContent>,
+    /// The start of this till's readable order ids, `<prefix>-<YYYYMMDD>-<NNNN>`
+    /// (default: from the terminal name, e.g. `T1` for "Till 1").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_prefix: Option<String>,
 }
 
 impl ConfigLayer {
@@ -166,6 +210,8 @@ impl ConfigLayer {
             heartbeat_timeout_secs: over.heartbeat_timeout_secs.or(self.heartbeat_timeout_secs),
             fallback_after_secs: over.fallback_after_secs.or(self.fallback_after_secs),
             poll_interval_secs: over.poll_interval_secs.or(self.poll_interval_secs),
+            qr_content: over.qr_content.or(self.qr_content),
+            order_prefix: over.order_prefix.or(self.order_prefix),
         }
     }
 
@@ -238,6 +284,10 @@ impl ConfigLayer {
                 .transpose()?,
             api_url: get(API_URL_ENV),
             relay_url: get(RELAY_URL_ENV),
+            qr_content: get(QR_CONTENT_ENV)
+                .map(|v| v.parse().map_err(|m| invalid(QR_CONTENT_ENV, m)))
+                .transpose()?,
+            order_prefix: get(ORDER_PREFIX_ENV),
             ..ConfigLayer::default()
         };
         layer.validate("environment")?;
@@ -264,6 +314,18 @@ impl ConfigLayer {
             {
                 return Err(invalid(
                     "terminal_name must be 1 to 64 printable characters".into(),
+                ));
+            }
+        }
+        if let Some(prefix) = &self.order_prefix {
+            if prefix.is_empty()
+                || prefix.len() > 12
+                || !prefix
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                return Err(invalid(
+                    "order_prefix must be 1 to 12 letters, digits or _".into(),
                 ));
             }
         }
@@ -297,6 +359,9 @@ pub struct Config {
     pub mode: Option<Mode>,
     pub terminal_name: String,
     pub default_currency: Currency,
+    /// Whether a layer chose the currency (else it is the built-in default, which a
+    /// headless charge must not assume).
+    pub currency_chosen: bool,
     pub api_url: String,
     pub relay_url: Option<String>,
     pub merchant: Option<String>,
@@ -304,6 +369,9 @@ pub struct Config {
     pub heartbeat_timeout: Option<Duration>,
     pub fallback_after: Option<Duration>,
     pub poll_interval: Option<Duration>,
+    pub qr_content: QrContent,
+    /// The start of this till's order ids.
+    pub order_prefix: String,
     /// The file layer came from here (settings changes go back through [`ConfigLayer::save`]).
     pub path: PathBuf,
 }
@@ -355,18 +423,26 @@ impl Config {
                 message: e.to_string(),
             })?,
         };
+        let terminal_name = layer
+            .terminal_name
+            .unwrap_or_else(|| DEFAULT_TERMINAL_NAME.to_owned());
         Ok(Config {
             mode: layer.mode,
-            terminal_name: layer
-                .terminal_name
-                .unwrap_or_else(|| DEFAULT_TERMINAL_NAME.to_owned()),
+            terminal_name: terminal_name.clone(),
             default_currency,
-            api_url: layer.api_url.unwrap_or_else(|| DEFAULT_API_URL.to_owned()),
+            currency_chosen: layer.default_currency.is_some(),
+            api_url: layer
+                .api_url
+                .map_or_else(|| DEFAULT_API_URL.to_owned(), |u| normalize_api_url(&u)),
             relay_url: layer.relay_url,
             merchant: layer.merchant,
             heartbeat_timeout: layer.heartbeat_timeout_secs.map(Duration::from_secs),
             fallback_after: layer.fallback_after_secs.map(Duration::from_secs),
             poll_interval: layer.poll_interval_secs.map(Duration::from_secs),
+            qr_content: layer.qr_content.unwrap_or_default(),
+            order_prefix: layer
+                .order_prefix
+                .unwrap_or_else(|| order_prefix_from_name(Some(&terminal_name))),
             path: path.to_owned(),
         })
     }
@@ -396,6 +472,49 @@ impl Config {
             (None, Some(Some(kind))) => Ok(kind),
             (None, Some(None)) => Err(ConfigError::UnknownKeyKind),
         }
+    }
+}
+
+/// The payment API's base as installers type it: a bare origin (what the sandbox prints,
+/// `https://pay.crypto.com`) means its `/api/` path.
+pub fn normalize_api_url(url: &str) -> String {
+    let url = url.trim();
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    match after_scheme.find('/') {
+        None => format!("{url}/api/"),
+        Some(i) if after_scheme[i..].trim_matches('/').is_empty() => {
+            format!("{}/api/", url.trim_end_matches('/'))
+        }
+        Some(_) => url.to_owned(),
+    }
+}
+
+/// `T1` for "Till 1", `FRONT` for "Front desk": letters and digits of the name's words.
+fn order_prefix_from_name(name: Option<&str>) -> String {
+    let name = name.unwrap_or(DEFAULT_TERMINAL_NAME);
+    let words: Vec<&str> = name.split_whitespace().collect();
+    let mut out: String = if words.len() > 1 {
+        words
+            .iter()
+            .filter_map(|w| {
+                if w.chars().all(|c| c.is_ascii_digit()) {
+                    Some(w.to_string())
+                } else {
+                    w.chars()
+                        .find(char::is_ascii_alphanumeric)
+                        .map(|c| c.to_string())
+                }
+            })
+            .collect()
+    } else {
+        name.chars().filter(char::is_ascii_alphanumeric).collect()
+    };
+    out = out.to_ascii_uppercase();
+    out.truncate(12);
+    if out.is_empty() {
+        "T".to_owned()
+    } else {
+        out
     }
 }
 
@@ -486,6 +605,31 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()>
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_bare_api_origin_means_its_api_path() {
+        assert_eq!(
+            normalize_api_url("http://127.0.0.1:9000"),
+            "http://127.0.0.1:9000/api/"
+        );
+        assert_eq!(
+            normalize_api_url("https://pay.crypto.com/"),
+            "https://pay.crypto.com/api/"
+        );
+        assert_eq!(
+            normalize_api_url("https://pay.crypto.com/api/"),
+            "https://pay.crypto.com/api/"
+        );
+        assert_eq!(normalize_api_url("http://h:1/v2/api"), "http://h:1/v2/api");
+    }
+
+    #[test]
+    fn order_prefixes_come_from_the_terminal_name() {
+        assert_eq!(order_prefix_from_name(Some("Till 1")), "T1");
+        assert_eq!(order_prefix_from_name(Some("Front desk 12")), "FD12");
+        assert_eq!(order_prefix_from_name(Some("Bar")), "BAR");
+        assert_eq!(order_prefix_from_name(Some("éé")), "T");
+    }
+
     use super::*;
 
     fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::clock::ServerClock;
+use crate::config::Mode;
 use crate::gateway::{Gateway, GatewayConfig, GatewayError, ListPayments};
 use crate::realtime::{ConnectionState, RelayEndpoint, Session, SessionConfig};
 use crate::secrets::{Account, Secret, SecretStore};
@@ -35,6 +36,10 @@ pub struct DoctorSetup {
     pub max_clock_skew: Duration,
     /// How long to wait for the relay's hello and then its first heartbeat.
     pub relay_wait: Duration,
+    /// The till's mode, when known (demo needs no keys).
+    pub mode: Option<Mode>,
+    /// The relay URL the settings name, even when no terminal key goes with it.
+    pub relay_configured: Option<String>,
 }
 
 impl DoctorSetup {
@@ -46,6 +51,8 @@ impl DoctorSetup {
             keychain: None,
             max_clock_skew: Duration::from_secs(10),
             relay_wait: Duration::from_secs(40),
+            mode: None,
+            relay_configured: None,
         }
     }
 }
@@ -57,9 +64,21 @@ pub struct Check {
     pub detail: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Report {
     pub checks: Vec<Check>,
+}
+
+/// `{"ok": …, "checks": […]}`: the verdict travels with the checks, so no reader (the
+/// app's Test connection, a script reading `doctor --json`) has to recompute it.
+impl Serialize for Report {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Report", 2)?;
+        st.serialize_field("ok", &self.ok())?;
+        st.serialize_field("checks", &self.checks)?;
+        st.end()
+    }
 }
 
 impl Report {
@@ -113,7 +132,15 @@ pub async fn run(setup: DoctorSetup) -> Report {
     match &setup.secret_key {
         None => report.push(
             CHECK_API_KEY,
-            Err("no secret key: save one in Settings, or set PAYDESK_SECRET_KEY".into()),
+            Err(match setup.mode {
+                None | Some(Mode::Demo) => "this till is not set up: run `paydesk-cli provision \
+                    <store file>` (or save the keys in Settings), or set PAYDESK_SECRET_KEY"
+                    .into(),
+                Some(mode) => format!(
+                    "{mode} mode needs the secret API key: save it in Settings, run \
+                     `paydesk-cli provision <store file>`, or set PAYDESK_SECRET_KEY"
+                ),
+            }),
         ),
         Some(key) => match Gateway::new(
             GatewayConfig::new(setup.api_url.clone(), key.clone()),
@@ -127,6 +154,12 @@ pub async fn run(setup: DoctorSetup) -> Report {
                         ..ListPayments::default()
                     })
                     .await;
+                let answered = !matches!(
+                    &listed,
+                    Err(GatewayError::Timeout
+                        | GatewayError::Connect(_)
+                        | GatewayError::Network(_))
+                );
                 report.push(
                     CHECK_API_KEY,
                     match listed {
@@ -134,10 +167,20 @@ pub async fn run(setup: DoctorSetup) -> Report {
                         Err(GatewayError::Unauthorized) => {
                             Err("Crypto.com Pay refused the secret key".into())
                         }
-                        Err(e) => Err(e.cashier_message()),
+                        Err(e) => Err(format!("{}: {}", setup.api_url, e.cashier_message())),
                     },
                 );
-                report.push(CHECK_CLOCK, clock_check(&clock, setup.max_clock_skew));
+                report.push(
+                    CHECK_CLOCK,
+                    if answered {
+                        clock_check(&clock, setup.max_clock_skew)
+                    } else {
+                        Err(format!(
+                            "not checked: the payment API at {} did not answer",
+                            setup.api_url
+                        ))
+                    },
+                );
                 let probe = format!("doctor-probe-{}", uuid::Uuid::new_v4());
                 report.push(
                     CHECK_POLLING,
@@ -152,12 +195,19 @@ pub async fn run(setup: DoctorSetup) -> Report {
         },
     }
 
-    match &setup.relay {
-        None => report.push(
+    match (&setup.relay, &setup.relay_configured) {
+        (None, None) => report.push(
             CHECK_RELAY,
             Err("no relay configured: payments would be polled only".into()),
         ),
-        Some(relay) => relay_checks(&mut report, relay.clone(), setup.relay_wait).await,
+        (None, Some(url)) => report.push(
+            CHECK_RELAY,
+            Err(format!(
+                "relay {url} is configured but this till has no terminal key: save it in \
+                 Settings, run `paydesk-cli provision`, or set PAYDESK_TERMINAL_KEY"
+            )),
+        ),
+        (Some(relay), _) => relay_checks(&mut report, relay.clone(), setup.relay_wait).await,
     }
 
     if let Some(keychain) = &setup.keychain {
@@ -200,6 +250,7 @@ fn clock_check(clock: &ServerClock, max_skew: Duration) -> Result<String, String
 async fn relay_checks(report: &mut Report, relay: RelayEndpoint, wait: Duration) {
     let tracker = Tracker::new(Arc::new(NoJournal::default()));
     let mut events = tracker.subscribe();
+    let session_url = relay.base_url.clone();
     let config = SessionConfig {
         relay: Some(relay),
         // Doctor must not mistake polling for a working relay.
@@ -228,9 +279,13 @@ async fn relay_checks(report: &mut Report, relay: RelayEndpoint, wait: Duration)
         }
     };
     if !live {
+        let url = session_url.clone();
         report.push(
             CHECK_RELAY,
-            Err(last_detail.unwrap_or_else(|| format!("no hello from the relay within {wait:?}"))),
+            Err(match last_detail {
+                Some(detail) => format!("relay {url}: {detail}"),
+                None => format!("relay {url}: no hello within {} s", wait.as_secs()),
+            }),
         );
         session.shutdown().await;
         return;

@@ -19,6 +19,7 @@ pub mod reader;
 pub mod realtime;
 pub mod secrets;
 pub mod terminal;
+pub mod till;
 pub mod tracker;
 
 // The shared shapes live in paydesk-protocol (the relay and the sandbox use them without

@@ -171,7 +171,17 @@ impl Provisioning {
                 stored.push(account);
             }
         }
-        let settings = ConfigLayer::load(config_path)?.overlaid(self.settings.clone());
+        let mut settings = ConfigLayer::load(config_path)?.overlaid(self.settings.clone());
+        // A till given a key without a mode runs in the key's mode: write it down, so the
+        // till knows it has keys without asking the keychain (which may be locked).
+        if settings.mode.is_none() {
+            if let Some(key) = &self.secret_key {
+                settings.mode = Config::from_layer(settings.clone(), config_path)?
+                    .effective_mode(Some(key))
+                    .ok()
+                    .filter(|m| *m != Mode::Demo);
+            }
+        }
         if let Some(Mode::Test | Mode::Live) = settings.mode {
             let key = match &self.secret_key {
                 Some(key) => Some(key.clone()),

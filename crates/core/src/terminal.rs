@@ -124,11 +124,12 @@ impl Terminal {
     ) -> Result<Terminal, TerminalError> {
         crate::init_tls();
         let clock = ServerClock::new();
-        let gateway = Gateway::new(
-            GatewayConfig::new(setup.api_url.clone(), setup.secret_key.clone()),
-            clock.clone(),
-        )?;
+        let mut gateway_config =
+            GatewayConfig::new(setup.api_url.clone(), setup.secret_key.clone());
+        gateway_config.local_clock = setup.local_clock;
+        let gateway = Gateway::new(gateway_config, clock.clone())?;
         let journal = JournalHandle::spawn(journal)?;
+        journal.call(|j| j.mark_in_use()).await?;
         let tracker = Tracker::with_clocks(Arc::new(journal.clone()), clock, setup.local_clock);
         // Pending payments of an earlier run: followed again as the journal has them, and
         // read from the API before anything about them is shown as new.

@@ -463,6 +463,13 @@ impl Tracker {
                 Err(SinkError::Conflict(newer)) if attempts < CONFLICT_RETRIES => {
                     attempts += 1;
                     tracing::debug!(payment_id = %id, "journal moved on; merging again");
+                    // Another process (the CLI beside the app) recorded news first: show
+                    // what it recorded, then merge ours onto it.
+                    if tracked || follow {
+                        if let Some(t) = catch_up(current.as_ref(), &newer, self.server_now_ms()) {
+                            self.show(&t, (*newer).clone(), true);
+                        }
+                    }
                     current = Some(*newer);
                 }
                 Err(e) => return Err(self.refused(&id, e)),
@@ -556,6 +563,44 @@ impl Tracker {
     pub fn watch_changes(&self) -> watch::Receiver<u64> {
         self.inner.changed.subscribe()
     }
+}
+
+/// The change from what this tracker held to what the journal holds now, as one
+/// transition (already recorded, by whoever wrote it).
+fn catch_up(
+    before: Option<&PaymentState>,
+    now: &PaymentState,
+    at_unix_ms: i64,
+) -> Option<Transition> {
+    let (kind, from, refunded_from) = match before {
+        None => (TransitionKind::Tracked, None, 0),
+        Some(b) if b.seq == now.seq => return None,
+        Some(b) if b.status != now.status => {
+            (TransitionKind::Status, Some(b.status.clone()), b.refunded())
+        }
+        Some(b) if b.refunded() != now.refunded() || b.refunds != now.refunds => {
+            (TransitionKind::Refund, Some(b.status.clone()), b.refunded())
+        }
+        Some(b) => (
+            TransitionKind::Details,
+            Some(b.status.clone()),
+            b.refunded(),
+        ),
+    };
+    Some(Transition {
+        seq: now.seq,
+        prev_seq: before.map_or(0, |b| b.seq),
+        payment_id: now.payment.id.clone(),
+        kind,
+        from,
+        to: now.status.clone(),
+        refunded_from,
+        refunded_to: now.refunded(),
+        source: now.source,
+        at_unix_ms,
+        payment: now.payment.clone(),
+        refund: None,
+    })
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use paydesk_core::secrets::Secret;
+use paydesk_core::till::{DemoEndpoints, DemoLauncher, DemoPayment, DemoSettings, DemoShop};
 use paydesk_relay::{RelayConfig, RelayHandle};
 use paydesk_sandbox::{SandboxConfig, SandboxHandle};
 use tokio::net::TcpListener;
@@ -141,6 +143,15 @@ impl Demo {
     /// The customer pays: the sandbox captures the payment and sends the signed webhook,
     /// which reaches the terminal through the relay like any real capture.
     pub async fn simulate_payment(&self, payment_id: &str) -> Result<(), DemoError> {
+        self.simulate_payment_by(payment_id, DemoPayment::App).await
+    }
+
+    /// [`Demo::simulate_payment`] in the Crypto.com App or from an outside wallet.
+    pub async fn simulate_payment_by(
+        &self,
+        payment_id: &str,
+        _how: DemoPayment,
+    ) -> Result<(), DemoError> {
         self.sandbox
             .pay(payment_id)
             .map(|_| ())
@@ -157,4 +168,51 @@ impl Demo {
 /// The sandbox may listen on every interface; the terminal on this machine uses loopback.
 fn loopback(url: &str) -> String {
     url.replace("http://0.0.0.0:", "http://127.0.0.1:")
+}
+
+/// Starts demo shops for the till assembly (`paydesk_core::till::Till::start`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Launcher;
+
+impl DemoLauncher for Launcher {
+    fn launch(&self, settings: DemoSettings) -> BoxFuture<'_, Result<Box<dyn DemoShop>, String>> {
+        Box::pin(async move {
+            let demo = Demo::start(DemoConfig {
+                time_window: settings.time_window,
+                lan: settings.lan,
+                terminal_name: settings.terminal_name,
+                heartbeat: None,
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+            Ok(Box::new(demo) as Box<dyn DemoShop>)
+        })
+    }
+}
+
+impl DemoShop for Demo {
+    fn endpoints(&self) -> DemoEndpoints {
+        DemoEndpoints {
+            api_url: self.api_url(),
+            relay_url: self.relay_url(),
+            secret_key: self.secret_key.clone(),
+            terminal_key: self.terminal_key.clone(),
+        }
+    }
+
+    fn simulate_payment<'a>(
+        &'a self,
+        payment_id: &'a str,
+        how: DemoPayment,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            Demo::simulate_payment_by(self, payment_id, how)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn shutdown(self: Box<Self>) -> BoxFuture<'static, ()> {
+        Box::pin(Demo::shutdown(*self))
+    }
 }

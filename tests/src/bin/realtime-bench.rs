@@ -19,8 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use paydesk_core::clock::LocalClock;
 use paydesk_core::clock::ServerClock;
-use paydesk_core::countdown::LocalClock;
 use paydesk_core::gateway::Gateway;
 use paydesk_core::payment::{Payment, PaymentStatus};
 use paydesk_core::realtime::{ConnectionState, RelayEndpoint, Session, SessionConfig};
@@ -232,7 +232,7 @@ async fn push_latency(n: usize) -> Result<(f64, f64)> {
     let mut samples = Vec::with_capacity(n);
     for i in 0..n {
         let p = stack.create(&t.gateway, 100 + i as i128).await?;
-        t.session.track(p.clone())?;
+        t.session.track(p.clone()).await?;
         let start = Instant::now();
         let (paid, seen) = tokio::join!(stack.pay(&p.id), wait_paid(&mut t.sub, &p.id));
         paid?;
@@ -270,7 +270,7 @@ async fn poll_latency(n: usize) -> Result<(f64, f64)> {
             let mut out = Vec::new();
             for i in (lane..n).step_by(lanes) {
                 let p: Payment = stack.create(&gateway, 100 + i as i128).await?;
-                session.track(p.clone())?;
+                session.track(p.clone()).await?;
                 // Pay at a random phase of the poll cycle.
                 let wait = rand::random_range(0..1500u64);
                 tokio::time::sleep(Duration::from_millis(wait)).await;
@@ -365,7 +365,7 @@ async fn ten_minute_costs(scale: u32) -> Result<Vec<Cost>> {
                 tokio::time::sleep(every).await;
             }
         } else {
-            t.session.track(p.clone())?;
+            t.session.track(p.clone()).await?;
             tokio::time::timeout(window * 2, async {
                 loop {
                     match t.sub.recv().await {

@@ -35,6 +35,19 @@ pub struct DemoCustomer {
     pub pay_after: Option<Duration>,
 }
 
+/// The amount to charge, in the currency the settings or `--currency` chose: never a
+/// silent default.
+pub fn money_of(config: &paydesk_core::config::Config, args: &ChargeArgs) -> Result<Money> {
+    if !config.currency_chosen {
+        anyhow::bail!(
+            "say which currency: --currency EUR (or set default_currency in the settings, or \
+             PAYDESK_CURRENCY)"
+        );
+    }
+    Money::parse(&args.amount, config.default_currency)
+        .with_context(|| format!("--amount {}", args.amount))
+}
+
 /// Runs `charge`.
 pub async fn run(
     ctx: &Context,
@@ -42,8 +55,8 @@ pub async fn run(
     out: &mut Printer,
     customer: Option<&DemoCustomer>,
 ) -> Result<ExitCode> {
-    let money = Money::parse(&args.amount, ctx.config.default_currency)
-        .with_context(|| format!("--amount {}", args.amount))?;
+    ctx.require_secret_key()?;
+    let money = money_of(&ctx.config, args)?;
     let mut stop = Stop::listen().context("cannot listen for Ctrl-C")?;
     let terminal = start_terminal(ctx, out).await?;
     // Subscribed before the create call, so no change of the new payment can be missed.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
+use paydesk_core::till::DemoShop;
 use paydesk_demo::{Demo, DemoConfig};
 use serde::Serialize;
 
@@ -28,6 +29,11 @@ struct DemoStarted<'a> {
 
 pub async fn run(global: &Global, args: &DemoArgs, out: &mut Printer) -> Result<ExitCode> {
     let time_window = seconds(args.time_window, "--time-window")?;
+    // The input first: a bad amount must not start (and tear down) a demo shop.
+    let settings = Context::demo_settings(global)?;
+    if let DemoCommand::Charge(c) = &args.command {
+        charge::money_of(&settings, &c.charge)?;
+    }
     let demo = Demo::start(DemoConfig {
         time_window,
         terminal_name: global
@@ -50,13 +56,7 @@ pub async fn run(global: &Global, args: &DemoArgs, out: &mut Printer) -> Result<
         demo.sandbox_url(),
         demo.relay_url()
     ));
-    let ctx = Context::demo(
-        global,
-        demo.api_url(),
-        demo.relay_url(),
-        demo.secret_key().clone(),
-        demo.terminal_key().clone(),
-    )?;
+    let ctx = Context::demo(global, &DemoShop::endpoints(demo.as_ref()))?;
     let result = match &args.command {
         DemoCommand::Charge(c) => {
             let customer = DemoCustomer {

@@ -4,18 +4,16 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
 use paydesk_core::doctor::{
     self, Check, DoctorSetup, Report, CHECK_API_KEY, CHECK_KEYCHAIN, CHECK_RELAY,
 };
-use paydesk_core::secrets::{Keychain, SecretStore};
 use serde::Serialize;
 
 use crate::cmd::bundle;
-use crate::context::{Context, KeyLookup};
+use crate::context::{Context, KeyLookup, KeySource};
 use crate::follow::EXIT_ERROR;
 use crate::output::Printer;
 
@@ -38,29 +36,24 @@ struct BundleEvent<'a> {
 /// Whether the keys depend on the keychain at all: not when the environment supplies
 /// every key this till needs (a headless machine, on purpose).
 fn keychain_needed(ctx: &Context) -> bool {
-    let from_env = |k: &KeyLookup| k.key().is_some_and(|k| k.from_env);
-    ctx.uses_keychain
+    let from_env = |k: &KeyLookup| {
+        k.key()
+            .is_some_and(|k| matches!(k.source, KeySource::Env(_) | KeySource::Demo))
+    };
+    ctx.uses_keychain()
         && !(from_env(&ctx.secret_key)
             && (ctx.config.relay_url.is_none() || from_env(&ctx.terminal_key)))
 }
 
 /// Runs every check and fills in what only the CLI knows (where keys came from).
 pub async fn check(ctx: &Context, relay_wait: Duration) -> Report {
-    let mut setup = DoctorSetup::new(
-        ctx.config.api_url.clone(),
-        ctx.secret_key.key().map(|k| k.secret.clone()),
-    );
-    setup.relay = ctx.relay();
-    setup.relay_wait = relay_wait;
     let needed = keychain_needed(ctx);
-    if needed {
-        setup.keychain = Some(Arc::new(Keychain::new()) as Arc<dyn SecretStore>);
-    }
+    let mut setup: DoctorSetup =
+        ctx.plan
+            .doctor_setup(if needed { ctx.keychain.clone() } else { None });
+    setup.relay_wait = relay_wait;
     let mut report = doctor::run(setup).await;
-    let mode_error = ctx
-        .secret_key
-        .key()
-        .and_then(|k| ctx.config.effective_mode(Some(&k.secret)).err());
+    let mode_error = ctx.plan.problem.clone();
     for c in &mut report.checks {
         if c.name == CHECK_API_KEY {
             if let KeyLookup::Failed(_) = ctx.secret_key {
@@ -69,7 +62,7 @@ pub async fn check(ctx: &Context, relay_wait: Duration) -> Report {
                     .into();
             } else if let Some(e) = &mode_error {
                 c.ok = false;
-                c.detail = e.to_string();
+                c.detail = e.clone();
             }
         }
         if c.name == CHECK_RELAY && ctx.config.relay_url.is_some() && ctx.relay().is_none() {
@@ -78,7 +71,7 @@ pub async fn check(ctx: &Context, relay_wait: Duration) -> Report {
             }
         }
     }
-    if ctx.uses_keychain && !needed {
+    if ctx.uses_keychain() && !needed {
         report.checks.push(Check {
             name: CHECK_KEYCHAIN,
             ok: true,

@@ -7,11 +7,12 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 use paydesk_core::config::ConfigLayer;
 use paydesk_core::provision::Provisioning;
-use paydesk_core::secrets::{Account, Keychain};
+use paydesk_core::secrets::Account;
+use paydesk_core::till::Assembly;
 use serde::Serialize;
 
 use crate::cli::{Global, ProvisionArgs};
-use crate::context::config_path;
+use crate::context::overrides;
 use crate::output::Printer;
 
 #[derive(Serialize)]
@@ -25,9 +26,9 @@ struct Provisioned<'a> {
 
 pub fn run(global: &Global, args: &ProvisionArgs, out: &mut Printer) -> Result<ExitCode> {
     let provisioning = Provisioning::load(&args.file)?;
-    let config_path = config_path(global)?;
+    let assembly = Assembly::from_env(global.config.clone(), overrides(global)?)?;
     let applied = provisioning
-        .apply(&Keychain::new(), &config_path)
+        .apply(assembly.keychain.as_ref(), &assembly.config_path)
         .with_context(|| format!("{} was not applied", args.file.display()))?;
     out.event(&Provisioned {
         kind: "provisioned",
@@ -41,7 +42,7 @@ pub fn run(global: &Global, args: &ProvisionArgs, out: &mut Printer) -> Result<E
         let names: Vec<String> = applied.stored.iter().map(ToString::to_string).collect();
         out.line(format!(
             "Stored in the OS keychain (service \"{}\"): {}",
-            Keychain::SERVICE,
+            paydesk_core::till::keychain_service(),
             names.join(", ")
         ));
     }

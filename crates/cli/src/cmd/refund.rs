@@ -71,5 +71,9 @@ async fn refund(
         .refund(id, amount, args.reason.clone())
         .await
         .with_context(|| format!("payment {id} was not refunded"))?;
-    Ok((refund, terminal.journal().get(id)?))
+    let lookup = id.to_owned();
+    Ok((
+        refund,
+        terminal.journal().call(move |j| j.get(&lookup)).await?,
+    ))
 }

@@ -39,6 +39,15 @@ pub async fn run(ctx: &Context, args: &WatchArgs, out: &mut Printer) -> Result<E
     result
 }
 
+/// The journal's copy of a payment.
+async fn journaled(
+    terminal: &paydesk_core::terminal::Terminal,
+    id: &str,
+) -> Result<Option<paydesk_core::Payment>> {
+    let lookup = id.to_owned();
+    Ok(terminal.journal().call(move |j| j.get(&lookup)).await?)
+}
+
 async fn watch(
     terminal: &paydesk_core::terminal::Terminal,
     events: &mut paydesk_core::tracker::Subscription,
@@ -46,24 +55,27 @@ async fn watch(
     out: &mut Printer,
     stop: &mut Stop,
 ) -> Result<ExitCode> {
-    let payment = match terminal.refresh(id).await {
-        Ok(p) => p,
-        Err(TerminalError::Gateway(GatewayError::NotFound)) => {
-            bail!("Crypto.com Pay does not know payment {id}; check the id")
-        }
-        // Only an unreachable API is worth waiting out; a refused key is not.
-        Err(TerminalError::Gateway(e)) if e.is_transient() => match terminal.journal().get(id)? {
-            Some(p) => {
-                warn(
+    let payment =
+        match terminal.refresh(id).await {
+            Ok(p) => p,
+            Err(TerminalError::Gateway(GatewayError::NotFound)) => {
+                bail!("Crypto.com Pay does not know payment {id}; check the id")
+            }
+            // Only an unreachable API is worth waiting out; a refused key is not.
+            Err(TerminalError::Gateway(e)) if e.is_transient() => {
+                match journaled(terminal, id).await? {
+                    Some(p) => {
+                        warn(
                     out,
                     &format!("cannot ask the payment API now ({e}); following the journal's copy"),
                 );
-                p
+                        p
+                    }
+                    None => bail!("cannot read payment {id}: {e}"),
+                }
             }
-            None => bail!("cannot read payment {id}: {e}"),
-        },
-        Err(e) => bail!("cannot read payment {id}: {e}"),
-    };
+            Err(e) => bail!("cannot read payment {id}: {e}"),
+        };
     let current = terminal.tracker().get(id);
     let shown = current.as_ref().map_or(&payment, |t| &t.payment);
     out.event(&Watching {
@@ -83,7 +95,7 @@ async fn watch(
         if payment.effective_status().is_terminal() {
             return Ok(follow::finish(out, &payment));
         }
-        terminal.tracker().track(payment, Source::ApiRead)?;
+        terminal.tracker().track(payment, Source::ApiRead).await?;
     }
     Ok(
         match follow::follow(terminal, events, id, out, stop, None).await? {

@@ -44,7 +44,7 @@ use serde::{Deserialize, Serialize};
 use tracing::{debug, info, warn, Instrument};
 
 use crate::backoff;
-use crate::clock::{local_now_ms, ClockSample, ServerClock};
+use crate::clock::{ClockSample, LocalClock, ServerClock};
 use crate::payment::{
     ApiErrorBody, CreatePayment, CreateRefund, Payment, PaymentList, PaymentStatus, Refund,
 };
@@ -92,6 +92,9 @@ pub struct GatewayConfig {
     /// waiting. When it runs out mid-way through a create or refund that may have reached
     /// the service, the answer is [`GatewayError::Unconfirmed`], never a silent guess.
     pub operation_deadline: Duration,
+    /// The till's own clock, against which the API's `Date` is measured (the one the
+    /// tracker counts deadlines on; tests give a till a wrong one).
+    pub local_clock: LocalClock,
 }
 
 impl GatewayConfig {
@@ -109,6 +112,7 @@ impl GatewayConfig {
             backoff_cap: Duration::from_secs(4),
             max_retry_after: Duration::from_secs(10),
             operation_deadline: Duration::from_secs(30),
+            local_clock: LocalClock::system(),
         }
     }
 }
@@ -594,9 +598,10 @@ impl Gateway {
             rb = rb.header(IF_NONE_MATCH, tag);
         }
         let started = Instant::now();
-        let sent_ms = local_now_ms();
+        let local = self.inner.config.local_clock;
+        let sent_ms = local.now_ms();
         let response = rb.send().await.map_err(transport_error)?;
-        let received_ms = local_now_ms();
+        let received_ms = local.now_ms();
         self.observe_date(response.headers(), sent_ms, received_ms);
         let status = response.status();
         let headers = response.headers().clone();

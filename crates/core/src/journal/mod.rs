@@ -239,6 +239,33 @@ impl Total {
     }
 }
 
+/// One currency's day, netted: what a till's History and close-of-day report show.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CurrencySummary {
+    pub currency: String,
+    pub paid_count: u64,
+    /// Gross paid, in minor units.
+    pub paid_minor: i128,
+    /// Refunds sent back to customers.
+    pub refunded_minor: i128,
+    /// Refunds asked for and not yet sent (an on-chain refund waits for the customer).
+    pub refund_requested_minor: i128,
+    pub pending_count: u64,
+    pub expired_count: u64,
+    pub cancelled_count: u64,
+    /// Payments in a status this build does not know.
+    pub other_count: u64,
+}
+
+impl CurrencySummary {
+    /// Paid minus every refund, sent or requested.
+    pub fn net_minor(&self) -> i128 {
+        self.paid_minor
+            .saturating_sub(self.refunded_minor)
+            .saturating_sub(self.refund_requested_minor)
+    }
+}
+
 /// The journal file, opened on one book. `Send + Sync`: share it as `Arc<Journal>`.
 pub struct Journal {
     conn: Mutex<Connection>,
@@ -333,6 +360,34 @@ impl Journal {
     /// The book this journal reads and writes.
     pub fn book(&self) -> Mode {
         self.book
+    }
+
+    /// Notes that a till runs on this book now (see [`Journal::last_book`]).
+    pub fn mark_in_use(&self) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('last_book', ?1) \
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [self.book.as_str()],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The book the last till that ran on the journal at `path` used; `None` when there is
+    /// no journal there yet (nothing is created).
+    pub fn last_book(path: &Path) -> Result<Option<Mode>> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        let j = Journal::open(path)?;
+        let value: Option<String> = j
+            .conn()
+            .query_row("SELECT value FROM meta WHERE key = 'last_book'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(value.and_then(|v| v.parse().ok()))
     }
 
     /// The SQL condition that keeps a query inside this book (the value is ours, never
@@ -960,7 +1015,8 @@ impl Journal {
     }
 
     /// Payments whose id or order id starts with `query` (case-sensitive, as the API's
-    /// ids are), newest first, at most 100.
+    /// ids are), or whose note (the description) contains it (any case), newest first, at
+    /// most 100.
     pub fn find(&self, query: &str) -> Result<Vec<HistoryEntry>> {
         let query = query.trim();
         if query.is_empty() {
@@ -969,7 +1025,8 @@ impl Journal {
         let len = i64::try_from(query.chars().count()).unwrap_or(i64::MAX);
         let limit = i64::try_from(FIND_LIMIT).unwrap_or(i64::MAX);
         self.entries(
-            "substr(id, 1, ?2) = ?1 OR substr(order_id, 1, ?2) = ?1",
+            "substr(id, 1, ?2) = ?1 OR substr(order_id, 1, ?2) = ?1 \
+             OR instr(lower(json_extract(json, '$.description')), lower(?1)) > 0",
             "ORDER BY created_at_ms DESC, id LIMIT ?3",
             &[&query, &len, &limit],
         )
@@ -1123,6 +1180,12 @@ impl Journal {
         Ok(totals)
     }
 
+    /// One day's payments summed per currency, refunds netted; sorted by currency.
+    /// Summed in i128 with overflow reported, never wrapped.
+    pub fn summary<Tz: TimeZone>(&self, day: NaiveDate, tz: &Tz) -> Result<Vec<CurrencySummary>> {
+        summarize(&self.history(day, tz)?)
+    }
+
     /// Writes one day's payments as CSV (RFC 4180, header row, amounts with the
     /// currency's decimals). Returns the number of payment rows.
     pub fn export_csv<Tz, W>(&self, day: NaiveDate, tz: &Tz, out: W) -> Result<usize>
@@ -1178,6 +1241,52 @@ impl Journal {
         tx.commit()?;
         Ok(out)
     }
+}
+
+/// Sums entries per currency (History's totals, the close-of-day report).
+pub fn summarize(entries: &[HistoryEntry]) -> Result<Vec<CurrencySummary>> {
+    let mut out: Vec<CurrencySummary> = Vec::new();
+    for e in entries {
+        let p = &e.payment;
+        let at = match out.iter().position(|t| t.currency == p.currency) {
+            Some(at) => at,
+            None => {
+                out.push(CurrencySummary {
+                    currency: p.currency.clone(),
+                    ..CurrencySummary::default()
+                });
+                out.len() - 1
+            }
+        };
+        let overflow = || JournalError::Corrupt(format!("{} total overflows", p.currency));
+        let t = &mut out[at];
+        match e.status {
+            PaymentStatus::Succeeded => {
+                t.paid_count += 1;
+                t.paid_minor = t.paid_minor.checked_add(p.amount).ok_or_else(overflow)?;
+                t.refunded_minor = t
+                    .refunded_minor
+                    .checked_add(p.amount_refunded)
+                    .ok_or_else(overflow)?;
+                for r in e
+                    .refunds
+                    .iter()
+                    .filter(|r| r.status == RefundStatus::Pending)
+                {
+                    t.refund_requested_minor = t
+                        .refund_requested_minor
+                        .checked_add(r.amount)
+                        .ok_or_else(overflow)?;
+                }
+            }
+            PaymentStatus::Pending => t.pending_count += 1,
+            PaymentStatus::Expired => t.expired_count += 1,
+            PaymentStatus::Cancelled => t.cancelled_count += 1,
+            PaymentStatus::Unknown(_) => t.other_count += 1,
+        }
+    }
+    out.sort_by(|a, b| a.currency.cmp(&b.currency));
+    Ok(out)
 }
 
 /// A payment's refunds, oldest first.

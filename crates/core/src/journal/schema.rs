@@ -122,6 +122,13 @@ const MIGRATIONS: &[&str] = &[
         updated_at_ms INTEGER NOT NULL
     ) WITHOUT ROWID;
     CREATE INDEX refunds_payment ON refunds(payment_id);
+
+    -- Facts about the file itself: the book a till last ran on (so `history` without keys
+    -- shows the book the till uses).
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
     "#,
 ];
 

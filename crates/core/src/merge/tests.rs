@@ -2,6 +2,9 @@ use proptest::prelude::*;
 
 use super::*;
 
+/// A payment's news, in the order it happened.
+type History = Vec<(Update, Source)>;
+
 fn payment(status: &str) -> Payment {
     serde_json::from_str(&format!(
         r#"{{"id":"p1","amount":1250,"currency":"USD","status":"{status}",
@@ -171,7 +174,7 @@ fn a_push_fills_in_details_but_never_erases_them() {
 
 /// A payment's life as the API would tell it at successive moments, each moment a full
 /// object; plus the refund events of that life.
-fn history() -> impl Strategy<Value = Vec<(Update, Source)>> {
+fn history() -> impl Strategy<Value = History> {
     (
         0..3u8,             // how it ends: paid, cancelled, expired
         any::<bool>(),      // whether the quote appears while pending
@@ -201,14 +204,14 @@ fn history() -> impl Strategy<Value = Vec<(Update, Source)>> {
             out.push((Update::Payment(last.clone()), Source::ApiRead));
             if end == 0 {
                 let mut sent_total = 0;
-                for i in 0..refunds {
+                for (i, sent) in transferred.iter().enumerate().take(refunds) {
                     let id = format!("r{i}");
                     let amount = 100 * (i as i128 + 1);
                     out.push((
                         Update::Refund(refund(&id, amount, "pending")),
                         Source::RelayedWebhook,
                     ));
-                    if transferred[i] {
+                    if *sent {
                         sent_total += amount;
                         out.push((
                             Update::Refund(refund(&id, amount, "succeeded")),
@@ -225,7 +228,7 @@ fn history() -> impl Strategy<Value = Vec<(Update, Source)>> {
 }
 
 /// The history, shuffled by `order` and with the updates at `dups` sent twice.
-fn scrambled() -> impl Strategy<Value = (Vec<(Update, Source)>, Vec<(Update, Source)>)> {
+fn scrambled() -> impl Strategy<Value = (History, History)> {
     history().prop_flat_map(|h| {
         let n = h.len();
         (
