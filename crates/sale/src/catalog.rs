@@ -174,7 +174,7 @@ impl Catalog {
 /// Why a catalog was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CatalogError {
-    #[error("the catalog is not valid TOML{}: {message}", at_line(*line))]
+    #[error("the catalog cannot be read{}: {message}", at_line(*line))]
     Syntax {
         line: Option<usize>,
         message: String,
@@ -522,7 +522,7 @@ impl Checker {
             }
             skus.push(folded);
             ok &= self.text(&place, "name", &it.name, MAX_NAME_CHARS);
-            let price = self.price(&place, &it.price);
+            let price = self.amount(&place, "price", &it.price);
             let category = match it.category.as_deref().map(str::trim) {
                 None => None,
                 Some(id) if categories.iter().any(|c| c.id == id) => Some(id.to_owned()),
@@ -797,10 +797,6 @@ impl Checker {
                 None
             }
         }
-    }
-
-    fn price(&mut self, place: &Place, v: &Scalar) -> Option<Money> {
-        self.amount(place, "price", v)
     }
 }
 

@@ -3,8 +3,8 @@
 //! A cashier taps quick keys and types amounts into a [`Cart`]; the customer picks a
 //! [`Tip`]; [`Cart::totals`] turns the lines into exact [`Totals`] (subtotal, tax per rate,
 //! tip, total — `i128` minor units, rounding by a documented, configurable rule). From the
-//! totals come the [`Receipt`] lines, the payment's [`summary::description`] and
-//! [`summary::metadata`], and the amount to charge. The [`Catalog`] behind the quick keys is
+//! totals come the [`Receipt`] lines, the payment's [`Summary`] (its `description` and
+//! `metadata`), and the amount to charge. The [`Catalog`] behind the quick keys is
 //! read from the `[catalog]` section of the till's config or a provisioning file.
 //!
 //! Pure and synchronous: no I/O, no clock, no async. The till core, the app and the CLI all
@@ -29,6 +29,6 @@ pub use percent::{Percent, PercentError};
 pub use receipt::{Receipt, ReceiptLine, ReceiptTax};
 pub use rounding::{RoundingMode, TaxRounding};
 pub use section::CatalogSection;
-pub use summary::{description, metadata, MetadataLimits, DESCRIPTION_MAX_CHARS};
+pub use summary::{description, metadata, MetadataLimits, Summary, DESCRIPTION_MAX_CHARS};
 pub use tip::{Tip, TipChoice, TipError, TipSettings};
 pub use totals::{LineTotal, TaxTotal, Totals};

@@ -8,6 +8,7 @@
 //! bytes, in at most [`MetadataLimits::max_keys`] keys; lines that do not fit are left out
 //! and counted, never cut in half. The layout is documented in `docs/sale.md`.
 
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::catalog::TaxKind;
@@ -21,8 +22,24 @@ pub const METADATA_VERSION: u32 = 1;
 pub const KEY_SALE: &str = "sale";
 pub const KEY_TAX: &str = "sale_tax";
 pub const KEY_LINES: &str = "sale_lines";
-/// The `sale` value is at most ~330 bytes even with 39-digit amounts.
+/// The `sale` value stays under this even with 39-digit amounts.
 const MIN_VALUE_BYTES: usize = 400;
+
+/// The payment's `description` and `metadata` for a sale, with the default bounds.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Summary {
+    pub description: String,
+    pub metadata: Map<String, Value>,
+}
+
+impl Summary {
+    pub fn of(totals: &Totals) -> Summary {
+        Summary {
+            description: description(totals, DESCRIPTION_MAX_CHARS),
+            metadata: metadata(totals, MetadataLimits::default()),
+        }
+    }
+}
 
 /// `"2× Latte, Croissant"`: each line's quantity (when more than one) and name, a typed
 /// amount without a label as its amount. Cut at a whole line with ", …" to fit `max_chars`

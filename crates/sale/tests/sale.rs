@@ -7,7 +7,7 @@ use std::sync::Arc;
 use paydesk_protocol::{Currency, Money};
 use paydesk_sale::{
     description, metadata, AmountTax, Cart, CartError, Catalog, LineId, MetadataLimits, Percent,
-    Receipt, RoundingMode, TaxKind, TaxRounding, Tip, TipError, DESCRIPTION_MAX_CHARS,
+    Receipt, RoundingMode, Summary, TaxKind, TaxRounding, Tip, TipError, DESCRIPTION_MAX_CHARS,
 };
 
 fn cur(code: &str) -> Currency {
@@ -94,11 +94,9 @@ fn example_cafe_two_lattes_and_a_croissant_with_a_15_percent_tip() {
     assert_eq!(r.tip.as_deref(), Some("1.32 EUR"));
     assert_eq!(r.total, "10.12 EUR");
 
-    assert_eq!(
-        description(&t, DESCRIPTION_MAX_CHARS),
-        "2× Latte, Croissant"
-    );
-    let meta = metadata(&t, MetadataLimits::default());
+    let summary = Summary::of(&t);
+    assert_eq!(summary.description, "2× Latte, Croissant");
+    let meta = summary.metadata;
     let keys: Vec<&str> = meta.keys().map(String::as_str).collect();
     assert_eq!(keys.len(), 3, "{keys:?}");
     assert_eq!(
