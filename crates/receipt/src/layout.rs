@@ -159,8 +159,8 @@ impl Builder {
                 };
                 self.pair(&item.description, &total, false, Size::Normal);
                 if item.quantity.trim() != "1" {
-                    let each = format!("  {} x {}", item.quantity.trim(), item.unit_price);
-                    self.text(&each, Align::Left, false, Size::Normal);
+                    let each = format!("{} x {}", item.quantity.trim(), item.unit_price);
+                    self.indented(&each, 2);
                 }
             }
         }
@@ -219,6 +219,15 @@ impl Builder {
         let capacity = self.columns / size.width_factor();
         for line in wrap(&self.clean(text), capacity) {
             self.push(line, align, bold, size);
+        }
+    }
+
+    /// Text wrapped and set in by `indent` spaces (an item's quantity under its name).
+    fn indented(&mut self, text: &str, indent: usize) {
+        let capacity = self.columns.saturating_sub(indent);
+        for line in wrap(&self.clean(text), capacity) {
+            let line = format!("{}{line}", " ".repeat(indent));
+            self.push(line, Align::Left, false, Size::Normal);
         }
     }
 

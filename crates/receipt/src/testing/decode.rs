@@ -29,7 +29,7 @@ pub struct Decoded {
     pub spans: Vec<Span>,
     /// Each code page selected with `ESC t`, in order.
     pub code_pages: Vec<CodePage>,
-    /// `ESC @` came first.
+    /// `ESC @` came before anything was printed or styled (status queries aside).
     pub initialised: bool,
     pub cut: Option<Cut>,
     /// Lines fed with `ESC d` or by the cut.
@@ -124,6 +124,8 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
         qr: Vec::new(),
     };
     let mut i = 0;
+    // Whether anything but a status query came before the current byte.
+    let mut started = false;
     let arg = |at: usize| {
         bytes
             .get(at)
@@ -132,6 +134,11 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
     };
     while i < bytes.len() {
         let b = bytes[i];
+        if b == ESC && bytes.get(i + 1) == Some(&b'@') {
+            out.initialised |= !started;
+        } else if b != DLE {
+            started = true;
+        }
         match b {
             LF => {
                 let line = st.line.take().unwrap_or_else(|| st.style_line());
@@ -143,7 +150,6 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
                 let n = arg(i + 2);
                 match command {
                     b'@' => {
-                        out.initialised |= i == 0;
                         st.reset();
                         i += 2;
                         continue;

@@ -20,6 +20,7 @@ mod device;
 mod spooler;
 mod tcp;
 #[cfg(any(windows, paydesk_check_windows))]
+#[cfg_attr(not(windows), allow(dead_code))]
 mod winspool;
 
 pub use spooler::Spooler;
@@ -84,8 +85,8 @@ pub fn for_target(target: &Target) -> Box<dyn Transport> {
 }
 
 #[cfg(not(windows))]
-fn queue(name: Option<String>, printer: String) -> Box<dyn Transport> {
-    Box::new(Spooler::new(name, printer))
+fn queue(name: Option<String>, _printer: String) -> Box<dyn Transport> {
+    Box::new(Spooler::new(name))
 }
 
 #[cfg(windows)]

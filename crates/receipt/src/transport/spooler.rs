@@ -16,6 +16,7 @@ use tokio::time::{timeout_at, Instant};
 
 use super::{BoxFuture, Delivery, Timeouts, Transport};
 use crate::error::PrintError;
+use crate::target::Target;
 
 /// The longest part of `lp`'s complaint shown to the cashier.
 const MESSAGE_CHARS: usize = 200;
@@ -29,7 +30,11 @@ pub struct Spooler {
 
 impl Spooler {
     /// `lp` from `PATH`, to `queue` (or the default queue).
-    pub fn new(queue: Option<String>, printer: String) -> Spooler {
+    pub fn new(queue: Option<String>) -> Spooler {
+        let printer = Target::Queue {
+            name: queue.clone(),
+        }
+        .describe();
         Spooler {
             queue,
             program: "lp".into(),
