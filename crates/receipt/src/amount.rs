@@ -11,7 +11,8 @@ use std::fmt;
 use paydesk_protocol::Money;
 use serde::{Deserialize, Serialize};
 
-/// A formatted amount. Only [`From<Money>`] and [`Amount::negated`] make one.
+/// A formatted amount. In code only [`From<Money>`] and [`Amount::negated`] make one;
+/// serde restores one that was stored (a receipt kept for reprinting).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Amount(String);

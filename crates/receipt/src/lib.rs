@@ -27,7 +27,7 @@ pub use codepage::CodePage;
 pub use error::PrintError;
 pub use escpos::{Cut, PaperSensor};
 pub use layout::{Align, Block, Layout, Line, Size};
-pub use printer::{Paper, Printed, Printer, PrinterSettings, SettingsError};
+pub use printer::{Paper, Printed, Printer, PrinterSettings, SettingsError, TEST_PAGE_QR};
 pub use receipt::{
     Confirmation, Field, Item, Kind, Receipt, RefundSlip, Sale, Shop, TaxLine, Total,
 };

@@ -14,7 +14,10 @@ use crate::codepage::CodePage;
 use crate::error::PrintError;
 use crate::escpos::{self, Cut, PaperSensor};
 use crate::layout::{Layout, COLUMNS_58MM, COLUMNS_80MM, MIN_COLUMNS};
-use crate::receipt::Receipt;
+use crate::receipt::{Field, Receipt, Shop};
+
+/// What the test page's QR code says (a phone's camera shows it).
+pub const TEST_PAGE_QR: &str = "PayDesk printer test";
 use crate::target::{Target, TargetError};
 use crate::transport::{self, Timeouts, Transport};
 
@@ -155,6 +158,37 @@ impl Printer {
 
     pub fn columns(&self) -> usize {
         self.columns
+    }
+
+    /// The page an installer prints to check a printer: its address, width, code page and
+    /// cut; a ruler exactly one line wide (it wraps if the width setting is too wide);
+    /// the currency signs (they print as EUR/GBP/JPY if the code page is wrong for them,
+    /// garbage only if the printer ignores `ESC t`); a QR code; and the cut.
+    pub fn test_page(&self, shop: &Shop) -> Receipt {
+        let mut page = Receipt::report(shop, "PRINTER TEST");
+        page.fields = vec![
+            Field::new("Printer", self.target.to_string()),
+            Field::new("Width", format!("{} characters", self.columns)),
+            Field::new("Code page", self.options.code_page.name()),
+            Field::new(
+                "Cut",
+                match self.options.cut {
+                    Cut::Partial => "partial",
+                    Cut::Full => "full",
+                    Cut::None => "none",
+                },
+            ),
+        ];
+        let ruler: String = (1..=self.columns)
+            .map(|i| char::from(b'0' + u8::try_from(i % 10).unwrap_or(0)))
+            .collect();
+        page.footer = vec![
+            ruler,
+            "€ £ ¥ - Ä Ö Ü ß é ñ".to_owned(),
+            TEST_PAGE_QR.to_owned(),
+        ];
+        page.qr = Some(TEST_PAGE_QR.to_owned());
+        page
     }
 
     /// The receipt as this printer will print it (text reduced to its code page).

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use common::*;
-use paydesk_receipt::testing::{Behaviour, FakePrinter};
-use paydesk_receipt::{Block, Cut, PaperSensor, PrintError, Receipt, Size};
+use paydesk_receipt::testing::{Behaviour, FakePrinter, UnansweringPrinter};
+use paydesk_receipt::{Block, Cut, PaperSensor, PrintError, Printer, Receipt, Size, TEST_PAGE_QR};
 use tokio::time::timeout;
 
 #[tokio::test]
@@ -184,6 +184,27 @@ async fn an_unreachable_printer_says_check_it_is_on_within_the_deadline() {
 }
 
 #[tokio::test]
+async fn a_printer_that_never_answers_the_connection_is_given_up_at_the_connect_deadline() {
+    let silent = UnansweringPrinter::start().await.unwrap();
+    let mut timeouts = timeouts();
+    timeouts.connect = std::time::Duration::from_millis(500);
+    let printer = Printer::new(&settings(&silent.url(), "80mm", "cp858"))
+        .unwrap()
+        .with_timeouts(timeouts);
+    let started = Instant::now();
+
+    let error = printer.print(&euro_sale_with_items()).await.unwrap_err();
+
+    assert!(matches!(error, PrintError::Unreachable { .. }), "{error:?}");
+    let waited = started.elapsed();
+    assert!(
+        waited >= timeouts.connect,
+        "gave up after {waited:?}, before the deadline"
+    );
+    assert!(waited <= timeouts.total());
+}
+
+#[tokio::test]
 async fn a_printer_switched_off_between_two_sales_fails_only_the_second() {
     let mut fake = FakePrinter::start(Behaviour::silent()).await.unwrap();
     let printer = printer(settings(&fake.url(), "80mm", "cp858"));
@@ -312,4 +333,30 @@ async fn two_receipts_at_once_print_one_after_the_other_whole() {
     }
     titles.sort();
     assert_eq!(titles, ["RECEIPT", "REFUND"]);
+}
+
+#[tokio::test]
+async fn the_installers_test_page_shows_width_code_page_and_signs() {
+    let fake = FakePrinter::start(Behaviour::answering(PaperSensor::Present))
+        .await
+        .unwrap();
+    for (paper, columns) in [("58mm", 32), ("80mm", 48)] {
+        let printer = printer(settings(&fake.url(), paper, "cp858"));
+
+        printer.print(&printer.test_page(&shop())).await.unwrap();
+
+        let decoded = timeout(ARRIVES, fake.next_job())
+            .await
+            .unwrap()
+            .unwrap()
+            .decode()
+            .unwrap();
+        let ruler = decoded.line_with("1234567890").unwrap();
+        assert_eq!(ruler.text.chars().count(), columns);
+        assert!(decoded.line_with("€ £ ¥ - Ä Ö Ü ß é ñ").is_some());
+        assert!(decoded.line_with("cp858").is_some());
+        assert!(decoded.line_with(&fake.url()).is_some());
+        assert_eq!(decoded.qr_codes(), [TEST_PAGE_QR]);
+        assert_eq!(decoded.cut, Some(Cut::Partial));
+    }
 }

@@ -130,6 +130,35 @@ impl Drop for FakePrinter {
     }
 }
 
+/// A printer whose network stack is up but which never completes a connection: its accept
+/// queue is full, so the kernel drops new connection requests and connecting hangs until
+/// the caller's deadline (as with a printer address that nothing answers on).
+pub struct UnansweringPrinter {
+    _listener: TcpListener,
+    _queued: TcpStream,
+    addr: SocketAddr,
+}
+
+impl UnansweringPrinter {
+    pub async fn start() -> io::Result<UnansweringPrinter> {
+        let socket = TcpSocket::new_v4()?;
+        socket.bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+        // A backlog of 0 holds one connection; it is never accepted.
+        let listener = socket.listen(0)?;
+        let addr = listener.local_addr()?;
+        let queued = TcpStream::connect(addr).await?;
+        Ok(UnansweringPrinter {
+            _listener: listener,
+            _queued: queued,
+            addr,
+        })
+    }
+
+    pub fn url(&self) -> String {
+        format!("tcp://{}", self.addr)
+    }
+}
+
 async fn serve(listener: TcpListener, behaviour: Behaviour, jobs: mpsc::Sender<Job>) {
     // Dropped with this task: every connection ends with the printer.
     let mut connections = JoinSet::new();

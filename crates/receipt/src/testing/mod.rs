@@ -6,4 +6,4 @@ mod decode;
 mod fake;
 
 pub use decode::{decode, DecodeError, Decoded, Span};
-pub use fake::{Behaviour, FakePrinter, Job};
+pub use fake::{Behaviour, FakePrinter, Job, UnansweringPrinter};
