@@ -3,8 +3,8 @@
 //! The till holds one [`Printer`] built from its `[printer]` settings and calls
 //! [`Printer::print`] off the payment's path (on Paid when printing is automatic, on a tap,
 //! on a reprint from history). A print never takes longer than [`Timeouts::total`] plus
-//! the wait for a previous print, which is bounded the same way; it fails with a
-//! [`PrintError`] to show the cashier, and the receipt can be printed again.
+//! the wait for a previous print to the same printer, which is bounded the same way; it
+//! fails with a [`PrintError`] to show the cashier, and the receipt can be printed again.
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
@@ -217,8 +217,7 @@ impl Printer {
             Ok(_turn) => {
                 // The transport keeps its own deadlines; this one is the promise to the
                 // caller, whatever a transport does.
-                let grace = budget + self.timeouts.status;
-                match timeout(grace, self.transport.send(job, self.timeouts)).await {
+                match timeout(budget, self.transport.send(job, self.timeouts)).await {
                     Ok(result) => result,
                     Err(_) => Err(PrintError::TimedOut {
                         printer: printer.clone(),

@@ -50,8 +50,10 @@ impl Default for Timeouts {
 }
 
 impl Timeouts {
+    /// The most one job takes: connect, the status asked before, the write, and the status
+    /// asked after it (which may start at the end of the write).
     pub fn total(&self) -> Duration {
-        self.connect + self.status + self.write
+        self.connect + self.status + self.write + self.status
     }
 }
 
