@@ -133,6 +133,9 @@ fn tcp(rest: &str) -> Result<Target, TargetError> {
                 None => return Err(TargetError::BadHost(authority.to_owned())),
             },
         }
+    } else if authority.matches(':').count() > 1 {
+        // An IPv6 address needs brackets to tell it from its port: tcp://[fe80::1]:9100.
+        return Err(TargetError::BadHost(authority.to_owned()));
     } else {
         match authority.rsplit_once(':') {
             Some((host, port)) => (host, Some(port)),
@@ -311,6 +314,7 @@ mod tests {
             Err(TargetError::BadPort("http".into()))
         );
         assert_eq!(parse("tcp://admin:pw@host"), Err(TargetError::Credentials));
+        assert!(matches!(parse("tcp://::1"), Err(TargetError::BadHost(_))));
         assert!(matches!(
             parse("tcp://host/path"),
             Err(TargetError::BadHost(_))

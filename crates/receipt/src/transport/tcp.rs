@@ -157,7 +157,11 @@ impl Tcp {
                 Some(_) => {}
             }
         }
-        // Close our side; a printer that has the job already prints it whatever happens next.
+        // Read whatever the printer sent unasked (a late status answer, automatic status
+        // back): closing with unread bytes would reset the connection, and a reset can make
+        // the printer drop what it has not printed yet. Then close our side.
+        let mut unread = [0u8; 64];
+        while matches!(stream.try_read(&mut unread), Ok(n) if n > 0) {}
         let _ = timeout(t.status, stream.shutdown()).await;
         Ok(Delivery {
             paper: after.or(before),
