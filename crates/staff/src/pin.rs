@@ -192,16 +192,21 @@ impl PinHash {
             .is_ok()
     }
 
-    /// Which of `hashes` is `pin`'s, trying them in order on up to one thread per core:
-    /// a PIN alone is checked against everyone on the staff, and a wrong one against all
-    /// of them, so with 2 cores a 20-person till answers in half the time.
+    /// Which of `hashes` is `pin`'s. The first is tried alone (the store puts the person
+    /// seen last first: usually the cashier at the till), the rest on up to one thread per
+    /// core: a PIN alone is checked against everyone on the staff, and a wrong one against
+    /// all of them.
     pub fn find(hashes: &[PinHash], pin: &Pin) -> Option<usize> {
+        let (first, rest) = hashes.split_first()?;
+        if first.matches(pin) {
+            return Some(0);
+        }
         let workers = std::thread::available_parallelism()
             .map_or(1, usize::from)
             .min(MAX_VERIFY_THREADS)
-            .min(hashes.len());
+            .min(rest.len());
         if workers <= 1 {
-            return hashes.iter().position(|h| h.matches(pin));
+            return rest.iter().position(|h| h.matches(pin)).map(|i| i + 1);
         }
         let next = AtomicUsize::new(0);
         let found = AtomicUsize::new(usize::MAX);
@@ -210,17 +215,20 @@ impl PinHash {
                 s.spawn(|| loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     // Stop at the end, or once an earlier hash has matched.
-                    if i >= hashes.len() || i > found.load(Ordering::Relaxed) {
+                    let Some(hash) = rest.get(i) else { return };
+                    if i > found.load(Ordering::Relaxed) {
                         return;
                     }
-                    if hashes[i].matches(pin) {
+                    if hash.matches(pin) {
                         found.fetch_min(i, Ordering::Relaxed);
                         return;
                     }
                 });
             }
         });
-        Some(found.into_inner()).filter(|i| *i != usize::MAX)
+        Some(found.into_inner())
+            .filter(|i| *i != usize::MAX)
+            .map(|i| i + 1)
     }
 
     /// The PHC string, for the store.
