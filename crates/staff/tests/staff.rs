@@ -220,3 +220,26 @@ fn a_file_that_is_not_sqlite_is_an_error_not_a_panic() {
     let err = StaffStore::open(&path, policy()).unwrap_err();
     assert!(matches!(err, StaffError::Open { .. }), "{err}");
 }
+
+#[test]
+fn the_store_can_be_shared_between_the_apps_threads() {
+    fn shared<T: Send + Sync + 'static>() {}
+    shared::<StaffStore>();
+    shared::<paydesk_staff::Grant>();
+    shared::<paydesk_staff::TillLock>();
+    let (till, _) = Till::with_crew();
+    let store = std::sync::Arc::new(till.reopen());
+    let handles: Vec<_> = [CASHIER_PIN, SUPERVISOR_PIN, OWNER_PIN]
+        .into_iter()
+        .map(|p| {
+            let store = store.clone();
+            std::thread::spawn(move || store.sign_in(&pin(p)).map(|who| who.person().role))
+        })
+        .collect();
+    let mut roles: Vec<Role> = handles
+        .into_iter()
+        .map(|h| h.join().unwrap().unwrap())
+        .collect();
+    roles.sort();
+    assert_eq!(roles, [Role::Cashier, Role::Supervisor, Role::Owner]);
+}
