@@ -22,6 +22,9 @@ pub enum PaymentStatus {
     Pending,
     Succeeded,
     Cancelled,
+    /// Never sent by Crypto.com, whose payments stay `pending` with `expired: true` (see
+    /// [`Payment::effective_status`]); kept for a sandbox in its legacy mode, and as the
+    /// status PayDesk shows for an expired payment.
     Expired,
     /// A status this build does not know. Kept visible, never treated as paid.
     Unknown(String),
@@ -243,7 +246,8 @@ pub struct InboundFund {
 
 impl Payment {
     /// The status to show: a payment the API marks `expired` while still `pending` has
-    /// expired (whether the service has a separate `expired` status is unverified).
+    /// expired. That is how Crypto.com says it (its statuses are only `pending`,
+    /// `succeeded` and `cancelled`); an `expired` status is read the same way.
     pub fn effective_status(&self) -> PaymentStatus {
         match self.status {
             PaymentStatus::Pending if self.expired => PaymentStatus::Expired,
@@ -378,6 +382,14 @@ impl EventObject {
             EventObject::Refund(r) => &r.payment_id,
         }
     }
+
+    /// The event's `object_type`: [`OBJECT_PAYMENT`] or [`OBJECT_REFUND`].
+    pub fn object_type(&self) -> &'static str {
+        match self {
+            EventObject::Payment(_) => OBJECT_PAYMENT,
+            EventObject::Refund(_) => OBJECT_REFUND,
+        }
+    }
 }
 
 impl Serialize for EventObject {
@@ -389,17 +401,16 @@ impl Serialize for EventObject {
     }
 }
 
-/// A webhook event: `{"id", "type", "created", "data": {"object": …}}`.
+/// A webhook event: `{"id", "type", "object_type", "created", "data": {"object": …}}`.
 ///
 /// Known types: `payment.created`, `payment.captured`, `payment.refund_requested`,
-/// `payment.refund_transferred`. Others are kept with their type and object, never refused.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// `payment.refund_transferred` and `payment.fulfill` (its meaning is unknown). Others are
+/// kept with their type and object, never refused. `object_type` is not stored: it is the
+/// object's kind ([`EventObject::object_type`]), written on every serialization.
+#[derive(Clone, Debug, PartialEq)]
 pub struct WebhookEvent {
-    #[serde(default)]
     pub id: String,
-    #[serde(rename = "type")]
     pub kind: String,
-    #[serde(default)]
     pub created: i64,
     pub data: EventData,
 }
@@ -413,6 +424,63 @@ pub const EVENT_PAYMENT_CREATED: &str = "payment.created";
 pub const EVENT_PAYMENT_CAPTURED: &str = "payment.captured";
 pub const EVENT_REFUND_REQUESTED: &str = "payment.refund_requested";
 pub const EVENT_REFUND_TRANSFERRED: &str = "payment.refund_transferred";
+/// Seen in Crypto.com's event list; what it means is unknown. A till keeps it and moves
+/// nothing on it.
+pub const EVENT_PAYMENT_FULFILL: &str = "payment.fulfill";
+
+/// `object_type` of an event carrying a Payment.
+pub const OBJECT_PAYMENT: &str = "payment";
+/// `object_type` of an event carrying a Refund.
+pub const OBJECT_REFUND: &str = "refund";
+
+/// The webhook envelope around any object, as a sender writes it. [`WebhookEvent`]
+/// serializes through it; a sender whose object carries more than [`Payment`] holds (the
+/// sandbox serves the live object's every field) wraps its own object in the same shape.
+#[derive(Debug, Serialize)]
+pub struct EventEnvelope<'a, O: Serialize + ?Sized> {
+    pub id: &'a str,
+    #[serde(rename = "type")]
+    pub kind: &'a str,
+    pub object_type: &'a str,
+    pub created: i64,
+    pub data: EnvelopeData<'a, O>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EnvelopeData<'a, O: Serialize + ?Sized> {
+    pub object: &'a O,
+}
+
+impl<'a, O: Serialize + ?Sized> EventEnvelope<'a, O> {
+    pub fn new(
+        id: &'a str,
+        kind: &'a str,
+        object_type: &'a str,
+        created: i64,
+        object: &'a O,
+    ) -> Self {
+        EventEnvelope {
+            id,
+            kind,
+            object_type,
+            created,
+            data: EnvelopeData { object },
+        }
+    }
+}
+
+impl Serialize for WebhookEvent {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        EventEnvelope::new(
+            &self.id,
+            &self.kind,
+            self.object_type(),
+            self.created,
+            &self.data.object,
+        )
+        .serialize(s)
+    }
+}
 
 /// Why a webhook body could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -420,11 +488,15 @@ pub const EVENT_REFUND_TRANSFERRED: &str = "payment.refund_transferred";
 pub struct EventParseError(#[from] serde_json::Error);
 
 impl WebhookEvent {
-    /// Parses a webhook body. The object is a Refund when it names a `payment_id`,
-    /// otherwise a Payment (which object refund events carry is unverified).
+    /// Parses a webhook body. The object is what `object_type` says ("payment" or
+    /// "refund"); without it (or with a value this build does not know), a Refund when it
+    /// names a `payment_id`, otherwise a Payment.
     pub fn from_json(body: &[u8]) -> Result<WebhookEvent, EventParseError> {
         #[derive(Deserialize)]
         struct Probe {
+            /// Any JSON: an odd value falls back to the look at the object, never fails.
+            #[serde(default)]
+            object_type: Option<serde_json::Value>,
             data: ProbeData,
         }
         #[derive(Deserialize)]
@@ -461,7 +533,12 @@ impl WebhookEvent {
             }
         }
         let probe: Probe = serde_json::from_slice(body)?;
-        Ok(if probe.data.object.payment_id.is_some() {
+        let is_refund = match probe.object_type.as_ref().and_then(|v| v.as_str()) {
+            Some(OBJECT_REFUND) => true,
+            Some(OBJECT_PAYMENT) => false,
+            _ => probe.data.object.payment_id.is_some(),
+        };
+        Ok(if is_refund {
             build(
                 serde_json::from_slice::<Envelope<Refund>>(body)?,
                 EventObject::Refund,
@@ -480,6 +557,11 @@ impl WebhookEvent {
 
     pub fn payment_id(&self) -> &str {
         self.data.object.payment_id()
+    }
+
+    /// "payment" or "refund", after the object carried.
+    pub fn object_type(&self) -> &'static str {
+        self.data.object.object_type()
     }
 }
 
@@ -567,5 +649,62 @@ mod tests {
         assert_eq!(e.payment_id(), "p1");
         assert!(matches!(e.data.object, EventObject::Refund(_)));
         assert!(WebhookEvent::from_json(b"{\"type\":1}").is_err());
+    }
+
+    #[test]
+    fn events_write_their_object_type() {
+        let refund = r#"{"id":"evt_2","type":"payment.refund_requested","data":{"object":
+            {"id":"r1","payment_id":"p1","amount":50,"currency":"USD","status":"pending"}}}"#;
+        let e = WebhookEvent::from_json(refund.as_bytes()).unwrap();
+        assert_eq!(e.object_type(), OBJECT_REFUND);
+        let json: serde_json::Value = serde_json::from_str(&e.to_json().unwrap()).unwrap();
+        assert_eq!(json["object_type"], "refund");
+        assert_eq!(json["type"], "payment.refund_requested");
+        assert_eq!(json["data"]["object"]["status"], "pending");
+
+        let body =
+            format!(r#"{{"id":"e","type":"payment.created","data":{{"object":{LIVE_SAMPLE}}}}}"#);
+        let e = WebhookEvent::from_json(body.as_bytes()).unwrap();
+        assert!(e.to_json().unwrap().contains(r#""object_type":"payment""#));
+    }
+
+    #[test]
+    fn object_type_decides_the_object_before_any_guess() {
+        // A payment object that happens to name a payment_id: the probe alone would read a
+        // Refund (every field a Refund needs is there); object_type says otherwise.
+        let object =
+            r#"{"id":"p1","payment_id":"p0","amount":50,"currency":"USD","status":"pending"}"#;
+        let tagged = format!(
+            r#"{{"id":"e","type":"payment.created","object_type":"payment","data":{{"object":{object}}}}}"#
+        );
+        let e = WebhookEvent::from_json(tagged.as_bytes()).unwrap();
+        assert!(matches!(&e.data.object, EventObject::Payment(p) if p.id == "p1"));
+        // Absent, unknown or odd: the old look at the object decides.
+        for object_type in [
+            "",
+            r#""object_type":"subscription","#,
+            r#""object_type":7,"#,
+        ] {
+            let body = format!(
+                r#"{{"id":"e",{object_type}"type":"payment.created","data":{{"object":{object}}}}}"#
+            );
+            let e = WebhookEvent::from_json(body.as_bytes()).unwrap();
+            assert!(matches!(e.data.object, EventObject::Refund(_)), "{body}");
+        }
+    }
+
+    #[test]
+    fn unknown_event_types_are_kept() {
+        for kind in [EVENT_PAYMENT_FULFILL, "payment.something_new"] {
+            let body = format!(
+                r#"{{"id":"e","type":"{kind}","object_type":"payment","created":5,"data":{{"object":{LIVE_SAMPLE}}}}}"#
+            );
+            let e = WebhookEvent::from_json(body.as_bytes()).unwrap();
+            assert_eq!((e.kind.as_str(), e.created), (kind, 5));
+            assert_eq!(
+                WebhookEvent::from_json(e.to_json().unwrap().as_bytes()).unwrap(),
+                e
+            );
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! The Crypto.com Pay REST API, as the sandbox serves it under `/api`.
 //!
 //! `POST /payments`, `GET /payments`, `GET /payments/{id}` (with a weak ETag and 304),
-//! `POST|GET /payments/{id}/cancel`, `POST /refunds`. Authentication and injected faults
+//! `POST|GET /payments/{id}/cancel`, `POST /refunds`. No refund read: whether and where
+//! the real API has one is unknown. Authentication and injected faults
 //! are handled in front of these handlers ([`crate::faults::api_gate`]); here each request
 //! is validated into the store's terms, applied, and answered in the service's shapes.
 
@@ -16,10 +17,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
 use paydesk_protocol::money::Currency;
-use paydesk_protocol::payment::{Payment, PaymentList};
 
 use crate::error::ApiError;
 use crate::faults::Stats;
+use crate::object::{Served, ServedList};
 use crate::params::Params;
 use crate::state::{lock, AppState};
 use crate::store::{NewPayment, NewRefund, StoreError};
@@ -32,14 +33,33 @@ const MAX_LIMIT: usize = 100;
 /// A payment id from the path; a malformed one is a 404 in the service's shape.
 pub struct PaymentId(pub String);
 
+/// A refund id from the path, the same way.
+pub struct RefundId(pub String);
+
+async fn path_id<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+    what: &str,
+) -> Result<String, ApiError> {
+    match Path::<String>::from_request_parts(parts, state).await {
+        Ok(Path(id)) if !id.is_empty() && id.len() <= 200 => Ok(id),
+        _ => Err(ApiError::not_found(what)),
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for PaymentId {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match Path::<String>::from_request_parts(parts, state).await {
-            Ok(Path(id)) if !id.is_empty() && id.len() <= 200 => Ok(PaymentId(id)),
-            _ => Err(ApiError::not_found("payment")),
-        }
+        path_id(parts, state, "payment").await.map(PaymentId)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RefundId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        path_id(parts, state, "refund").await.map(RefundId)
     }
 }
 
@@ -75,6 +95,32 @@ impl From<StoreError> for ApiError {
                 "payment_not_pending",
                 format!("the payment is {status}; only a pending payment can change"),
             ),
+            StoreError::Unresolved(reason) => ApiError::conflict(
+                "payment_unresolved",
+                format!(
+                    "funds already arrived for this payment and did not pay it ({reason}); \
+                     Crypto.com returns them"
+                ),
+            ),
+            StoreError::OnchainDisabled => ApiError::conflict(
+                "onchain_not_enabled",
+                "this payment does not take on-chain funds",
+            ),
+            StoreError::NotUnderpaid { due } => ApiError::invalid(
+                "underpay",
+                format!("an underpayment is more than nothing and less than the {due} due"),
+            ),
+            StoreError::TooManyRefunds => ApiError::conflict(
+                "too_many_refunds",
+                format!(
+                    "a payment takes at most {} refunds",
+                    crate::store::MAX_REFUNDS_PER_PAYMENT
+                ),
+            ),
+            StoreError::RefundNotFound => ApiError::not_found("refund"),
+            StoreError::RefundNotPending => {
+                ApiError::conflict("refund_not_pending", "the refund was transferred already")
+            }
             StoreError::NotRefundable(status) => ApiError::conflict(
                 "payment_not_refundable",
                 format!("the payment is {status}; only a succeeded payment can be refunded"),
@@ -133,20 +179,20 @@ pub async fn create_payment(
         cancel_url: p.text("cancel_url", 2000)?,
         customer_id: p.text("customer_id", 200)?,
         sub_merchant_id: p.text("sub_merchant_id", 200)?,
+        onchain_allowed: p.boolean("onchain_allowed")?,
         expired_at,
     };
-    // Validated but not modelled: the sandbox has no on-chain leg.
-    p.boolean("onchain_allowed")?;
     let payment = {
         let mut store = lock(&app.store);
         let (payment, events) = store.create(new, &app.terms, now);
         app.emit(events);
         payment
     };
-    tracing::info!(payment_id = %payment.id, order_id = ?payment.order_id, "payment created");
+    let id = &payment.payment.id;
+    tracing::info!(payment_id = %id, order_id = ?payment.payment.order_id, "payment created");
     if lock(&app.faults).take_drop_create_response() {
         Stats::bump(&app.stats.dropped_responses);
-        tracing::info!(payment_id = %payment.id, "dropping the create response (fault)");
+        tracing::info!(payment_id = %id, "dropping the create response (fault)");
         return Ok(broken_response());
     }
     Ok(Json(payment).into_response())
@@ -189,7 +235,7 @@ pub async fn retrieve_payment(
 pub async fn list_payments(
     State(app): State<Arc<AppState>>,
     RawQuery(query): RawQuery,
-) -> Result<Json<PaymentList>, ApiError> {
+) -> Result<Json<ServedList>, ApiError> {
     let q = Params::from_query(query.as_deref())?;
     let limit = match q.integer("limit")? {
         None => DEFAULT_LIMIT,
@@ -201,7 +247,7 @@ pub async fn list_payments(
     let order_id = q.text("order_id", 200)?;
     let after = q.text("starting_after", 200)?;
     let page = lock(&app.store).list(order_id.as_deref(), limit, after.as_deref(), app.now())?;
-    Ok(Json(PaymentList {
+    Ok(Json(ServedList {
         data: page.data,
         has_more: page.has_more,
     }))
@@ -211,7 +257,7 @@ pub async fn list_payments(
 pub async fn cancel_payment(
     State(app): State<Arc<AppState>>,
     PaymentId(id): PaymentId,
-) -> Result<Json<Payment>, ApiError> {
+) -> Result<Json<Served>, ApiError> {
     let payment = lock(&app.store).cancel(&id, app.now())?;
     tracing::info!(payment_id = %id, "payment cancelled");
     Ok(Json(payment))
@@ -234,12 +280,12 @@ pub async fn create_refund(
         reason: p.text("reason", 500)?,
         description: p.text("description", 1000)?,
     };
-    let refund = {
-        let mut store = lock(&app.store);
-        let (refund, events) = store.refund(req, app.now())?;
-        app.emit(events);
-        refund
-    };
-    tracing::info!(payment_id = %refund.payment_id, refund_id = %refund.id, "refund made");
+    let refund = crate::control::refund(&app, req)?;
+    tracing::info!(
+        payment_id = %refund.payment_id,
+        refund_id = %refund.id,
+        status = %refund.status.as_str(),
+        "refund requested"
+    );
     Ok(Json(refund).into_response())
 }

@@ -3,7 +3,8 @@
 //! It serves the payment API under `/api` (same paths, auth schemes, bodies, objects,
 //! error bodies and status codes), sends signed webhooks to configured URLs, hosts a
 //! checkout page at each `payment_url`, and adds a control API under `/sandbox/` for
-//! tests and the demo: pay, expire, inject faults, read counters. In the data flow it
+//! tests and the demo: pay (in the App, on chain, late or short), expire, transfer a
+//! refund, inject faults, read counters. In the data flow it
 //! stands where Crypto.com Pay stands: the till's gateway calls it, and its webhooks go to
 //! the relay. See `docs/sandbox.md` for what it mirrors and what is unverified.
 //!
@@ -15,6 +16,7 @@ mod checkout;
 mod control;
 mod error;
 mod faults;
+mod object;
 mod params;
 mod server;
 mod state;
@@ -33,7 +35,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use paydesk_protocol::payment::Payment;
+use paydesk_protocol::payment::{Payment, Refund};
 use paydesk_protocol::Secret;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -44,9 +46,12 @@ use tokio_util::task::TaskTracker;
 pub use error::ApiError;
 pub use faults::{Faults, StatsSnapshot};
 use state::AppState;
+pub use store::Payer;
 
 /// The default payment time window: 10 minutes, as in the live sample.
 pub const DEFAULT_TIME_WINDOW: Duration = Duration::from_secs(600);
+/// How long a refund of an App payment stays pending by default: "quickly", not at once.
+pub const DEFAULT_APP_REFUND_DELAY: Duration = Duration::from_secs(1);
 /// Request bodies above this are refused with 413.
 const BODY_LIMIT: usize = 64 * 1024;
 
@@ -63,6 +68,14 @@ pub struct SandboxConfig {
     /// The base of `payment_url` (e.g. `http://192.168.1.20:8080` so a phone on the LAN
     /// can open the checkout page); the listening address when None.
     pub public_base_url: Option<String>,
+    /// The legacy expiry form, for testing clients against it: an expired payment says
+    /// `status: "expired"` as well as `expired: true`. Crypto.com keeps the status
+    /// `pending` (the default, false).
+    pub expired_status: bool,
+    /// How long a refund of a payment made in the App stays `pending` before it is
+    /// transferred; zero transfers it before the refund request is answered. (An on-chain
+    /// payment's refund waits for `POST /sandbox/refunds/{id}/transfer`.)
+    pub app_refund_delay: Duration,
 }
 
 impl SandboxConfig {
@@ -73,6 +86,8 @@ impl SandboxConfig {
             webhook_secret,
             time_window: DEFAULT_TIME_WINDOW,
             public_base_url: None,
+            expired_status: false,
+            app_refund_delay: DEFAULT_APP_REFUND_DELAY,
         }
     }
 }
@@ -130,16 +145,32 @@ impl SandboxHandle {
         Ok(())
     }
 
-    /// The customer pays now (what `POST /sandbox/payments/{id}/pay` does), for the demo's
-    /// "simulate customer payment" control.
+    /// The customer pays now in the Crypto.com App (what `POST /sandbox/payments/{id}/pay`
+    /// does without a body), for the demo's "simulate customer payment" control.
     pub fn pay(&self, payment_id: &str) -> Result<Payment, ApiError> {
-        control::capture(&self.app.0, payment_id)
+        self.pay_as(payment_id, Payer::App)
+    }
+
+    /// The customer pays now, as `payer` says: in the App, on chain, or short on chain.
+    pub fn pay_as(&self, payment_id: &str, payer: Payer) -> Result<Payment, ApiError> {
+        control::pay_now(&self.app.0, payment_id, payer).map(object::Served::into_payment)
     }
 
     /// The payment expires now.
     pub fn expire(&self, payment_id: &str) -> Result<Payment, ApiError> {
         let app = &self.app.0;
-        Ok(state::lock(&app.store).expire(payment_id, app.now())?)
+        let served = state::lock(&app.store).expire(payment_id, app.now())?;
+        Ok(served.into_payment())
+    }
+
+    /// A refund as it is now (the real API's way to read one is unknown).
+    pub fn refund(&self, refund_id: &str) -> Result<Refund, ApiError> {
+        Ok(state::lock(&self.app.0.store).get_refund(refund_id)?)
+    }
+
+    /// The customer gave a wallet address: the pending refund is transferred now.
+    pub fn transfer_refund(&self, refund_id: &str) -> Result<Refund, ApiError> {
+        control::transfer_now(&self.app.0, refund_id)
     }
 
     /// The counters `GET /sandbox/stats` serves.
@@ -234,13 +265,7 @@ pub(crate) fn check_webhook_url(url: &str) -> Result<(), SandboxError> {
 fn build_state(
     config: &SandboxConfig,
     base_url: &str,
-) -> Result<
-    (
-        Arc<AppState>,
-        mpsc::Receiver<paydesk_protocol::payment::WebhookEvent>,
-    ),
-    SandboxError,
-> {
+) -> Result<(Arc<AppState>, mpsc::Receiver<webhooks::Outgoing>), SandboxError> {
     if config.secret_key.is_empty() {
         return Err(SandboxError::Config("the secret key is empty".into()));
     }
@@ -268,7 +293,8 @@ fn build_state(
             time_window_secs,
             public_base_url,
         },
-        store: Mutex::default(),
+        store: Mutex::new(store::Store::new(config.expired_status)),
+        app_refund_delay: config.app_refund_delay,
         faults: Mutex::default(),
         stats: faults::Stats::default(),
         webhook_urls: RwLock::new(config.webhook_urls.clone()),
@@ -283,7 +309,7 @@ fn build_state(
 async fn serve(
     listener: TcpListener,
     app: Arc<AppState>,
-    rx: mpsc::Receiver<paydesk_protocol::payment::WebhookEvent>,
+    rx: mpsc::Receiver<webhooks::Outgoing>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), SandboxError> {
     let deliverer = tokio::spawn(webhooks::run(
@@ -332,6 +358,9 @@ fn router(app: Arc<AppState>) -> Router {
     let control = Router::new()
         .route("/payments/{id}/pay", post(control::pay))
         .route("/payments/{id}/expire", post(control::expire))
+        .route("/payments/{id}/fulfill", post(control::fulfill))
+        .route("/refunds/{id}", get(control::get_refund))
+        .route("/refunds/{id}/transfer", post(control::transfer))
         .route(
             "/faults",
             get(control::get_faults)

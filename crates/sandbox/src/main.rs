@@ -51,6 +51,18 @@ struct Args {
     /// `auto` uses this machine's LAN address and the listening port (listen on 0.0.0.0).
     #[arg(long, env = "PAYDESK_SANDBOX_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Legacy expiry form: an expired payment also says `status: "expired"` (Crypto.com
+    /// keeps `pending` and sets `expired: true`).
+    #[arg(long, env = "PAYDESK_SANDBOX_EXPIRED_STATUS")]
+    expired_status: bool,
+    /// How long a refund of an App payment stays pending, in milliseconds (0: transferred
+    /// before the refund request is answered).
+    #[arg(
+        long,
+        env = "PAYDESK_SANDBOX_APP_REFUND_DELAY_MS",
+        default_value_t = 1000
+    )]
+    app_refund_delay_ms: u64,
 }
 
 #[tokio::main]
@@ -78,6 +90,8 @@ async fn main() -> anyhow::Result<()> {
         webhook_secret: Secret::new(args.webhook_secret),
         time_window: Duration::from_secs(args.time_window),
         public_base_url,
+        expired_status: args.expired_status,
+        app_refund_delay: Duration::from_millis(args.app_refund_delay_ms),
     };
     {
         let mut out = std::io::stdout().lock();

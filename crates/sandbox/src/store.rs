@@ -2,19 +2,30 @@
 //!
 //! Pure state, no I/O: every method takes the sandbox's `now` (unix seconds) and returns
 //! the webhook events it caused, which the caller hands to the deliverer while it still
-//! holds the lock (so events leave in the order the state changed). A payment expires
-//! lazily: the first read at or after its deadline marks it `expired`.
+//! holds the lock (so events leave in the order the state changed).
+//!
+//! The rules, as Crypto.com Pay has them (docs/sandbox.md names the sources):
+//! - A payment's status is `pending`, `succeeded` or `cancelled`. Expiry is the `expired`
+//!   flag on a pending payment, set lazily by the first read at or after its deadline
+//!   (`status: "expired"` too in the legacy form a config asks for).
+//! - Paid in the App, a payment is captured. Paid on chain, it is captured when the funds
+//!   arrive in time and in full; late or short funds leave it unresolved: still pending,
+//!   its `current_inbound_fund` saying why, no `payment.captured`, and the funds go back.
+//! - A refund starts `pending` (`payment.refund_requested`) and later succeeds
+//!   (`payment.refund_transferred`): soon for an App payment, when the customer answers
+//!   Crypto.com's e-mail with an address for an on-chain one. `amount_refunded` counts
+//!   transferred refunds only; pending ones hold their amount so the total never exceeds
+//!   the payment.
 
 use std::collections::{HashMap, VecDeque};
 
-use base64::Engine as _;
-use paydesk_protocol::money::{Currency, Money};
+use paydesk_protocol::money::Currency;
 use paydesk_protocol::payment::{
-    EventData, EventObject, Payment, PaymentStatus, Refund, RefundStatus, WebhookEvent,
-    EVENT_PAYMENT_CAPTURED, EVENT_PAYMENT_CREATED, EVENT_REFUND_REQUESTED,
-    EVENT_REFUND_TRANSFERRED,
+    Payment, PaymentStatus, Refund, RefundStatus, EVENT_PAYMENT_CAPTURED, EVENT_PAYMENT_CREATED,
+    EVENT_PAYMENT_FULFILL, EVENT_REFUND_REQUESTED, EVENT_REFUND_TRANSFERRED,
 };
-use rand::Rng;
+
+use crate::object::{self, CustomerInfo, Event, Extras, Fund, Object, Quote, Served};
 
 /// What a create asks for, validated.
 #[derive(Debug, Clone)]
@@ -28,6 +39,7 @@ pub struct NewPayment {
     pub cancel_url: Option<String>,
     pub customer_id: Option<String>,
     pub sub_merchant_id: Option<String>,
+    pub onchain_allowed: Option<bool>,
     pub expired_at: Option<i64>,
 }
 
@@ -41,20 +53,57 @@ pub struct NewRefund {
     pub description: Option<String>,
 }
 
+/// How the customer pays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payer {
+    /// In the Crypto.com App: the exact amount, while the payment is open. A refund goes
+    /// back to the App account quickly.
+    App,
+    /// From another wallet to the deposit address, the amount due. After the deadline the
+    /// funds are late and the payment stays unresolved. A refund waits for the customer's
+    /// wallet address.
+    Onchain,
+    /// On chain, this many minor units of the payment's currency: less than due, so the
+    /// payment stays unresolved.
+    Underpaid(i128),
+}
+
+/// When a new refund's transfer happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transfer {
+    /// The payment was made in the App: the sandbox transfers after its App refund delay.
+    Soon,
+    /// The payment was made on chain: when `POST /sandbox/refunds/{id}/transfer` says the
+    /// customer answered.
+    WhenTheCustomerAnswers,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreError {
     NotFound,
-    /// The payment is not pending (it is the given status).
+    /// The payment cannot change (it is the given status, or "expired").
     NotPending(String),
+    /// Funds already arrived and did not pay it (the reason).
+    Unresolved(String),
+    /// The payment was created with `onchain_allowed: false`.
+    OnchainDisabled,
+    /// An underpayment must be more than nothing and less than due.
+    NotUnderpaid {
+        due: i128,
+    },
     /// Only succeeded payments can be refunded.
     NotRefundable(String),
-    /// More than what is left to refund.
+    /// More than what is left to refund (pending refunds hold their amount).
     RefundTooLarge {
         available: i128,
     },
     CurrencyMismatch {
         expected: String,
     },
+    TooManyRefunds,
+    RefundNotFound,
+    /// The refund was transferred already.
+    RefundNotPending,
     /// `starting_after` names no payment.
     UnknownCursor,
 }
@@ -62,13 +111,24 @@ pub enum StoreError {
 /// A page of payments.
 #[derive(Debug, Clone)]
 pub struct Page {
-    pub data: Vec<Payment>,
+    pub data: Vec<Served>,
     pub has_more: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PaidBy {
+    App,
+    Onchain,
 }
 
 #[derive(Debug)]
 struct Record {
+    /// Its `current_inbound_fund` stays None: `fund` holds the whole object.
     payment: Payment,
+    extras: Extras,
+    fund: Option<Fund>,
+    paid_by: Option<PaidBy>,
+    refund_ids: Vec<String>,
     /// Bumped on every change; the ETag.
     version: u64,
 }
@@ -86,22 +146,33 @@ pub struct Store {
     payments: HashMap<String, Record>,
     /// Ids oldest first; lists read it backwards (newest first).
     order: VecDeque<String>,
+    refunds: HashMap<String, Refund>,
+    /// The legacy form: an expired payment also says `status: "expired"`.
+    expired_status: bool,
 }
 
-/// The books keep this many payments; the oldest go first. A demo left running for weeks
-/// stays small, and no test comes near it.
+/// The books keep this many payments; the oldest go first (with their refunds). A demo
+/// left running for weeks stays small, and no test comes near it.
 pub const MAX_PAYMENTS: usize = 100_000;
+/// Refunds per payment; more is a runaway script (one minor unit at a time).
+pub const MAX_REFUNDS_PER_PAYMENT: usize = 100;
+/// Where a sandbox on-chain payer says to write for a refund address.
+pub const CUSTOMER_EMAIL: &str = "customer@example.com";
 
 impl Store {
-    pub fn create(
-        &mut self,
-        new: NewPayment,
-        terms: &Terms,
-        now: i64,
-    ) -> (Payment, Vec<WebhookEvent>) {
+    /// Books whose expired payments say `status: "expired"` when `expired_status`.
+    pub fn new(expired_status: bool) -> Store {
+        Store {
+            expired_status,
+            ..Store::default()
+        }
+    }
+
+    pub fn create(&mut self, new: NewPayment, terms: &Terms, now: i64) -> (Served, Vec<Event>) {
         let id = uuid::Uuid::new_v4().to_string();
         let quote = Quote::of(new.amount, new.currency);
-        let qr = format!(r#"{{"type":"payment","id":"{id}"}}"#);
+        let onchain = new.onchain_allowed.unwrap_or(true);
+        let deposit_address = onchain.then(object::random_address);
         let payment = Payment {
             id: id.clone(),
             amount: new.amount,
@@ -119,10 +190,12 @@ impl Store {
             crypto_currency: Some(quote.crypto_currency),
             crypto_amount: quote.crypto_amount,
             payment_url: Some(format!("{}/checkout/{id}", terms.public_base_url)),
-            qr_code: Some(base64::engine::general_purpose::STANDARD.encode(qr)),
+            qr_code: Some(object::qr_code(&id)),
             data_url: Some(format!("{}/sdk/payments/{id}", terms.public_base_url)),
-            return_url: new.return_url,
-            cancel_url: new.cancel_url,
+            // The live object writes "" for URLs it was not given, and strict clients
+            // (Crypto.com's SDK) require a string.
+            return_url: Some(new.return_url.unwrap_or_default()),
+            cancel_url: Some(new.cancel_url.unwrap_or_default()),
             description: new.description,
             order_id: new.order_id,
             metadata: new.metadata,
@@ -131,40 +204,48 @@ impl Store {
             live_mode: Some(false),
             recipient: Some("PayDesk Sandbox Merchant".to_owned()),
             settled_at: None,
-            deposit_address: Some(random_address()),
+            deposit_address: deposit_address.clone(),
             network_cost: Some("0.0".to_owned()),
             payment_type: Some("checkout".to_owned()),
-            amount_in_usd: quote.amount_in_usd,
+            amount_in_usd: quote.amount_in_usd.clone(),
             current_inbound_fund: None,
             payment_source: None,
             pay_method: None,
         };
+        let extras = Extras::new(
+            &id,
+            onchain,
+            deposit_address.as_deref(),
+            quote.amount_in_usd,
+        );
         self.order.push_back(id.clone());
         while self.order.len() > MAX_PAYMENTS {
             if let Some(oldest) = self.order.pop_front() {
-                self.payments.remove(&oldest);
+                if let Some(gone) = self.payments.remove(&oldest) {
+                    for refund_id in gone.refund_ids {
+                        self.refunds.remove(&refund_id);
+                    }
+                }
             }
         }
-        self.payments.insert(
-            id,
-            Record {
-                payment: payment.clone(),
-                version: 1,
-            },
-        );
-        let event = self.event(
-            EVENT_PAYMENT_CREATED,
-            EventObject::Payment(payment.clone()),
-            now,
-        );
-        (view(&payment, now), vec![event])
+        let record = Record {
+            payment,
+            extras,
+            fund: None,
+            paid_by: None,
+            refund_ids: Vec::new(),
+            version: 1,
+        };
+        let served = view(&record, now);
+        self.payments.insert(id, record);
+        let event = Event::new(EVENT_PAYMENT_CREATED, Object::Payment(served.clone()), now);
+        (served, vec![event])
     }
 
     /// The payment and its version (the ETag), expiring it first if its time is up.
-    pub fn get(&mut self, id: &str, now: i64) -> Result<(Payment, u64), StoreError> {
-        self.settle(id, now);
-        let r = self.payments.get(id).ok_or(StoreError::NotFound)?;
-        Ok((view(&r.payment, now), r.version))
+    pub fn get(&mut self, id: &str, now: i64) -> Result<(Served, u64), StoreError> {
+        let r = self.record(id, now)?;
+        Ok((view(r, now), r.version))
     }
 
     /// Newest first, filtered by `order_id`, after the `starting_after` cursor.
@@ -188,8 +269,7 @@ impl Store {
         let mut data = Vec::new();
         let mut has_more = false;
         for id in &ids[start..] {
-            self.settle(id, now);
-            let Some(r) = self.payments.get(id) else {
+            let Ok(r) = self.record(id, now) else {
                 continue;
             };
             if order_id.is_some_and(|o| r.payment.order_id.as_deref() != Some(o)) {
@@ -199,59 +279,111 @@ impl Store {
                 has_more = true;
                 break;
             }
-            data.push(view(&r.payment, now));
+            data.push(view(r, now));
         }
         Ok(Page { data, has_more })
     }
 
-    pub fn cancel(&mut self, id: &str, now: i64) -> Result<Payment, StoreError> {
-        let p = self.pending_mut(id, now)?;
-        p.payment.status = PaymentStatus::Cancelled;
-        p.version += 1;
-        Ok(view(&p.payment, now))
+    /// Cancels an open payment (pending, not expired).
+    pub fn cancel(&mut self, id: &str, now: i64) -> Result<Served, StoreError> {
+        let r = self.open_mut(id, now)?;
+        r.payment.status = PaymentStatus::Cancelled;
+        r.version += 1;
+        Ok(view(r, now))
     }
 
-    /// The customer paid: pending → succeeded, captured.
-    pub fn capture(
+    /// Why `payer` cannot pay the payment now, if it cannot: what a delayed payment checks
+    /// before it is scheduled.
+    pub fn check_payable(&mut self, id: &str, payer: Payer, now: i64) -> Result<(), StoreError> {
+        let r = self.record(id, now)?;
+        payable(r, payer).map(|_| ())
+    }
+
+    /// The customer pays. Paid in time and in full, the payment is captured
+    /// (`payment.captured`); late or short on chain, it stays pending and unresolved.
+    pub fn pay(
         &mut self,
         id: &str,
+        payer: Payer,
         now: i64,
-    ) -> Result<(Payment, Vec<WebhookEvent>), StoreError> {
-        let p = self.pending_mut(id, now)?;
-        p.payment.status = PaymentStatus::Succeeded;
-        p.payment.captured = true;
-        p.payment.settled_at = Some(now);
-        p.version += 1;
-        let payment = p.payment.clone();
-        let event = self.event(
-            EVENT_PAYMENT_CAPTURED,
-            EventObject::Payment(payment.clone()),
-            now,
-        );
-        Ok((view(&payment, now), vec![event]))
+    ) -> Result<(Served, Vec<Event>), StoreError> {
+        let r = self.record_mut(id, now)?;
+        let late = payable(r, payer)?;
+        let crypto_currency = r.payment.crypto_currency.clone().unwrap_or_default();
+        let due_crypto = r.payment.crypto_amount.clone().unwrap_or_default();
+        match payer {
+            Payer::App => {
+                r.paid_by = Some(PaidBy::App);
+                r.payment.payment_source = Some("Crypto.com App".to_owned());
+                r.payment.pay_method = Some("Crypto.com App".to_owned());
+            }
+            Payer::Onchain | Payer::Underpaid(_) => {
+                let (amount, reason) = match payer {
+                    Payer::Underpaid(minor) => {
+                        let sent = Currency::from_code(&r.payment.currency)
+                            .ok()
+                            .and_then(|c| Quote::of(minor, c).crypto_amount)
+                            .unwrap_or_default();
+                        (sent, Some(if late { "late" } else { "underpaid" }))
+                    }
+                    _ => (due_crypto, late.then_some("late")),
+                };
+                let deposit = r.payment.deposit_address.clone();
+                r.fund = Some(Fund::arrived(
+                    &crypto_currency,
+                    amount,
+                    deposit,
+                    reason,
+                    now,
+                ));
+                r.paid_by = Some(PaidBy::Onchain);
+                r.payment.payment_source = Some("External Wallets".to_owned());
+                r.payment.pay_method = Some("Other Wallets".to_owned());
+                r.extras.customer_provided_info = Some(CustomerInfo {
+                    email: CUSTOMER_EMAIL.to_owned(),
+                });
+            }
+        }
+        r.version += 1;
+        if r.fund.as_ref().is_some_and(Fund::is_mismatched) {
+            return Ok((view(r, now), Vec::new()));
+        }
+        r.payment.status = PaymentStatus::Succeeded;
+        r.payment.captured = true;
+        r.payment.settled_at = Some(now);
+        let served = view(r, now);
+        let event = Event::new(EVENT_PAYMENT_CAPTURED, Object::Payment(served.clone()), now);
+        Ok((served, vec![event]))
     }
 
-    /// Expires a pending payment now, whatever its deadline.
-    pub fn expire(&mut self, id: &str, now: i64) -> Result<Payment, StoreError> {
-        let p = self.pending_mut(id, now)?;
-        mark_expired(p);
-        Ok(view(&p.payment, now))
+    /// Sends `payment.fulfill` with the payment as it is; nothing changes.
+    pub fn fulfill(&mut self, id: &str, now: i64) -> Result<(Served, Vec<Event>), StoreError> {
+        let served = view(self.record(id, now)?, now);
+        let event = Event::new(EVENT_PAYMENT_FULFILL, Object::Payment(served.clone()), now);
+        Ok((served, vec![event]))
     }
 
-    /// Refunds part or all of what is left of a succeeded payment. The sandbox transfers
-    /// at once: both events leave together, and the refund is returned `succeeded`.
+    /// Expires an open payment now, whatever its deadline.
+    pub fn expire(&mut self, id: &str, now: i64) -> Result<Served, StoreError> {
+        let expired_status = self.expired_status;
+        let r = self.open_mut(id, now)?;
+        mark_expired(r, expired_status);
+        Ok(view(r, now))
+    }
+
+    /// Opens a refund of part or all of what is left of a succeeded payment: `pending`,
+    /// with `payment.refund_requested`. The transfer comes later ([`Store::transfer`]).
     pub fn refund(
         &mut self,
         req: NewRefund,
         now: i64,
-    ) -> Result<(Refund, Vec<WebhookEvent>), StoreError> {
-        self.settle(&req.payment_id, now);
+    ) -> Result<(Refund, Transfer, Vec<Event>), StoreError> {
         let r = self
             .payments
-            .get_mut(&req.payment_id)
+            .get(&req.payment_id)
             .ok_or(StoreError::NotFound)?;
         if r.payment.status != PaymentStatus::Succeeded {
-            return Err(StoreError::NotRefundable(r.payment.status.to_string()));
+            return Err(StoreError::NotRefundable(shown_status(r).to_owned()));
         }
         if let Some(c) = &req.currency {
             if !c.eq_ignore_ascii_case(&r.payment.currency) {
@@ -260,15 +392,28 @@ impl Store {
                 });
             }
         }
-        let available = r.payment.amount - r.payment.amount_refunded;
+        if r.refund_ids.len() >= MAX_REFUNDS_PER_PAYMENT {
+            return Err(StoreError::TooManyRefunds);
+        }
+        let held: i128 = r
+            .refund_ids
+            .iter()
+            .filter_map(|id| self.refunds.get(id))
+            .filter(|f| f.status == RefundStatus::Pending)
+            .map(|f| f.amount)
+            .sum();
+        let available = r.payment.amount - r.payment.amount_refunded - held;
         if req.amount > available {
             return Err(StoreError::RefundTooLarge { available });
         }
-        r.payment.amount_refunded += req.amount;
-        r.payment.refunded = r.payment.amount_refunded >= r.payment.amount;
-        r.version += 1;
-        let currency = Currency::from_code(&r.payment.currency).ok();
-        let debit = currency.map(|c| Quote::of(req.amount, c));
+        let transfer = match r.paid_by {
+            Some(PaidBy::Onchain) => Transfer::WhenTheCustomerAnswers,
+            _ => Transfer::Soon,
+        };
+        // The crypto amount is quoted again now, so the refund has the payment's fiat value.
+        let debit = Currency::from_code(&r.payment.currency)
+            .ok()
+            .map(|c| Quote::of(req.amount, c));
         let refund = Refund {
             id: uuid::Uuid::new_v4().to_string(),
             payment_id: req.payment_id,
@@ -284,172 +429,158 @@ impl Store {
             reason: req.reason,
             description: req.description,
         };
-        let requested = self.event(
-            EVENT_REFUND_REQUESTED,
-            EventObject::Refund(refund.clone()),
-            now,
-        );
-        let done = Refund {
-            status: RefundStatus::Succeeded,
-            ..refund
-        };
-        let transferred = self.event(
+        if let Some(r) = self.payments.get_mut(&refund.payment_id) {
+            r.refund_ids.push(refund.id.clone());
+        }
+        self.refunds.insert(refund.id.clone(), refund.clone());
+        let event = Event::new(EVENT_REFUND_REQUESTED, Object::Refund(refund.clone()), now);
+        Ok((refund, transfer, vec![event]))
+    }
+
+    /// The refund's money leaves: `succeeded`, counted in the payment's `amount_refunded`
+    /// (`refunded` once it is all), `payment.refund_transferred`.
+    pub fn transfer(
+        &mut self,
+        refund_id: &str,
+        now: i64,
+    ) -> Result<(Refund, Vec<Event>), StoreError> {
+        let refund = self
+            .refunds
+            .get_mut(refund_id)
+            .ok_or(StoreError::RefundNotFound)?;
+        if refund.status != RefundStatus::Pending {
+            return Err(StoreError::RefundNotPending);
+        }
+        refund.status = RefundStatus::Succeeded;
+        let refund = refund.clone();
+        if let Some(r) = self.payments.get_mut(&refund.payment_id) {
+            r.payment.amount_refunded += refund.amount;
+            r.payment.refunded = r.payment.amount_refunded >= r.payment.amount;
+            r.version += 1;
+        }
+        let event = Event::new(
             EVENT_REFUND_TRANSFERRED,
-            EventObject::Refund(done.clone()),
+            Object::Refund(refund.clone()),
             now,
         );
-        Ok((done, vec![requested, transferred]))
+        Ok((refund, vec![event]))
+    }
+
+    pub fn get_refund(&self, refund_id: &str) -> Result<Refund, StoreError> {
+        self.refunds
+            .get(refund_id)
+            .cloned()
+            .ok_or(StoreError::RefundNotFound)
     }
 
     pub fn payment_count(&self) -> usize {
         self.payments.len()
     }
 
-    fn pending_mut(&mut self, id: &str, now: i64) -> Result<&mut Record, StoreError> {
-        self.settle(id, now);
+    fn record(&mut self, id: &str, now: i64) -> Result<&Record, StoreError> {
+        self.record_mut(id, now).map(|r| &*r)
+    }
+
+    /// The record, expired first if its deadline has passed.
+    fn record_mut(&mut self, id: &str, now: i64) -> Result<&mut Record, StoreError> {
+        let expired_status = self.expired_status;
         let r = self.payments.get_mut(id).ok_or(StoreError::NotFound)?;
-        if r.payment.status != PaymentStatus::Pending {
-            return Err(StoreError::NotPending(r.payment.status.to_string()));
+        let due = r.payment.deadline_unix().is_some_and(|d| now >= d);
+        if is_open(r) && due {
+            mark_expired(r, expired_status);
         }
         Ok(r)
     }
 
-    /// Expires a pending payment whose deadline has passed.
-    fn settle(&mut self, id: &str, now: i64) {
-        if let Some(r) = self.payments.get_mut(id) {
-            let due = r.payment.deadline_unix().is_some_and(|d| now >= d);
-            if r.payment.status == PaymentStatus::Pending && due {
-                mark_expired(r);
-            }
+    /// A payment that can still be cancelled or expired: pending, not expired, no funds.
+    fn open_mut(&mut self, id: &str, now: i64) -> Result<&mut Record, StoreError> {
+        let r = self.record_mut(id, now)?;
+        if let Some(f) = r.fund.as_ref().filter(|f| f.is_mismatched()) {
+            return Err(StoreError::Unresolved(
+                f.mismatched_reason.clone().unwrap_or_default(),
+            ));
         }
-    }
-
-    fn event(&self, kind: &str, object: EventObject, now: i64) -> WebhookEvent {
-        let object = match object {
-            EventObject::Payment(p) => EventObject::Payment(view(&p, now)),
-            other => other,
-        };
-        WebhookEvent {
-            id: format!("evt_{}", uuid::Uuid::new_v4().simple()),
-            kind: kind.to_owned(),
-            created: now,
-            data: EventData { object },
+        if !is_open(r) {
+            return Err(StoreError::NotPending(shown_status(r).to_owned()));
         }
+        Ok(r)
     }
 }
 
-/// The sandbox's choice where the real service is unverified: an expired payment says
-/// `status: "expired"` and `expired: true`.
-fn mark_expired(r: &mut Record) {
-    r.payment.status = PaymentStatus::Expired;
+/// Whether `payer` can pay the record now, and if so whether the funds are late.
+fn payable(r: &Record, payer: Payer) -> Result<bool, StoreError> {
+    if let Payer::Underpaid(minor) = payer {
+        if minor <= 0 || minor >= r.payment.amount {
+            return Err(StoreError::NotUnderpaid {
+                due: r.payment.amount,
+            });
+        }
+    }
+    if let Some(f) = r.fund.as_ref().filter(|f| f.is_mismatched()) {
+        return Err(StoreError::Unresolved(
+            f.mismatched_reason.clone().unwrap_or_default(),
+        ));
+    }
+    let lapsed = r.payment.expired
+        && matches!(
+            r.payment.status,
+            PaymentStatus::Pending | PaymentStatus::Expired
+        );
+    if !is_open(r) && !lapsed {
+        return Err(StoreError::NotPending(shown_status(r).to_owned()));
+    }
+    if payer != Payer::App && r.payment.deposit_address.is_none() {
+        return Err(StoreError::OnchainDisabled);
+    }
+    // The App does not pay an expired payment; a wallet can still send to the address.
+    if lapsed && payer == Payer::App {
+        return Err(StoreError::NotPending(shown_status(r).to_owned()));
+    }
+    Ok(lapsed)
+}
+
+fn is_open(r: &Record) -> bool {
+    r.payment.status == PaymentStatus::Pending && !r.payment.expired
+}
+
+/// The status a refusal names: "expired" for an expired payment, whichever form.
+fn shown_status(r: &Record) -> &str {
+    if r.payment.expired && r.payment.status == PaymentStatus::Pending {
+        "expired"
+    } else {
+        r.payment.status.as_str()
+    }
+}
+
+fn mark_expired(r: &mut Record, expired_status: bool) {
     r.payment.expired = true;
+    if expired_status {
+        r.payment.status = PaymentStatus::Expired;
+    }
     r.version += 1;
 }
 
 /// A payment as served: `remaining_time` is computed at the moment of reading.
-fn view(p: &Payment, now: i64) -> Payment {
-    let remaining = match (&p.status, p.deadline_unix()) {
-        (PaymentStatus::Pending, Some(deadline)) => (deadline - now).max(0),
+fn view(r: &Record, now: i64) -> Served {
+    let p = &r.payment;
+    let remaining = match p.deadline_unix() {
+        Some(deadline) if is_open(r) => (deadline - now).max(0),
         _ => 0,
     };
-    Payment {
-        remaining_time: Some(format!("{}:{:02}", remaining / 60, remaining % 60)),
-        ..p.clone()
-    }
-}
-
-fn random_address() -> String {
-    let bytes: [u8; 20] = rand::rng().random();
-    format!(
-        "0x{}",
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    )
-}
-
-/// What the customer pays in crypto, at fixed illustrative rates (the sandbox is not a
-/// price feed). Integer arithmetic only.
-struct Quote {
-    crypto_currency: String,
-    crypto_amount: Option<String>,
-    amount_in_usd: Option<String>,
-}
-
-/// USD value of one whole unit, in micro-dollars.
-const USD_MICROS: &[(&str, i128)] = &[
-    ("USD", 1_000_000),
-    ("EUR", 1_080_000),
-    ("GBP", 1_270_000),
-    ("CHF", 1_130_000),
-    ("CAD", 730_000),
-    ("AUD", 650_000),
-    ("SGD", 740_000),
-    ("HKD", 128_000),
-    ("JPY", 6_700),
-    ("KRW", 740),
-    ("CRO", 90_000),
-    ("BTC", 60_000_000_000),
-    ("ETH", 3_000_000_000),
-    ("USDC", 1_000_000),
-    ("USDT", 1_000_000),
-];
-const SETTLEMENT: &str = "CRO";
-const CRYPTO_DECIMALS: u32 = 8;
-
-impl Quote {
-    fn of(amount: i128, currency: Currency) -> Quote {
-        let rate = |code: &str| USD_MICROS.iter().find(|(c, _)| *c == code).map(|(_, r)| *r);
-        let scale = 10i128.checked_pow(u32::from(currency.exponent()));
-        // Currencies without a rate are priced like USD: the numbers only need to look real.
-        let usd_micros = scale.and_then(|s| {
-            amount
-                .checked_mul(rate(currency.code()).unwrap_or(1_000_000))
-                .map(|v| v / s)
-        });
-        if currency.is_crypto() {
-            return Quote {
-                crypto_currency: currency.code().to_owned(),
-                crypto_amount: Some(trim_decimal(Money::new(amount, currency).amount_string())),
-                amount_in_usd: usd_micros.map(|u| decimal(u / 10_000, 2)),
-            };
-        }
-        let cro_rate = rate(SETTLEMENT).unwrap_or(1_000_000);
-        let crypto = usd_micros
-            .and_then(|u| u.checked_mul(10i128.pow(CRYPTO_DECIMALS)))
-            .map(|v| v / cro_rate);
-        Quote {
-            crypto_currency: SETTLEMENT.to_owned(),
-            crypto_amount: crypto.map(|c| trim_decimal(decimal(c, CRYPTO_DECIMALS))),
-            amount_in_usd: usd_micros.map(|u| decimal(u / 10_000, 2)),
-        }
-    }
-}
-
-fn decimal(value: i128, places: u32) -> String {
-    let scale = 10i128.pow(places);
-    format!(
-        "{}.{:0width$}",
-        value / scale,
-        value % scale,
-        width = places as usize
-    )
-}
-
-/// "100.000" → "100.0", as the live sample writes crypto amounts.
-fn trim_decimal(s: String) -> String {
-    if !s.contains('.') {
-        return format!("{s}.0");
-    }
-    let t = s.trim_end_matches('0');
-    if t.ends_with('.') {
-        format!("{t}0")
-    } else {
-        t.to_owned()
+    Served {
+        payment: Payment {
+            remaining_time: Some(format!("{}:{:02}", remaining / 60, remaining % 60)),
+            ..p.clone()
+        },
+        extras: r.extras.clone(),
+        fund: r.fund.clone(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
 
     fn terms() -> Terms {
         Terms {
@@ -469,7 +600,18 @@ mod tests {
             cancel_url: None,
             customer_id: None,
             sub_merchant_id: None,
+            onchain_allowed: None,
             expired_at: None,
+        }
+    }
+
+    fn refund_of(id: &str, amount: i128) -> NewRefund {
+        NewRefund {
+            payment_id: id.to_owned(),
+            amount,
+            currency: Some("usd".into()),
+            reason: None,
+            description: None,
         }
     }
 
@@ -477,6 +619,7 @@ mod tests {
     fn a_new_payment_looks_like_the_live_one() {
         let mut s = Store::default();
         let (p, events) = s.create(usd(1250), &terms(), 1_000);
+        let p = p.into_payment();
         assert_eq!(p.status, PaymentStatus::Pending);
         assert_eq!(p.remaining_time.as_deref(), Some("10:00"));
         assert_eq!(p.crypto_currency.as_deref(), Some("CRO"));
@@ -487,6 +630,7 @@ mod tests {
             p.payment_url,
             Some(format!("http://sandbox.test/checkout/{}", p.id))
         );
+        assert_eq!(p.cancel_url.as_deref(), Some(""));
         let qr = base64::engine::general_purpose::STANDARD
             .decode(p.qr_code.unwrap())
             .unwrap();
@@ -495,7 +639,7 @@ mod tests {
             format!(r#"{{"type":"payment","id":"{}"}}"#, p.id).into_bytes()
         );
         assert_eq!(events[0].kind, EVENT_PAYMENT_CREATED);
-        assert!(events[0].id.starts_with("evt_"));
+        assert!(uuid::Uuid::parse_str(&events[0].id).is_ok());
     }
 
     #[test]
@@ -504,25 +648,38 @@ mod tests {
         let mut req = usd(100_000_000_000_000_000_000);
         req.currency = Currency::from_code("CRO").unwrap();
         let (p, _) = s.create(req, &terms(), 0);
-        assert_eq!(p.crypto_amount.as_deref(), Some("100.0"));
-        assert_eq!(p.amount_in_usd.as_deref(), Some("9.00"));
+        assert_eq!(p.payment.crypto_amount.as_deref(), Some("100.0"));
+        assert_eq!(p.payment.amount_in_usd.as_deref(), Some("9.00"));
     }
 
     #[test]
-    fn a_payment_expires_at_its_deadline_not_before() {
+    fn a_payment_expires_at_its_deadline_as_a_flag_on_a_pending_payment() {
         let mut s = Store::default();
         let (p, _) = s.create(usd(100), &terms(), 1_000);
+        let id = p.payment.id;
+        let before = s.get(&id, 1_599).unwrap().0.payment;
         assert_eq!(
-            s.get(&p.id, 1_599).unwrap().0.status,
-            PaymentStatus::Pending
+            (before.status, before.expired),
+            (PaymentStatus::Pending, false)
         );
-        let (late, _) = s.get(&p.id, 1_600).unwrap();
-        assert_eq!(late.status, PaymentStatus::Expired);
-        assert!(late.expired);
+        let late = s.get(&id, 1_600).unwrap().0.payment;
+        assert_eq!((late.status, late.expired), (PaymentStatus::Pending, true));
         assert_eq!(
-            s.capture(&p.id, 1_600),
-            Err(StoreError::NotPending("expired".into()))
+            s.pay(&id, Payer::App, 1_600).unwrap_err(),
+            StoreError::NotPending("expired".into())
         );
+        assert_eq!(
+            s.cancel(&id, 1_600).unwrap_err(),
+            StoreError::NotPending("expired".into())
+        );
+    }
+
+    #[test]
+    fn the_legacy_form_also_says_expired_in_the_status() {
+        let mut s = Store::new(true);
+        let (p, _) = s.create(usd(100), &terms(), 1_000);
+        let late = s.get(&p.payment.id, 1_600).unwrap().0.payment;
+        assert_eq!((late.status, late.expired), (PaymentStatus::Expired, true));
     }
 
     #[test]
@@ -531,51 +688,122 @@ mod tests {
         let mut req = usd(100);
         req.expired_at = Some(1_030);
         let (p, _) = s.create(req, &terms(), 1_000);
-        assert_eq!(p.remaining_time.as_deref(), Some("0:30"));
-        assert_eq!(
-            s.get(&p.id, 1_030).unwrap().0.status,
-            PaymentStatus::Expired
-        );
+        assert_eq!(p.payment.remaining_time.as_deref(), Some("0:30"));
+        assert!(s.get(&p.payment.id, 1_030).unwrap().0.payment.expired);
     }
 
     #[test]
     fn every_change_bumps_the_version_and_reads_do_not() {
         let mut s = Store::default();
         let (p, _) = s.create(usd(100), &terms(), 0);
-        let v1 = s.get(&p.id, 1).unwrap().1;
-        assert_eq!(s.get(&p.id, 2).unwrap().1, v1);
-        s.capture(&p.id, 3).unwrap();
-        assert!(s.get(&p.id, 4).unwrap().1 > v1);
+        let id = p.payment.id;
+        let v1 = s.get(&id, 1).unwrap().1;
+        assert_eq!(s.get(&id, 2).unwrap().1, v1);
+        s.pay(&id, Payer::App, 3).unwrap();
+        assert!(s.get(&id, 4).unwrap().1 > v1);
     }
 
     #[test]
-    fn refunds_stop_at_the_captured_amount() {
+    fn late_or_short_funds_leave_the_payment_pending_and_unresolved() {
         let mut s = Store::default();
         let (p, _) = s.create(usd(1000), &terms(), 0);
-        let refund = |amount| NewRefund {
-            payment_id: p.id.clone(),
-            amount,
-            currency: Some("usd".into()),
-            reason: None,
-            description: None,
-        };
+        let (short, events) = s.pay(&p.payment.id, Payer::Underpaid(400), 10).unwrap();
+        assert!(events.is_empty());
+        assert_eq!(short.payment.status, PaymentStatus::Pending);
+        let fund = short.fund.unwrap();
+        assert_eq!(fund.mismatched_reason.as_deref(), Some("underpaid"));
+        assert_eq!(fund.amount, "44.44444444"); // $4 at $0.09
         assert_eq!(
-            s.refund(refund(10), 1).unwrap_err(),
+            s.pay(&p.payment.id, Payer::Onchain, 11).unwrap_err(),
+            StoreError::Unresolved("underpaid".into())
+        );
+
+        let (q, _) = s.create(usd(1000), &terms(), 0);
+        s.expire(&q.payment.id, 5).unwrap();
+        let (late, events) = s.pay(&q.payment.id, Payer::Onchain, 10).unwrap();
+        assert!(events.is_empty());
+        assert!(late.payment.expired && late.payment.status == PaymentStatus::Pending);
+        assert_eq!(
+            late.fund.unwrap().mismatched_reason.as_deref(),
+            Some("late")
+        );
+    }
+
+    #[test]
+    fn an_underpayment_must_be_less_than_due_and_more_than_nothing() {
+        let mut s = Store::default();
+        let (p, _) = s.create(usd(1000), &terms(), 0);
+        for minor in [0, -1, 1000, 1001] {
+            assert_eq!(
+                s.pay(&p.payment.id, Payer::Underpaid(minor), 1)
+                    .unwrap_err(),
+                StoreError::NotUnderpaid { due: 1000 }
+            );
+        }
+    }
+
+    #[test]
+    fn a_payment_without_onchain_takes_only_the_app() {
+        let mut s = Store::default();
+        let mut req = usd(100);
+        req.onchain_allowed = Some(false);
+        let (p, _) = s.create(req, &terms(), 0);
+        assert!(p.payment.deposit_address.is_none() && !p.extras.onchain_enabled);
+        assert_eq!(
+            s.pay(&p.payment.id, Payer::Onchain, 1).unwrap_err(),
+            StoreError::OnchainDisabled
+        );
+        assert!(s.pay(&p.payment.id, Payer::App, 1).is_ok());
+    }
+
+    #[test]
+    fn refunds_hold_their_amount_until_transferred_and_count_only_then() {
+        let mut s = Store::default();
+        let (p, _) = s.create(usd(1000), &terms(), 0);
+        let id = p.payment.id;
+        assert_eq!(
+            s.refund(refund_of(&id, 10), 1).unwrap_err(),
             StoreError::NotRefundable("pending".into())
         );
-        s.capture(&p.id, 1).unwrap();
-        let (r, events) = s.refund(refund(400), 2).unwrap();
-        assert_eq!(r.status, RefundStatus::Succeeded);
-        let kinds: Vec<_> = events.iter().map(|e| e.kind.as_str()).collect();
-        assert_eq!(kinds, [EVENT_REFUND_REQUESTED, EVENT_REFUND_TRANSFERRED]);
+        s.pay(&id, Payer::Onchain, 1).unwrap();
+        let (r, transfer, events) = s.refund(refund_of(&id, 400), 2).unwrap();
         assert_eq!(
-            s.refund(refund(601), 3).unwrap_err(),
+            (r.status.clone(), transfer),
+            (RefundStatus::Pending, Transfer::WhenTheCustomerAnswers)
+        );
+        assert_eq!(events[0].kind, EVENT_REFUND_REQUESTED);
+        assert_eq!(s.get(&id, 3).unwrap().0.payment.amount_refunded, 0);
+        // The pending 400 is held: 601 is too much.
+        assert_eq!(
+            s.refund(refund_of(&id, 601), 3).unwrap_err(),
             StoreError::RefundTooLarge { available: 600 }
         );
-        s.refund(refund(600), 3).unwrap();
-        let (after, _) = s.get(&p.id, 4).unwrap();
-        assert_eq!(after.amount_refunded, 1000);
-        assert!(after.refunded);
+        let (r2, _, _) = s.refund(refund_of(&id, 600), 3).unwrap();
+        let (done, events) = s.transfer(&r.id, 4).unwrap();
+        assert_eq!(done.status, RefundStatus::Succeeded);
+        assert_eq!(events[0].kind, EVENT_REFUND_TRANSFERRED);
+        assert_eq!(
+            s.transfer(&r.id, 4).unwrap_err(),
+            StoreError::RefundNotPending
+        );
+        let half = s.get(&id, 5).unwrap().0.payment;
+        assert_eq!((half.amount_refunded, half.refunded), (400, false));
+        s.transfer(&r2.id, 6).unwrap();
+        let all = s.get(&id, 7).unwrap().0.payment;
+        assert_eq!((all.amount_refunded, all.refunded), (1000, true));
+        assert_eq!(
+            s.get_refund(&r2.id).unwrap().status,
+            RefundStatus::Succeeded
+        );
+    }
+
+    #[test]
+    fn an_app_payment_refunds_soon() {
+        let mut s = Store::default();
+        let (p, _) = s.create(usd(1000), &terms(), 0);
+        s.pay(&p.payment.id, Payer::App, 1).unwrap();
+        let (_, transfer, _) = s.refund(refund_of(&p.payment.id, 1000), 2).unwrap();
+        assert_eq!(transfer, Transfer::Soon);
     }
 
     #[test]
@@ -585,17 +813,20 @@ mod tests {
             .map(|i| {
                 let mut req = usd(100 + i);
                 req.order_id = Some(format!("o{}", i % 2));
-                s.create(req, &terms(), i64::try_from(i).unwrap()).0.id
+                s.create(req, &terms(), i64::try_from(i).unwrap())
+                    .0
+                    .payment
+                    .id
             })
             .collect();
         let page = s.list(None, 2, None, 10).unwrap();
         assert_eq!(
-            page.data.iter().map(|p| &p.id).collect::<Vec<_>>(),
+            page.data.iter().map(|p| &p.payment.id).collect::<Vec<_>>(),
             [&ids[4], &ids[3]]
         );
         assert!(page.has_more);
         let next = s.list(None, 2, Some(&ids[3]), 10).unwrap();
-        assert_eq!(next.data[0].id, ids[2]);
+        assert_eq!(next.data[0].payment.id, ids[2]);
         let last = s.list(None, 2, Some(&ids[1]), 10).unwrap();
         assert_eq!(last.data.len(), 1);
         assert!(!last.has_more);

@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use paydesk_protocol::backoff;
-use paydesk_protocol::payment::WebhookEvent;
 use paydesk_protocol::signature;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -45,16 +44,24 @@ impl RetryPolicy {
     };
 }
 
+/// One event, written: what the queue holds.
+#[derive(Debug)]
+pub struct Outgoing {
+    pub id: String,
+    pub kind: &'static str,
+    pub body: Bytes,
+}
+
 /// One event for one URL.
 #[derive(Clone)]
 struct Delivery {
     event_id: String,
-    kind: String,
+    kind: &'static str,
     url: String,
     body: Bytes,
 }
 
-pub async fn run(app: Arc<AppState>, mut rx: mpsc::Receiver<WebhookEvent>, policy: RetryPolicy) {
+pub async fn run(app: Arc<AppState>, mut rx: mpsc::Receiver<Outgoing>, policy: RetryPolicy) {
     let http = match reqwest::Client::builder()
         .timeout(ATTEMPT_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
@@ -89,7 +96,7 @@ async fn dispatch(
     http: &reqwest::Client,
     pending: &mut JoinSet<()>,
     policy: RetryPolicy,
-    event: WebhookEvent,
+    event: Outgoing,
 ) {
     let (dropped, duplicated, delay_ms) = {
         let mut f = lock(&app.faults);
@@ -105,13 +112,6 @@ async fn dispatch(
         debug!(event_id = %event.id, kind = %event.kind, "webhook dropped by fault injection");
         return;
     }
-    let body = match event.to_json() {
-        Ok(b) => Bytes::from(b),
-        Err(e) => {
-            warn!(event_id = %event.id, error = %e, "cannot serialize a webhook event");
-            return;
-        }
-    };
     let mut urls = app.webhook_urls();
     if duplicated {
         debug!(event_id = %event.id, "webhook duplicated by fault injection");
@@ -120,9 +120,9 @@ async fn dispatch(
     for url in urls {
         let d = Delivery {
             event_id: event.id.clone(),
-            kind: event.kind.clone(),
+            kind: event.kind,
             url,
-            body: body.clone(),
+            body: event.body.clone(),
         };
         let span =
             tracing::debug_span!("webhook", event_id = %d.event_id, kind = %d.kind, url = %d.url);

@@ -55,3 +55,44 @@ async fn the_binary_prints_its_url_first_and_serves_the_api() {
     );
     child.kill().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_binary_serves_the_legacy_expired_status_when_asked() {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_paydesk-sandbox"))
+        .args(["--listen", "127.0.0.1:0", "--app-refund-delay-ms", "0"])
+        .env("PAYDESK_SANDBOX_EXPIRED_STATUS", "true")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut first = String::new();
+    tokio::time::timeout(
+        common::PATIENCE,
+        BufReader::new(stdout).read_line(&mut first),
+    )
+    .await
+    .expect("no URL printed")
+    .unwrap();
+    let base = first.trim().to_owned();
+    let gw = Gateway::new(
+        GatewayConfig::new(format!("{base}/api"), Secret::new("sk_test_sandbox")),
+        ServerClock::new(),
+    )
+    .unwrap();
+    let p = gw.create_payment(&common::usd(100)).await.unwrap();
+    let expired: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/sandbox/payments/{}/expire", p.id))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (&expired["status"], &expired["expired"]),
+        (&serde_json::json!("expired"), &serde_json::json!(true))
+    );
+    child.kill().await.unwrap();
+}

@@ -201,7 +201,8 @@ async fn validation_errors_name_the_parameter() {
 
 #[tokio::test]
 async fn refunds_are_full_or_partial_up_to_what_was_captured() {
-    let sb = start().await;
+    // No App refund delay: each refund is transferred before it is answered.
+    let sb = start_with(|c| c.app_refund_delay = Duration::ZERO).await;
     let gw = gateway(&sb);
     let control = Control::new(&sb);
     let p = gw.create_payment(&usd(1000)).await.unwrap();
@@ -322,22 +323,24 @@ async fn a_payment_expires_when_its_window_passes_on_the_servers_clock() {
     let q = gw.create_payment(&short).await.unwrap();
 
     control.skew_clock(31_000).await;
-    assert_eq!(
-        gw.retrieve_payment(&p.id).await.unwrap().status,
-        PaymentStatus::Pending
-    );
+    let open = gw.retrieve_payment(&p.id).await.unwrap();
+    assert_eq!((open.status, open.expired), (PaymentStatus::Pending, false));
+    // Expiry is a flag: the status stays pending, as Crypto.com writes it.
     let q = gw.retrieve_payment(&q.id).await.unwrap();
-    assert_eq!(q.status, PaymentStatus::Expired);
-    assert!(q.expired);
+    assert_eq!(
+        (q.status.clone(), q.expired),
+        (PaymentStatus::Pending, true)
+    );
+    assert_eq!(q.effective_status(), PaymentStatus::Expired);
 
     control.skew_clock(121_000).await;
     let p = gw.retrieve_payment(&p.id).await.unwrap();
     assert_eq!(
         (p.status.clone(), p.expired),
-        (PaymentStatus::Expired, true)
+        (PaymentStatus::Pending, true)
     );
     assert_eq!(p.remaining_time.as_deref(), Some("0:00"));
-    // An expired payment can be neither paid nor cancelled.
+    // An expired payment can be neither paid in the App nor cancelled.
     assert!(matches!(
         gw.cancel_payment(&p.id).await.unwrap_err(),
         GatewayError::Api { status: 409, .. }
@@ -361,7 +364,7 @@ async fn the_control_api_expires_a_payment_now() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["status"], "expired");
+    assert_eq!(body["status"], "pending");
     assert_eq!(body["expired"], true);
     let p = gw.retrieve_payment(&p.id).await.unwrap();
     assert_eq!(p.effective_status(), PaymentStatus::Expired);
@@ -505,7 +508,11 @@ async fn the_handle_pays_expires_and_counts_in_process() {
     let q = gw.create_payment(&usd(200)).await.unwrap();
     assert!(sb.pay(&p.id).unwrap().is_paid());
     assert_eq!(sb.pay(&p.id).unwrap_err().status, 409);
-    assert_eq!(sb.expire(&q.id).unwrap().status, PaymentStatus::Expired);
+    let expired = sb.expire(&q.id).unwrap();
+    assert_eq!(
+        (expired.status.clone(), expired.effective_status()),
+        (PaymentStatus::Pending, PaymentStatus::Expired)
+    );
     assert_eq!(sb.pay("nope").unwrap_err().status, 404);
     assert_eq!(sb.stats().payments, 2);
     // The data_url serves the object without the key, as the hosted checkout reads it.

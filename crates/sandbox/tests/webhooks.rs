@@ -90,7 +90,9 @@ async fn every_event_arrives_signed_and_in_order() {
 
         let event = WebhookEvent::from_json(&got.body).unwrap();
         assert_eq!(event.kind, kind);
-        assert!(event.id.starts_with("evt_"));
+        // A uuid, as nopCommerce's plugin parses it.
+        assert!(uuid::Uuid::parse_str(&event.id).is_ok(), "{}", event.id);
+        assert_eq!(got.json()["object_type"], event.object_type());
         assert!(event.created > 0);
         assert_eq!(event.payment_id(), p.id);
         match (&event.data.object, kind) {

@@ -85,6 +85,22 @@ impl Control {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `POST /sandbox/payments/{id}/pay` with a body; the answer as it came.
+    pub async fn pay_with(&self, id: &str, body: Value) -> (StatusCode, Value) {
+        self.post(&format!("/payments/{id}/pay"), body).await
+    }
+
     pub async fn faults(&self, faults: Value) {
         let (status, body) = self.post("/faults", faults).await;
         assert_eq!(status, StatusCode::OK, "{body}");
