@@ -6,7 +6,8 @@
 
 use base64::Engine;
 use paydesk_core::config::{Mode, QrContent};
-use paydesk_core::connection::{ConnectionState, ConnectionStatus};
+use paydesk_core::connection::ConnectionStatus;
+use paydesk_core::explain;
 use paydesk_core::journal::{CurrencySummary, HistoryEntry};
 use paydesk_core::merge::RefundState;
 use paydesk_core::money::{Currency, Money};
@@ -80,43 +81,12 @@ pub struct ConnectionView {
 
 impl ConnectionView {
     pub fn of(c: &ConnectionStatus, run: RunState) -> ConnectionView {
-        let (label, advice, trustworthy) = match (run, c.state) {
-            (RunState::Failed | RunState::Stopped, _) => (
-                "Not running",
-                "PayDesk is not connected to Crypto.com Pay. Do not hand over goods.",
-                false,
-            ),
-            (_, ConnectionState::Live) => (
-                "Live",
-                "Connected: a payment shows here the moment it arrives.",
-                true,
-            ),
-            (_, ConnectionState::Polling) => (
-                "Checking",
-                "Checking with Crypto.com Pay every few seconds: a payment may take a \
-                 moment to show.",
-                true,
-            ),
-            (_, ConnectionState::Connecting | ConnectionState::Reconnecting) => {
-                ("Connecting", "Connecting to Crypto.com Pay…", true)
-            }
-            (_, ConnectionState::Offline) => (
-                "No connection",
-                "No connection — do not hand over goods. PayDesk keeps trying; the payment \
-                 shows here once it can check.",
-                false,
-            ),
-            (_, ConnectionState::Closed) => (
-                "Not running",
-                "PayDesk is not connected to Crypto.com Pay. Do not hand over goods.",
-                false,
-            ),
-        };
+        let words = explain::connection(c.state, run == RunState::Running);
         ConnectionView {
             state: c.state.as_str(),
-            label,
-            advice,
-            trustworthy,
+            label: words.label,
+            advice: words.advice,
+            trustworthy: words.trustworthy,
             last_update_ms: c.last_update_unix_ms,
             detail: c.detail.clone(),
         }
@@ -139,42 +109,16 @@ pub struct RefundView {
 
 impl RefundView {
     fn of(r: &RefundState, p: &Payment) -> RefundView {
-        let onchain = paid_onchain(p);
-        let (state, label) = match r.status {
-            RefundStatus::Succeeded => ("sent", "Sent"),
-            RefundStatus::Failed => ("failed", "Failed"),
-            _ => ("requested", "Requested"),
-        };
-        let customer_sees = match (state, onchain) {
-            ("sent", false) => "The money is back in the customer's Crypto.com App balance.",
-            ("sent", true) => "Crypto.com sent the money to the wallet address the customer gave.",
-            ("failed", _) => "The refund failed: check it in the Crypto.com Pay dashboard.",
-            (_, true) => {
-                "Crypto.com e-mails the customer for a wallet address; the money is sent when \
-                 they answer."
-            }
-            _ => "The money goes back to the customer's Crypto.com App shortly.",
-        };
+        let words = explain::refund(r, p);
         RefundView {
             id: r.id.clone(),
             amount_display: display(r.amount, &r.currency),
-            state,
-            label,
+            state: words.state,
+            label: words.label,
             reason: r.reason.clone(),
-            customer_sees,
+            customer_sees: words.customer_sees,
         }
     }
-}
-
-/// Whether the customer paid from an outside wallet (on-chain), not in the Crypto.com App.
-fn paid_onchain(p: &Payment) -> bool {
-    let says = |s: &Option<String>| {
-        s.as_deref().is_some_and(|v| {
-            let v = v.to_ascii_lowercase();
-            v.contains("external") || v.contains("onchain") || v.contains("on-chain")
-        })
-    };
-    says(&p.payment_source) || says(&p.pay_method)
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -249,29 +193,6 @@ pub fn crypto_amount(amount: &str) -> Option<String> {
     let frac = format!("{frac:0<2}");
     let int = int.trim_start_matches('0');
     Some(format!("{}.{frac}", if int.is_empty() { "0" } else { int }))
-}
-
-/// Cashier words for money that reached a payment without settling it.
-fn unresolved_words(p: &Payment, status: &PaymentStatus) -> Option<String> {
-    if *status == PaymentStatus::Succeeded {
-        return None;
-    }
-    let fund = p.current_inbound_fund.as_ref()?;
-    let reason = fund.mismatched_reason.as_deref()?.to_ascii_lowercase();
-    let what = if reason.contains("late") || reason.contains("expire") {
-        "The customer paid too late"
-    } else if reason.contains("under") || reason.contains("insufficient") {
-        "The customer paid too little"
-    } else if reason.contains("multiple") || reason.contains("twice") || reason.contains("dup") {
-        "The customer paid more than once"
-    } else if reason.contains("currency") || reason.contains("coin") || reason.contains("token") {
-        "The customer paid in the wrong coin"
-    } else {
-        "The customer's payment did not match"
-    };
-    Some(format!(
-        "{what}; Crypto.com returns the money to them. Nothing was charged — charge again."
-    ))
 }
 
 impl PaymentView {
@@ -356,7 +277,7 @@ impl PaymentView {
                 .flatten(),
             refundable_display: (refundable > 0).then(|| display(refundable, &p.currency)),
             currency: p.currency.clone(),
-            unresolved: unresolved_words(p, status),
+            unresolved: explain::unresolved(p, status),
             can_cancel: *status == PaymentStatus::Pending,
             can_refund: refundable > 0,
         }

@@ -10,6 +10,7 @@ pub mod config;
 pub mod connection;
 pub mod countdown;
 pub mod doctor;
+pub mod explain;
 pub mod gateway;
 pub mod journal;
 pub mod merge;

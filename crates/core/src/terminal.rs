@@ -322,7 +322,17 @@ impl Terminal {
             )));
         }
         let currency = Currency::from_code(&payment.currency)?;
-        let refundable = payment.amount.saturating_sub(payment.amount_refunded);
+        // Refunds asked for and not yet sent count too: the service holds them.
+        let id = payment_id.to_owned();
+        let requested = self
+            .journal
+            .call(move |j| j.state(&id))
+            .await?
+            .map_or(0, |s| s.refund_requested());
+        let refundable = payment
+            .amount
+            .saturating_sub(payment.amount_refunded)
+            .saturating_sub(requested);
         let amount = amount.unwrap_or(Money::new(refundable, currency));
         if amount.currency != currency {
             return Err(

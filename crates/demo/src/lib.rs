@@ -150,10 +150,22 @@ impl Demo {
     pub async fn simulate_payment_by(
         &self,
         payment_id: &str,
-        _how: DemoPayment,
+        how: DemoPayment,
     ) -> Result<(), DemoError> {
+        let payer = match how {
+            DemoPayment::App => paydesk_sandbox::Payer::App,
+            DemoPayment::Onchain => paydesk_sandbox::Payer::Onchain,
+        };
         self.sandbox
-            .pay(payment_id)
+            .pay_as(payment_id, payer)
+            .map(|_| ())
+            .map_err(|e| DemoError::Simulate(e.message))
+    }
+
+    /// An on-chain refund the demo customer answered: the sandbox sends the money.
+    pub async fn transfer_refund(&self, refund_id: &str) -> Result<(), DemoError> {
+        self.sandbox
+            .transfer_refund(refund_id)
             .map(|_| ())
             .map_err(|e| DemoError::Simulate(e.message))
     }

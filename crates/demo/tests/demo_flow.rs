@@ -76,8 +76,13 @@ async fn demo_payment_is_paid_through_the_relay_and_journaled() {
     let entry = journal.entry(&payment.id).unwrap().unwrap();
     assert_eq!(entry.status, PaymentStatus::Succeeded);
 
-    // A full refund through the terminal is reflected by the API.
+    // A full refund through the terminal: requested at once, sent shortly after (the
+    // customer paid in the App), and the transfer is pushed like any other news.
     terminal.refund(&payment.id, None, None).await.unwrap();
+    next_matching(&mut events, "the refund sent", |e| {
+        matches!(e, TrackerEvent::Transition(t) if t.payment_id == payment.id && t.refunded_to == 1250)
+    })
+    .await;
     let after = terminal
         .gateway()
         .retrieve_payment(&payment.id)

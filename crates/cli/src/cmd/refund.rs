@@ -4,7 +4,9 @@
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
-use paydesk_core::payment::Refund;
+use paydesk_core::explain;
+use paydesk_core::merge::RefundState;
+use paydesk_core::payment::{Refund, RefundStatus};
 use paydesk_core::{Currency, Money, Payment};
 use serde::Serialize;
 
@@ -35,12 +37,27 @@ pub async fn run(ctx: &Context, args: &RefundArgs, out: &mut Printer) -> Result<
         refund: &refund,
         payment: payment.as_ref(),
     });
-    out.line(format!(
-        "REFUNDED {} of payment {id} (refund {}, {})",
-        money_text(refund.amount, &refund.currency),
-        refund.id,
-        refund.status.as_str()
-    ));
+    let words = payment
+        .as_ref()
+        .map(|p| explain::refund(&RefundState::of(&refund), p));
+    let amount = money_text(refund.amount, &refund.currency);
+    if refund.status == RefundStatus::Succeeded {
+        out.line(format!(
+            "REFUNDED {amount} of payment {id} (refund {}, sent)",
+            refund.id
+        ));
+    } else {
+        out.line(format!(
+            "REFUND REQUESTED {amount} of payment {id} (refund {}, not sent yet)",
+            refund.id
+        ));
+    }
+    if let Some(reason) = &refund.reason {
+        out.line(format!("Reason: {reason}"));
+    }
+    if let Some(w) = words {
+        out.line(w.customer_sees);
+    }
     if let Some(p) = &payment {
         out.line(format!(
             "Refunded so far: {} of {}",

@@ -55,6 +55,8 @@ impl Shop {
         .await
         .unwrap();
         let mut config = SandboxConfig::new(Secret::new(secret_key.clone()), webhook_secret);
+        // App refunds are sent at once here; the on-chain wait has its own test.
+        config.app_refund_delay = Duration::ZERO;
         config.webhook_urls = vec![relay.webhook_url(MERCHANT)];
         config.time_window = time_window;
         let sandbox =
