@@ -325,11 +325,25 @@ async fn settings_view(host: &Arc<TillHost>) -> CmdResult<SettingsView> {
     let assembly = host.assembly().clone();
     let plan = tokio::task::spawn_blocking(move || {
         let config = assembly.settings().map_err(|e| e.to_string())?;
+        let demo = config.mode.is_none_or(|m| m == Mode::Demo);
         let look =
             |account| match paydesk_core::secrets::resolve(assembly.keychain.as_ref(), account) {
-                Ok(Some(r)) => (true, format!("saved ({})", r.source)),
-                Ok(None) => (false, "not saved".to_owned()),
-                Err(e) => (false, format!("unreadable: {e}")),
+                Ok(Some(r)) => (true, format!("Saved ({})", r.source)),
+                Ok(None) | Err(_) if demo => {
+                    (false, "Not set (not needed in demo mode)".to_owned())
+                }
+                Ok(None) => (false, "Not set".to_owned()),
+                Err(paydesk_core::secrets::SecretsError::Unavailable { .. }) => (
+                    false,
+                    "No OS keychain on this machine: set PAYDESK_SECRET_KEY and \
+                     PAYDESK_TERMINAL_KEY instead"
+                        .to_owned(),
+                ),
+                Err(_) => (
+                    false,
+                    "The OS keychain is locked: log in to the desktop session to unlock it"
+                        .to_owned(),
+                ),
             };
         Ok::<_, String>((config, look(Account::SecretKey), look(Account::TerminalKey)))
     })

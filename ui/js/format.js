@@ -1,13 +1,5 @@
-// Display helpers. Amounts are formatted in Rust; here only time and labels.
-
-export const CONNECTION_LABELS = {
-  connecting: "Connecting",
-  live: "Live",
-  reconnecting: "Reconnecting",
-  polling: "Polling",
-  offline: "Offline",
-  closed: "Closed",
-};
+// Display helpers. Amounts and cashier words come formatted from Rust; here only time and
+// status labels.
 
 export const STATUS_LABELS = {
   pending: "Waiting for payment",
@@ -32,14 +24,6 @@ export function mmss(totalSeconds) {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
 }
 
-/** "12 s ago", "3 min ago" — the age of the last update the badge shows. */
-export function age(ms) {
-  if (ms === null || ms === undefined || ms < 0) return "";
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s} s ago`;
-  return `${Math.round(s / 60)} min ago`;
-}
-
 /** "14:05": the footer's server clock. Minutes only, so the chrome repaints once a minute;
  *  the countdown is the only thing on screen that changes every second. */
 export function clockTime(ms) {
@@ -61,4 +45,9 @@ export function errorText(err) {
   if (!err) return "Something went wrong.";
   if (typeof err === "string") return err;
   return err.message ?? String(err);
+}
+
+/** The first 8 characters of an id, for a table cell (the whole id in its title). */
+export function shortId(id) {
+  return id.length > 8 ? `${id.slice(0, 8)}…` : id;
 }

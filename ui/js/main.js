@@ -1,8 +1,8 @@
 // Entry point: listen first, then take the snapshot, then follow events; everything on
-// screen is rendered from the store.
+// screen is rendered from the store, and the till's status from Rust alone.
 import { invoke, onCoreEvent } from "./tauri.js";
 import * as store from "./store.js";
-import { age, clockTime, CONNECTION_LABELS, errorText } from "./format.js";
+import { clockTime, errorText } from "./format.js";
 import { setAttr, setData, setHidden, setText } from "./dom.js";
 import * as charge from "./screens/charge.js";
 import * as payment from "./screens/payment.js";
@@ -15,31 +15,54 @@ const SCREENS = ["charge", "payment", "result", "history", "settings"];
 let shownScreen = null;
 
 function renderChrome(state) {
-  setText($("terminal-name"), state.terminalName);
-  setHidden($("mode-marker"), !state.demo);
-  const conn = state.connection;
+  const s = state.status;
+  if (!s) return;
+  setText($("terminal-name"), s.terminal_name);
+  setHidden($("mode-marker"), !s.marker);
+  setText($("mode-marker"), s.marker ?? "");
+  setData($("mode-marker"), "mode", s.mode ?? "");
   const badge = $("connection");
-  setData(badge, "state", conn.state);
-  setText(badge.querySelector(".badge-label"), CONNECTION_LABELS[conn.state] ?? conn.state);
-  const since = conn.last_update_ms && state.serverTimeMs ? state.serverTimeMs - conn.last_update_ms : null;
-  setText($("connection-age"), conn.state === "live" ? "" : age(since));
+  setData(badge, "state", s.state === "running" ? s.connection.state : "down");
+  setText($("connection").querySelector(".badge-label"), s.connection.label);
+  setAttr(badge, "title", s.connection.detail ?? s.connection.advice);
+  setData(document.body, "run", s.state);
+  setData(document.body, "mode", s.mode ?? "");
+
+  // One banner for the till's own state: why it does not run, that it is starting, or a
+  // notice it wants read. Never two at once, never contradicting the badge.
+  let level = null;
+  let text = "";
+  if (s.state === "failed") {
+    level = "error";
+    text = s.problem ?? "PayDesk could not start.";
+  } else if (s.state === "starting") {
+    level = "starting";
+    text = "PayDesk is starting…";
+  } else if (s.notice) {
+    level = "info";
+    text = s.notice;
+  }
+  setHidden($("status-banner"), level === null);
+  setData($("status-banner"), "level", level ?? "");
+  setText($("status-text"), text);
+  setHidden($("banner-settings"), s.state !== "failed" || state.screen === "settings");
+
+  setHidden($("toast"), !state.toast);
+  if (state.toast) {
+    setText($("toast"), state.toast.message);
+    setData($("toast"), "level", state.toast.level);
+  }
   setText($("version"), state.version ? `PayDesk ${state.version}` : "");
   if (state.serverTimeMs !== null) {
     // The exact server time rides in `datetime` (no repaint); the text shows the minute.
     setAttr($("server-clock"), "datetime", new Date(state.serverTimeMs).toISOString());
     setText($("server-clock"), clockTime(state.serverTimeMs));
   }
-  const n = state.notice;
-  setHidden($("notice"), !n);
-  if (n) {
-    setText($("notice"), n.message);
-    setData($("notice"), "level", n.level);
-  }
   setData(document.body, "ready", state.ready);
 }
 
 function renderScreen(state) {
-  for (const s of SCREENS) setHidden($(`screen-${s}`), s !== state.screen);
+  for (const name of SCREENS) setHidden($(`screen-${name}`), name !== state.screen);
   setData(document.body, "screen", state.screen);
   const navFor = { payment: "charge", result: "charge" }[state.screen] ?? state.screen;
   document.querySelectorAll("[data-nav]").forEach((b) => {
@@ -51,6 +74,7 @@ function renderScreen(state) {
     if (state.screen === "history") history.load();
     if (state.screen === "settings") settings.load();
     if (state.screen === "charge") $("amount").focus();
+    if (state.screen === "result") $("main").focus();
   }
 }
 
@@ -62,22 +86,20 @@ function render(state) {
   if (state.screen === "result") result.render(state);
 }
 
-function navigate(target) {
+export function navigate(target) {
   const s = store.get();
   // A payment in progress stays one click away: "Charge" returns to it.
   if (target === "charge" && s.payment && s.payment.status === "pending") {
-    store.update({ screen: "payment" });
+    store.update({ screen: "payment", toast: null });
   } else {
-    store.update({ screen: target });
+    store.update({ screen: target, toast: null });
   }
 }
 
 async function start() {
   [charge, payment, result, history, settings].forEach((m) => m.init());
   document.querySelectorAll("[data-nav]").forEach((b) => b.addEventListener("click", () => navigate(b.dataset.nav)));
-  $("open-customer").addEventListener("click", () =>
-    invoke("open_customer_display").catch((err) => store.update({ notice: { level: "error", message: errorText(err) } })),
-  );
+  $("banner-settings").addEventListener("click", () => navigate("settings"));
   store.subscribe(render);
 
   // Listen before asking for the snapshot so nothing falls between the two.
@@ -92,13 +114,8 @@ async function start() {
   store.update({
     ready: true,
     version: snap.version,
-    terminalName: snap.terminal_name,
-    mode: snap.mode,
-    demo: snap.demo,
-    defaultCurrency: snap.default_currency,
+    status: snap.status,
     currencies: snap.currencies,
-    connection: snap.connection,
-    notice: snap.notice ?? null,
     payment: snap.active ?? null,
     screen: store.screenFor(snap.active ?? null),
   });
@@ -110,6 +127,6 @@ async function start() {
 }
 
 start().catch((err) => {
-  $("notice").hidden = false;
-  $("notice").textContent = `PayDesk could not start: ${errorText(err)}`;
+  $("toast").hidden = false;
+  $("toast").textContent = `PayDesk could not start: ${errorText(err)}`;
 });

@@ -1,22 +1,20 @@
 // One store for the whole UI: state in, renders out. Fed by the first snapshot and then by
-// core events, in that order ("first render, then push"). Money arrives from Rust already
-// formatted: the UI never does arithmetic on amounts.
+// core events, in that order ("first render, then push"). The till's status (mode,
+// running or failed, currency, connection, the payment in progress) comes from Rust as one
+// value: no screen keeps its own copy. Money arrives already formatted: the UI never does
+// arithmetic on amounts.
 
 const listeners = new Set();
 let state = {
   ready: false,
   version: "",
-  terminalName: "",
-  mode: "",
-  demo: false,
-  defaultCurrency: "EUR",
+  status: null, // StatusView from Rust
   currencies: [],
-  connection: { state: "offline", last_update_ms: null },
   serverTimeMs: null,
   screen: "charge",
   payment: null, // the payment on screen (PaymentView)
   lastCharge: null, // { parts, currency, note } to "charge again"
-  notice: null, // { level, message }
+  toast: null, // { level, message }: the answer to something the cashier just did
 };
 
 export function get() {
@@ -34,6 +32,8 @@ export function subscribe(fn) {
   return () => listeners.delete(fn);
 }
 
+export const FINISHED = new Set(["succeeded", "expired", "cancelled"]);
+
 /** The screen that shows a payment in this status. */
 export function screenFor(payment) {
   if (!payment) return "charge";
@@ -44,22 +44,31 @@ export function screenFor(payment) {
 export function apply(event) {
   const d = event.data;
   switch (event.kind) {
-    case "connection":
-      update({ connection: d });
+    case "status": {
+      const patch = { status: d };
+      // The payment in progress was closed elsewhere (another window, a restart).
+      if (state.payment && state.payment.status === "pending" && d.active !== state.payment.id) {
+        patch.payment = null;
+        if (state.screen === "payment") patch.screen = "charge";
+      }
+      update(patch);
       break;
+    }
     case "clock":
       update({ serverTimeMs: d.server_time_ms });
       break;
     case "payment": {
-      // Only the payment on screen drives the screen; others update History when shown.
-      if (state.payment && state.payment.id === d.id) {
-        const onPaymentFlow = state.screen === "payment" || state.screen === "result";
-        update({ payment: d, screen: onPaymentFlow ? screenFor(d) : state.screen });
-      }
+      const mine = (state.payment && state.payment.id === d.id) || (state.status && state.status.active === d.id);
+      if (!mine) break;
+      const patch = { payment: d };
+      // A finished payment always reaches the cashier, whatever screen they are on.
+      if (FINISHED.has(d.status)) patch.screen = "result";
+      else if (state.screen === "charge" || state.screen === "result") patch.screen = "payment";
+      update(patch);
       break;
     }
     case "notice":
-      update({ notice: d });
+      update({ toast: d });
       break;
     default:
       break;

@@ -1,13 +1,17 @@
-// Charge: keypad and keyboard entry, "+" to add several amounts, one big Charge button.
-// The amount is parsed and summed in Rust (`quote_amount`): no float ever touches money.
+// Charge: keypad and keyboard entry, "+" to add several amounts, one big Charge button that
+// says what it charges. The amount is parsed and summed in Rust (`quote_amount`): no float
+// ever touches money. An unusually large amount asks the cashier to confirm it.
 import { invoke } from "../tauri.js";
 import * as store from "../store.js";
 import { errorText } from "../format.js";
+import { setData, setText } from "../dom.js";
 
 const $ = (id) => document.getElementById(id);
 let parts = []; // amounts already added with "+", as typed
 let quoteSeq = 0;
+let quoted = null; // the last good quote of everything typed
 let charging = false;
+let currencyShownFor = null; // the status generation whose currency the picker shows
 
 function entry() {
   return $("amount").value.trim();
@@ -17,31 +21,55 @@ function allParts() {
   return entry() ? [...parts, entry()] : [...parts];
 }
 
+function showQuote(q) {
+  quoted = q;
+  const total = $("total");
+  if (q) {
+    setText(total, q.display);
+    setData(total, "empty", false);
+    setText($("charge"), `Charge ${q.display}`);
+    $("charge").disabled = false;
+  } else {
+    setText(total, `0 ${$("currency").value}`);
+    setData(total, "empty", true);
+    setText($("charge"), "Enter an amount");
+    $("charge").disabled = true;
+  }
+}
+
 async function requote() {
   const seq = ++quoteSeq;
   const list = allParts();
   $("parts").replaceChildren(
     ...parts.map((p) => {
       const li = document.createElement("li");
-      li.textContent = p;
+      li.textContent = `+ ${p}`;
       return li;
     }),
   );
   if (list.length === 0) {
-    $("total").textContent = "";
     $("amount-error").textContent = "";
+    showQuote(null);
     return null;
   }
   try {
     const q = await invoke("quote_amount", { parts: list, currency: $("currency").value });
     if (seq !== quoteSeq) return null;
-    $("total").textContent = parts.length ? `Total ${q.display}` : q.display;
     $("amount-error").textContent = "";
+    showQuote(q);
     return q;
   } catch (err) {
     if (seq !== quoteSeq) return null;
-    $("total").textContent = "";
     $("amount-error").textContent = errorText(err);
+    showQuote(null);
+    // What was already added still stands: show its total, not zero.
+    if (parts.length) {
+      const q = await invoke("quote_amount", { parts, currency: $("currency").value }).catch(() => null);
+      if (q && seq === quoteSeq) {
+        setText($("total"), q.display);
+        setData($("total"), "empty", false);
+      }
+    }
     return null;
   }
 }
@@ -89,6 +117,31 @@ export function restore(last) {
   requote();
 }
 
+function confirmLarge(display) {
+  return new Promise((resolve) => {
+    const dialog = $("confirm-dialog");
+    $("confirm-amount").textContent = display;
+    const done = (yes) => {
+      $("confirm-charge").removeEventListener("click", onYes);
+      $("confirm-back").removeEventListener("click", onNo);
+      dialog.removeEventListener("cancel", onNo);
+      dialog.close();
+      resolve(yes);
+    };
+    const onYes = () => done(true);
+    const onNo = (e) => {
+      if (e) e.preventDefault();
+      done(false);
+    };
+    $("confirm-charge").addEventListener("click", onYes);
+    $("confirm-back").addEventListener("click", onNo);
+    dialog.addEventListener("cancel", onNo);
+    dialog.showModal();
+    // "Go back" has the focus: Enter never charges a large amount by accident.
+    $("confirm-back").focus();
+  });
+}
+
 async function charge() {
   if (charging) return;
   const list = allParts();
@@ -97,18 +150,25 @@ async function charge() {
     $("amount").focus();
     return;
   }
+  const q = quoted ?? (await requote());
+  if (!q) return;
+  let confirmed = false;
+  if (q.confirm) {
+    confirmed = await confirmLarge(q.display);
+    if (!confirmed) return;
+  }
   charging = true;
   $("charge").disabled = true;
   $("charge").textContent = "Creating payment…";
   const currency = $("currency").value;
   const note = $("note").value.trim();
   try {
-    const payment = await invoke("charge", { parts: list, currency, note: note || null });
+    const payment = await invoke("charge", { parts: list, currency, note: note || null, confirmed });
     store.update({
       payment,
       screen: store.screenFor(payment),
       lastCharge: { parts: list, currency, note },
-      notice: null,
+      toast: null,
     });
     parts = [];
     $("amount").value = "";
@@ -118,8 +178,7 @@ async function charge() {
     $("amount-error").textContent = errorText(err);
   } finally {
     charging = false;
-    $("charge").disabled = false;
-    $("charge").textContent = "Charge";
+    showQuote(quoted);
   }
 }
 
@@ -131,14 +190,14 @@ export function init() {
   $("currency").addEventListener("change", requote);
   $("charge").addEventListener("click", charge);
   document.addEventListener("keydown", (e) => {
-    if (store.get().screen !== "charge" || e.target.closest("dialog")) return;
+    if (store.get().screen !== "charge" || document.querySelector("dialog[open]")) return;
     if (e.key === "Enter") {
       e.preventDefault();
       charge();
     } else if (e.key === "Escape") {
       e.preventDefault();
       clear();
-    } else if (e.key === "+" ) {
+    } else if (e.key === "+") {
       e.preventDefault();
       addPart();
     } else if (/^[0-9.,]$/.test(e.key) && e.target !== $("amount") && e.target !== $("note")) {
@@ -151,6 +210,12 @@ export function render(state) {
   const select = $("currency");
   if (select.options.length === 0 && state.currencies.length) {
     for (const code of state.currencies) select.add(new Option(code, code));
-    select.value = state.defaultCurrency;
+  }
+  // The till's currency, as its settings say: set again whenever the till (re)starts.
+  const s = state.status;
+  if (s && currencyShownFor !== s.generation && select.options.length) {
+    currencyShownFor = s.generation;
+    if (parts.length === 0 && !entry()) select.value = s.currency;
+    requote();
   }
 }

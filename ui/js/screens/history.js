@@ -1,69 +1,74 @@
-// History: a day's payments, totals by currency and status, search by id or order id,
-// full or partial refunds with confirmation, CSV export.
+// History: this book's payments of a day (demo, test and live sales are kept apart),
+// totals per currency with refunds netted, search by note, order id or payment id, refunds
+// (requested or sent, with a reason) with confirmation, CSV export.
 import { invoke } from "../tauri.js";
 import * as store from "../store.js";
-import { errorText, statusLabel, timeOfDay, today } from "../format.js";
+import { errorText, shortId, statusLabel, timeOfDay, today } from "../format.js";
 
 const $ = (id) => document.getElementById(id);
 let refunding = null; // the PaymentView being refunded
 let loadSeq = 0;
 
-function cell(text, className) {
-  const td = document.createElement("td");
-  td.textContent = text;
-  if (className) td.className = className;
-  return td;
+const BOOKS = {
+  demo: "Demo book: sales made in demo mode. No real money; never in the test or live books.",
+  test: "Test book: sales made with Crypto.com Pay test keys. No real money.",
+};
+
+function el(tag, text, className) {
+  const e = document.createElement(tag);
+  if (text !== undefined) e.textContent = text;
+  if (className) e.className = className;
+  return e;
 }
 
 function row(p) {
   const tr = document.createElement("tr");
   tr.dataset.id = p.id;
-  const status = document.createElement("span");
-  status.className = "status-chip";
+  const status = el("span", statusLabel(p.status), "status-chip");
   status.dataset.status = p.status;
-  status.textContent = statusLabel(p.status);
-  const statusCell = document.createElement("td");
+  const statusCell = el("td");
   statusCell.append(status);
-  if (p.refunded_display) {
-    const r = document.createElement("div");
-    r.className = "muted";
-    r.textContent = `Refunded ${p.refunded_display}`;
-    statusCell.append(r);
+  for (const r of p.refunds) {
+    const line = el("div", `Refund ${r.amount_display} · ${r.label}${r.reason ? ` · ${r.reason}` : ""}`, "refund-line");
+    line.dataset.state = r.state;
+    line.title = r.customer_sees;
+    statusCell.append(line);
   }
-  const actions = document.createElement("td");
+  if (p.unresolved) statusCell.append(el("div", p.unresolved, "refund-line"));
+  const note = el("td", "", "note");
+  note.append(el("div", p.note ?? ""));
+  if (p.order_id) note.append(el("div", p.order_id, "muted"));
+  const id = el("td", shortId(p.id), "id");
+  id.title = p.id;
+  const actions = el("td");
   if (p.can_refund) {
-    const b = document.createElement("button");
+    const b = el("button", "Refund", "secondary");
     b.type = "button";
-    b.className = "secondary";
-    b.textContent = "Refund";
     b.dataset.testid = "refund";
     b.addEventListener("click", () => openRefund(p));
     actions.append(b);
   }
-  tr.append(
-    cell(timeOfDay(p.created_ms)),
-    cell(p.amount_display, "num"),
-    statusCell,
-    cell(p.order_id ?? p.note ?? ""),
-    cell(p.id, "id"),
-    actions,
-  );
+  tr.append(el("td", timeOfDay(p.created_ms)), el("td", p.amount_display, "num"), statusCell, note, id, actions);
   return tr;
 }
 
-function renderTotals(totals) {
-  $("totals").replaceChildren(
-    ...totals.map((t) => {
-      const card = document.createElement("div");
-      card.className = "total-card";
-      card.dataset.currency = t.currency;
-      card.dataset.status = t.status;
-      const strong = document.createElement("strong");
-      strong.textContent = t.display;
-      card.append(strong, document.createTextNode(`${statusLabel(t.status)} · ${t.count}`));
-      return card;
-    }),
-  );
+function card(t) {
+  const c = el("div", undefined, "total-card");
+  c.dataset.currency = t.currency;
+  const pairs = [
+    [`Paid · ${t.paid_count}`, t.paid_display],
+    ["Refunds sent", t.refunded_display],
+    ["Refunds requested", t.refund_requested_display],
+  ];
+  for (const [label, value] of pairs) c.append(el("span", label, "muted"), el("span", value));
+  const other = [
+    t.pending_count ? `${t.pending_count} waiting` : "",
+    t.expired_count ? `${t.expired_count} expired` : "",
+    t.cancelled_count ? `${t.cancelled_count} cancelled` : "",
+  ].filter(Boolean);
+  if (other.length) c.append(el("span", "Not paid", "muted"), el("span", other.join(" · ")));
+  c.append(el("span", `Net ${t.net_display}`, "net"));
+  return c;
 }
 
 export async function load() {
@@ -71,33 +76,52 @@ export async function load() {
   const query = $("history-search").value.trim();
   try {
     const result = query
-      ? { entries: await invoke("search_payments", { query }), totals: [] }
+      ? { entries: await invoke("search_payments", { query }), totals: [], book: null }
       : await invoke("history", { day: $("history-day").value || today() });
     if (seq !== loadSeq) return;
     $("history-rows").replaceChildren(...result.entries.map(row));
     $("history-empty").hidden = result.entries.length > 0;
-    renderTotals(result.totals);
+    $("totals").replaceChildren(...result.totals.map(card));
+    const book = result.book ?? (store.get().status && store.get().status.mode);
+    $("history-book").hidden = !BOOKS[book];
+    $("history-book").dataset.book = book ?? "";
+    $("history-book").textContent = BOOKS[book] ?? "";
   } catch (err) {
-    store.update({ notice: { level: "error", message: errorText(err) } });
+    if (seq !== loadSeq) return;
+    $("history-rows").replaceChildren();
+    $("totals").replaceChildren();
+    $("history-empty").hidden = false;
+    $("history-empty").textContent = errorText(err);
   }
 }
 
 function openRefund(p) {
   refunding = p;
-  $("refund-summary").textContent = `${p.amount_display} paid; up to ${p.refundable_display} can be refunded.`;
+  $("refund-summary").textContent = `${p.amount_display} paid${p.note ? ` · ${p.note}` : ""}; up to ${p.refundable_display} can be refunded.`;
   $("refund-amount").value = p.refundable;
+  $("refund-currency").textContent = p.currency;
+  $("refund-reason").value = "";
+  $("refund-customer").textContent = "";
   $("refund-error").textContent = "";
+  $("refund-confirm").textContent = `Refund ${p.refundable_display}`;
   $("refund-dialog").showModal();
   $("refund-amount").focus();
 }
 
-async function confirmRefund(e) {
-  e.preventDefault();
+async function confirmRefund() {
   if (!refunding) return;
   $("refund-confirm").disabled = true;
   try {
-    await invoke("refund_payment", { id: refunding.id, amount: $("refund-amount").value.trim() });
+    const after = await invoke("refund_payment", {
+      id: refunding.id,
+      amount: $("refund-amount").value.trim(),
+      reason: $("refund-reason").value.trim() || null,
+    });
     $("refund-dialog").close();
+    const last = after.refunds[after.refunds.length - 1];
+    $("export-result").textContent = last
+      ? `Refund ${last.amount_display}: ${last.label}. ${last.customer_sees}`
+      : "Refund asked for.";
     refunding = null;
     load();
   } catch (err) {
@@ -121,7 +145,16 @@ export function init() {
   $("history-day").addEventListener("change", load);
   $("history-search").addEventListener("input", load);
   $("export-csv").addEventListener("click", exportCsv);
-  $("refund-form").addEventListener("submit", confirmRefund);
+  $("refund-confirm").addEventListener("click", confirmRefund);
+  // Enter in the refund dialog never refunds: the cashier presses the Refund button.
+  $("refund-form").addEventListener("submit", (e) => e.preventDefault());
+  $("refund-form").addEventListener("keydown", (e) => {
+    if (e.key === "Enter") e.preventDefault();
+  });
+  $("refund-amount").addEventListener("input", () => {
+    const a = $("refund-amount").value.trim();
+    $("refund-confirm").textContent = a ? `Refund ${a} ${$("refund-currency").textContent}` : "Refund";
+  });
   $("refund-cancel").addEventListener("click", () => $("refund-dialog").close());
 }
 

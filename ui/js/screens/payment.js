@@ -1,6 +1,7 @@
-// Payment: the QR, the amounts, a countdown ring driven by the server's deadline (the
-// server's time arrives from Rust each second, corrected by the measured clock offset),
-// status, Cancel.
+// Payment: the QR, the amounts and the note, a countdown ring driven by the server's
+// deadline (the API's time arrives from Rust each second, corrected by the measured clock
+// offset), the status in the cashier's words — including when the connection cannot be
+// trusted — "Check now", Cancel, and in demo mode the demo customer.
 import { invoke } from "../tauri.js";
 import * as store from "../store.js";
 import { errorText, mmss, remainingSecs, statusLabel } from "../format.js";
@@ -8,38 +9,45 @@ import { setAttr, setData, setHidden, setText } from "../dom.js";
 
 const $ = (id) => document.getElementById(id);
 
-async function cancel() {
+async function act(button, fn) {
   const p = store.get().payment;
   if (!p) return;
-  $("cancel").disabled = true;
+  button.disabled = true;
   try {
-    const payment = await invoke("cancel_payment", { id: p.id });
-    store.update({ payment, screen: store.screenFor(payment) });
+    await fn(p);
   } catch (err) {
-    store.update({ notice: { level: "error", message: errorText(err) } });
+    store.update({ toast: { level: "error", message: errorText(err) } });
   } finally {
-    $("cancel").disabled = false;
+    button.disabled = false;
   }
 }
 
-async function simulate() {
-  const p = store.get().payment;
-  if (!p) return;
-  $("simulate").disabled = true;
-  try {
-    // The sandbox captures the payment; "Paid" appears only when the capture comes back
-    // through the relay (or the API), like any real payment.
-    await invoke("simulate_payment", { id: p.id });
-  } catch (err) {
-    store.update({ notice: { level: "error", message: errorText(err) } });
-  } finally {
-    $("simulate").disabled = false;
-  }
+async function cancel() {
+  await act($("cancel"), async (p) => {
+    const payment = await invoke("cancel_payment", { id: p.id });
+    store.update({ payment, screen: store.screenFor(payment), toast: null });
+  });
+}
+
+async function checkNow() {
+  await act($("check-now"), async (p) => {
+    const payment = await invoke("check_payment", { id: p.id });
+    store.update({ payment, screen: store.screenFor(payment), toast: null });
+  });
+}
+
+function simulate(onchain) {
+  const button = onchain ? $("simulate-onchain") : $("simulate");
+  // The sandbox captures the payment; "Paid" appears only when the capture comes back
+  // through the relay (or the API), like any real payment.
+  return act(button, (p) => invoke("simulate_payment", { id: p.id, onchain }));
 }
 
 export function init() {
   $("cancel").addEventListener("click", cancel);
-  $("simulate").addEventListener("click", simulate);
+  $("check-now").addEventListener("click", checkNow);
+  $("simulate").addEventListener("click", () => simulate(false));
+  $("simulate-onchain").addEventListener("click", () => simulate(true));
 }
 
 export function render(state) {
@@ -51,12 +59,23 @@ export function render(state) {
   }
   setText($("pay-amount"), p.amount_display);
   setText($("pay-crypto"), p.crypto_display ?? "");
-  setText($("pay-status"), statusLabel(p.status));
+  setHidden($("pay-note"), !p.note);
+  setText($("pay-note"), p.note ?? "");
+  const conn = state.status ? state.status.connection : null;
+  const running = state.status && state.status.state === "running";
+  const trust = Boolean(running && conn && conn.trustworthy);
+  // Waiting only means something while the till can see a payment arrive.
+  setText($("pay-status"), p.status === "pending" && !trust ? "No connection — do not hand over goods" : statusLabel(p.status));
+  setData($("pay-status"), "trust", trust);
+  setText($("pay-advice"), conn ? conn.advice : "");
+  setData($("pay-advice"), "trust", trust);
   setHidden($("cancel"), !p.can_cancel);
-  setHidden($("simulate"), !state.demo || p.status !== "pending");
+  setHidden($("demo-tools"), !(state.status && state.status.demo) || p.status !== "pending");
   const remaining =
     p.deadline_ms && state.serverTimeMs !== null ? remainingSecs(p.deadline_ms, state.serverTimeMs) : p.remaining_secs;
   const total = p.total_secs || 1;
+  const ring = document.querySelector(".ring-wrap");
+  setData(ring, "trust", trust);
   if (remaining === null || remaining === undefined) {
     setText($("countdown"), "");
     return;
@@ -65,5 +84,5 @@ export function render(state) {
   setAttr($("countdown"), "aria-label", `${Math.ceil(remaining / 60)} minutes left`);
   // Whole percent: the ring moves when a pixel would, not every second.
   setAttr($("ring-fill"), "stroke-dashoffset", Math.round(100 - (100 * remaining) / total));
-  setData(document.querySelector(".ring-wrap"), "urgent", remaining <= 60);
+  setData(ring, "urgent", remaining <= 60);
 }

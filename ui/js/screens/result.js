@@ -1,9 +1,11 @@
 // Result: Paid — unmistakable (colour, icon, words, a chime) and only from a confirmed
-// status; Expired and Cancelled offer "charge again" with the amount kept.
+// status; Expired and Cancelled offer "charge again" (the amount kept) and "new sale".
+// Enter takes the first button, Escape starts a new sale.
 import { invoke } from "../tauri.js";
 import * as store from "../store.js";
 import { chime } from "../sound.js";
-import { restore } from "./charge.js";
+import { restore, clear } from "./charge.js";
+import { setHidden, setText } from "../dom.js";
 
 const $ = (id) => document.getElementById(id);
 let chimedFor = null;
@@ -18,18 +20,35 @@ const DETAILS = {
 function leave() {
   const p = store.get().payment;
   if (p) invoke("close_payment", { id: p.id }).catch(() => {});
-  store.update({ screen: "charge", payment: null });
+  store.update({ screen: "charge", payment: null, toast: null });
+}
+
+function chargeAgain() {
+  const last = store.get().lastCharge;
+  leave();
+  if (last) restore(last);
+}
+
+function newSale() {
+  leave();
+  clear();
+  document.getElementById("amount").focus();
 }
 
 export function init() {
-  $("charge-again").addEventListener("click", () => {
-    const last = store.get().lastCharge;
-    leave();
-    if (last) restore(last);
-  });
-  $("new-sale").addEventListener("click", () => {
-    leave();
-    document.getElementById("amount").focus();
+  $("charge-again").addEventListener("click", chargeAgain);
+  $("new-sale").addEventListener("click", newSale);
+  document.addEventListener("keydown", (e) => {
+    if (store.get().screen !== "result" || document.querySelector("dialog[open]")) return;
+    const p = store.get().payment;
+    if (e.key === "Enter") {
+      e.preventDefault();
+      if (p && p.status !== "succeeded" && store.get().lastCharge) chargeAgain();
+      else newSale();
+    } else if (e.key === "Escape") {
+      e.preventDefault();
+      newSale();
+    }
   });
 }
 
@@ -38,12 +57,22 @@ export function render(state) {
   if (!p || state.screen !== "result") return;
   const known = TITLES[p.status] !== undefined;
   $("result").dataset.status = known ? p.status : "unknown";
-  $("result-title").textContent = TITLES[p.status] ?? `Status: ${p.status}`;
-  $("result-amount").textContent = p.amount_display;
-  $("result-detail").textContent = DETAILS[p.status] ?? "Crypto.com Pay reported a status PayDesk does not know. Check the payment in History before handing over goods.";
+  setText($("result-title"), TITLES[p.status] ?? `Status: ${p.status}`);
+  setText($("result-amount"), p.amount_display);
+  setHidden($("result-note"), !p.note);
+  setText($("result-note"), p.note ?? "");
+  setText(
+    $("result-detail"),
+    DETAILS[p.status] ??
+      "Crypto.com Pay reported a status PayDesk does not know. Check the payment in History before handing over goods.",
+  );
+  setHidden($("result-unresolved"), !p.unresolved);
+  setText($("result-unresolved"), p.unresolved ?? "");
   const paid = p.status === "succeeded";
-  $("charge-again").hidden = paid;
-  $("new-sale").hidden = !paid;
+  const again = !paid && Boolean(state.lastCharge);
+  setHidden($("charge-again"), !again);
+  $("new-sale").className = again ? "secondary" : "primary";
+  setText($("result-keys"), again ? "Enter: charge again · Esc: new sale" : "Enter: new sale");
   if (paid && chimedFor !== p.id) {
     chimedFor = p.id;
     chime();

@@ -1,33 +1,61 @@
 // Settings: mode, keys (write-only: saved to the OS keychain, never shown back, never read
-// into this webview), relay and API URLs, currency, terminal name, and "Test connection".
+// into this webview), relay and API URLs, currency, terminal name, the QR's content,
+// "Test connection", and where the customer display goes. Save answers in Rust's words:
+// whether PayDesk restarted, and if not, why.
 import { invoke } from "../tauri.js";
 import * as store from "../store.js";
 import { errorText } from "../format.js";
 
 const $ = (id) => document.getElementById(id);
 
+function say(text, ok) {
+  $("settings-result").textContent = text;
+  $("settings-result").dataset.ok = ok === undefined ? "" : String(ok);
+}
+
 function show(s) {
   $("set-mode").value = s.mode;
   $("set-terminal").value = s.terminal_name;
   $("set-api-url").value = s.api_url ?? "";
   $("set-relay-url").value = s.relay_url ?? "";
+  $("set-qr").value = s.qr_content;
   const cur = $("set-currency");
   if (cur.options.length === 0) for (const c of store.get().currencies) cur.add(new Option(c, c));
   cur.value = s.default_currency;
   $("set-secret-key").value = "";
   $("set-terminal-key").value = "";
-  $("set-secret-key").placeholder = s.secret_key_saved ? "saved in the keychain — type to replace" : "not set";
-  $("set-terminal-key").placeholder = s.terminal_key_saved ? "saved in the keychain — type to replace" : "not set";
-  $("secret-key-state").textContent = s.secret_key_saved ? `Saved (${s.secret_key_source})` : "Not set";
-  $("terminal-key-state").textContent = s.terminal_key_saved ? `Saved (${s.terminal_key_source})` : "Not set";
+  $("set-secret-key").placeholder = s.secret_key_saved ? "saved — type to replace" : "not set";
+  $("set-terminal-key").placeholder = s.terminal_key_saved ? "saved — type to replace" : "not set";
+  $("secret-key-state").textContent = s.secret_key_source;
+  $("terminal-key-state").textContent = s.terminal_key_source;
+}
+
+async function loadMonitors() {
+  try {
+    const m = await invoke("list_monitors");
+    const select = $("set-monitor");
+    select.replaceChildren(
+      ...m.monitors.map((x) => {
+        const label = `${x.name} (${x.size}${x.till ? ", this till's screen" : ""}${x.primary ? ", primary" : ""})`;
+        return new Option(label, x.name);
+      }),
+    );
+    const other = m.monitors.find((x) => !x.till);
+    select.value = m.chosen ?? (other ? other.name : m.monitors[0]?.name ?? "");
+  } catch (err) {
+    say(errorText(err), false);
+  }
 }
 
 export async function load() {
+  say("");
+  $("doctor").hidden = true;
   try {
     show(await invoke("get_settings"));
   } catch (err) {
-    $("settings-result").textContent = errorText(err);
+    say(errorText(err), false);
   }
+  loadMonitors();
 }
 
 async function save(e) {
@@ -37,6 +65,8 @@ async function save(e) {
   // Clear the fields at once: a key must not linger in the DOM.
   $("set-secret-key").value = "";
   $("set-terminal-key").value = "";
+  $("save-settings").disabled = true;
+  say("Saving and restarting…");
   try {
     const saved = await invoke("save_settings", {
       update: {
@@ -45,20 +75,23 @@ async function save(e) {
         default_currency: $("set-currency").value,
         api_url: $("set-api-url").value.trim() || null,
         relay_url: $("set-relay-url").value.trim() || null,
+        qr_content: $("set-qr").value,
         secret_key: secretKey || null,
         terminal_key: terminalKey || null,
       },
     });
-    show(saved);
-    $("settings-result").textContent = "Saved. PayDesk reconnected with the new settings.";
+    show(saved.settings);
+    say(saved.message, saved.running);
   } catch (err) {
-    $("settings-result").textContent = errorText(err);
+    say(errorText(err), false);
+  } finally {
+    $("save-settings").disabled = false;
   }
 }
 
 async function testConnection() {
   $("test-connection").disabled = true;
-  $("settings-result").textContent = "Testing…";
+  say("Testing the connection…");
   try {
     const report = await invoke("test_connection");
     $("doctor-rows").replaceChildren(
@@ -76,15 +109,25 @@ async function testConnection() {
       }),
     );
     $("doctor").hidden = false;
-    $("settings-result").textContent = report.ok ? "All checks passed." : "Some checks failed: see below.";
+    const failed = report.checks.filter((c) => !c.ok).map((c) => c.name);
+    say(report.ok ? "All checks passed." : `Failed: ${failed.join(", ")}. See below.`, report.ok);
   } catch (err) {
-    $("settings-result").textContent = errorText(err);
+    say(errorText(err), false);
   } finally {
     $("test-connection").disabled = false;
+  }
+}
+
+async function openCustomerDisplay() {
+  try {
+    await invoke("open_customer_display", { monitor: $("set-monitor").value || null });
+  } catch (err) {
+    say(errorText(err), false);
   }
 }
 
 export function init() {
   $("settings-form").addEventListener("submit", save);
   $("test-connection").addEventListener("click", testConnection);
+  $("open-customer").addEventListener("click", openCustomerDisplay);
 }

@@ -9,10 +9,11 @@
 //! into a running [`Terminal`] (starting the demo shop first in demo mode), and
 //! [`TillPlan::doctor_setup`] gives the doctor exactly what the till would use.
 //!
-//! The keychain is only asked when the settings need it: a till set to demo, or with its
-//! keys in the environment, never wakes (or waits on) a locked keychain. A till with no mode
-//! set whose keychain cannot be read starts in demo mode and says why; a till set to test or
-//! live says how to unlock it.
+//! The keychain is only asked when the settings need it: a till set to demo, or with no
+//! mode set (Settings and provisioning write the mode together with the keys, so such a
+//! till has none), or with its secret key in the environment, never wakes (or waits on) a
+//! locked keychain. A till set to test or live whose keychain cannot be read says how to
+//! unlock it.
 
 mod host;
 
@@ -213,48 +214,43 @@ impl Assembly {
             Some(p) => p.clone(),
             None => journal::default_path()?,
         };
-        let mut notice = None;
+        let notice = None;
         let mut problem = None;
-        let (mode, secret_key, terminal_key) = match config.mode {
-            Some(Mode::Demo) => (Mode::Demo, KeyLookup::NotAsked, KeyLookup::NotAsked),
-            explicit => {
-                let secret =
-                    KeyLookup::of(secrets::resolve(self.keychain.as_ref(), Account::SecretKey));
-                match (&secret, explicit) {
-                    // Nothing says this till has keys, and the keychain cannot tell:
-                    // the demo is the honest default.
-                    (KeyLookup::Failed(cause), None) => {
-                        notice = Some(format!(
-                            "PayDesk runs in demo mode: the OS keychain could not be read \
-                             ({cause}). If this till has keys, unlock the keychain (log in to \
-                             the desktop session) and restart PayDesk."
-                        ));
-                        (Mode::Demo, secret, KeyLookup::NotAsked)
+        let env_secret = env_key(Account::SecretKey);
+        let (mode, secret_key, terminal_key) = match (config.mode, env_secret) {
+            (Some(Mode::Demo), _) => (Mode::Demo, KeyLookup::NotAsked, KeyLookup::NotAsked),
+            // No mode in the settings and no key in the environment: this till has no
+            // keys (Settings and provisioning write the mode with them), so the demo —
+            // without asking, or waking, a keychain that may be locked.
+            (None, KeyLookup::NotAsked) => (Mode::Demo, KeyLookup::NotAsked, KeyLookup::NotAsked),
+            (explicit, from_env) => {
+                let secret = match from_env {
+                    KeyLookup::NotAsked => {
+                        KeyLookup::of(secrets::resolve(self.keychain.as_ref(), Account::SecretKey))
                     }
-                    (KeyLookup::Failed(cause), Some(_)) => {
-                        return Err(TillError::KeychainLocked {
-                            cause: cause.clone(),
-                        })
-                    }
-                    _ => {
-                        let mode = match config.effective_mode(secret.key().map(|k| &k.secret)) {
-                            Ok(mode) => mode,
-                            Err(e) => {
-                                problem = Some(e.to_string());
-                                explicit.unwrap_or(Mode::Test)
-                            }
-                        };
-                        let terminal = if mode == Mode::Demo {
-                            KeyLookup::NotAsked
-                        } else {
-                            KeyLookup::of(secrets::resolve(
-                                self.keychain.as_ref(),
-                                Account::TerminalKey,
-                            ))
-                        };
-                        (mode, secret, terminal)
-                    }
+                    found => found,
+                };
+                if let KeyLookup::Failed(cause) = &secret {
+                    return Err(TillError::KeychainLocked {
+                        cause: cause.clone(),
+                    });
                 }
+                let mode = match config.effective_mode(secret.key().map(|k| &k.secret)) {
+                    Ok(mode) => mode,
+                    Err(e) => {
+                        problem = Some(e.to_string());
+                        explicit.unwrap_or(Mode::Test)
+                    }
+                };
+                let terminal = if mode == Mode::Demo {
+                    KeyLookup::NotAsked
+                } else {
+                    KeyLookup::of(secrets::resolve(
+                        self.keychain.as_ref(),
+                        Account::TerminalKey,
+                    ))
+                };
+                (mode, secret, terminal)
             }
         };
         Ok(TillPlan {
@@ -278,15 +274,8 @@ impl Assembly {
             Some(p) => p.clone(),
             None => journal::default_path()?,
         };
-        let env = |account: Account| match std::env::var(account.env_var()) {
-            Ok(v) if !v.trim().is_empty() => KeyLookup::Found(Key {
-                secret: Secret::new(v.trim()),
-                source: KeySource::Env(account.env_var()),
-            }),
-            _ => KeyLookup::NotAsked,
-        };
-        let secret_key = env(Account::SecretKey);
-        let terminal_key = env(Account::TerminalKey);
+        let secret_key = env_key(Account::SecretKey);
+        let terminal_key = env_key(Account::TerminalKey);
         let mode = match config.mode {
             Some(m) => m,
             None => match config.effective_mode(secret_key.key().map(|k| &k.secret)) {
@@ -303,6 +292,18 @@ impl Assembly {
             notice: None,
             problem: None,
         })
+    }
+}
+
+/// A key from the environment (`PAYDESK_SECRET_KEY`, `PAYDESK_TERMINAL_KEY`), which wins
+/// over the keychain; `NotAsked` when the variable is unset.
+fn env_key(account: Account) -> KeyLookup {
+    match std::env::var(account.env_var()) {
+        Ok(v) if !v.trim().is_empty() => KeyLookup::Found(Key {
+            secret: Secret::new(v.trim()),
+            source: KeySource::Env(account.env_var()),
+        }),
+        _ => KeyLookup::NotAsked,
     }
 }
 
