@@ -42,6 +42,30 @@ pub enum TerminalError {
     Refused(String),
 }
 
+/// What one charge asks Crypto.com Pay for.
+#[derive(Clone, Debug)]
+pub struct ChargeRequest {
+    pub money: Money,
+    /// The cashier's note, sent as the payment's `description`.
+    pub description: Option<String>,
+    /// A shop system's own reference; `None`: the till's next readable order id.
+    pub order_id: Option<String>,
+    /// More `metadata` for the payment (a sale's lines and taxes, the cashier), beside
+    /// PayDesk's own keys (`plugin_name`, the till, the charge's token).
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+impl ChargeRequest {
+    pub fn new(money: Money) -> ChargeRequest {
+        ChargeRequest {
+            money,
+            description: None,
+            order_id: None,
+            metadata: serde_json::Map::new(),
+        }
+    }
+}
+
 /// Everything a terminal needs to start.
 #[derive(Clone, Debug)]
 pub struct TerminalSetup {
@@ -56,6 +80,8 @@ pub struct TerminalSetup {
     pub session: SessionConfig,
     /// The till's own clock (tests give it a wrong one).
     pub local_clock: LocalClock,
+    /// The start of this till's order ids (`T1` → `T1-20261128-0042`).
+    pub order_prefix: String,
 }
 
 impl TerminalSetup {
@@ -67,6 +93,7 @@ impl TerminalSetup {
             relay: None,
             session: SessionConfig::default(),
             local_clock: LocalClock::system(),
+            order_prefix: "T".to_owned(),
         }
     }
 
@@ -99,6 +126,7 @@ pub fn normalize_relay_url(url: &str) -> String {
 /// One till's running core.
 pub struct Terminal {
     name: String,
+    order_prefix: String,
     gateway: Gateway,
     journal: JournalHandle,
     session: Option<Session>,
@@ -152,6 +180,7 @@ impl Terminal {
         tracing::info!(terminal = %setup.name, "terminal started");
         Ok(Terminal {
             name: setup.name,
+            order_prefix: setup.order_prefix,
             gateway,
             journal,
             session: Some(session),
@@ -204,35 +233,74 @@ impl Terminal {
     }
 
     /// [`Terminal::charge`] under the caller's order id (a shop system's own reference);
-    /// `None` generates one. Order ids must be unique: reconciliation finds an interrupted
-    /// charge by its order id.
+    /// `None` takes the till's next readable one. Order ids must be unique:
+    /// reconciliation finds an interrupted charge by its order id.
     pub async fn charge_with_order(
         &self,
         money: Money,
         description: Option<String>,
         order_id: Option<String>,
     ) -> Result<Payment, TerminalError> {
-        let order_id = match order_id.map(|o| o.trim().to_owned()) {
+        let mut request = ChargeRequest::new(money);
+        request.description = description;
+        request.order_id = order_id;
+        self.charge_request(request).await
+    }
+
+    /// Creates the payment `request` asks for and starts tracking it. The intent is
+    /// journaled first (with its order id), its token travels in the payment's metadata.
+    pub async fn charge_request(&self, request: ChargeRequest) -> Result<Payment, TerminalError> {
+        let ChargeRequest {
+            money,
+            description,
+            order_id,
+            metadata: extra,
+        } = request;
+        let name = self.name.clone();
+        let desc = description.clone();
+        let intent = match order_id.map(|o| o.trim().to_owned()) {
             Some(o) if o.is_empty() => {
                 return Err(TerminalError::Refused("an order id cannot be empty".into()))
             }
-            Some(o) => o,
-            None => uuid::Uuid::new_v4().to_string(),
+            Some(o) => {
+                self.journal
+                    .call(move |j| {
+                        let id = j.record_intent(&o, money, desc.as_deref(), &name)?;
+                        j.intent(id)?.ok_or(JournalError::UnknownIntent(id.0))
+                    })
+                    .await?
+            }
+            None => {
+                let prefix = self.order_prefix.clone();
+                let day = chrono::Local::now().date_naive();
+                self.journal
+                    .call(move |j| {
+                        j.record_numbered_intent(&prefix, day, money, desc.as_deref(), &name)
+                    })
+                    .await?
+            }
         };
+        let order_id = intent.order_id.clone();
         let span = tracing::info_span!("charge", order_id = %order_id, amount = %money);
         let _enter = span.enter();
-        let intent = {
-            let (order_id, description, name) =
-                (order_id.clone(), description.clone(), self.name.clone());
-            self.journal
-                .call(move |j| j.record_intent(&order_id, money, description.as_deref(), &name))
-                .await?
-        };
+        let mut metadata = extra;
+        metadata.insert("plugin_name".into(), "paydesk".into());
+        metadata.insert("paydesk_version".into(), env!("CARGO_PKG_VERSION").into());
+        metadata.insert("paydesk_terminal".into(), self.name.clone().into());
+        if let Some(till) = self.session.as_ref().and_then(Session::terminal_id) {
+            metadata.insert("paydesk_till".into(), till.into());
+        }
+        metadata.insert(
+            crate::journal::INTENT_METADATA_KEY.into(),
+            intent.token.clone().into(),
+        );
+        let intent = intent.id;
         let request = CreatePayment {
             amount: money.minor,
             currency: money.currency.code().to_owned(),
             description,
             order_id: Some(order_id.clone()),
+            metadata: Some(serde_json::Value::Object(metadata)),
             ..CreatePayment::default()
         };
         match self.gateway.create_payment(&request).await {

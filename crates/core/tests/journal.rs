@@ -137,15 +137,16 @@ fn history_totals_and_csv_match_the_payments_made() {
     let mut csv = Vec::new();
     assert_eq!(j.export_csv(day(), &tz(), &mut csv).unwrap(), 7);
     let csv = String::from_utf8(csv).unwrap();
+    // The Payment Report's columns first (UTC), then what only the till knows.
     let expected = [
-        "created,payment_id,order_id,terminal,status,currency,amount,amount_refunded,crypto_currency,crypto_amount,description",
-        "2026-11-25 00:30:00+01:00,pay_7,,,succeeded,EUR,1.00,0.00,,,",
-        "2026-11-25 09:00:00+01:00,pay_1,A-1,,succeeded,EUR,12.50,0.00,CRO,98.5,\"Coffee, \"\"large\"\"\"",
-        "2026-11-25 10:00:00+01:00,pay_2,\"'=SUM(A1)\",,succeeded,EUR,7.25,2.00,,,",
-        "2026-11-25 11:00:00+01:00,pay_3,,,expired,EUR,3.00,0.00,,,",
-        "2026-11-25 12:00:00+01:00,pay_4,,,cancelled,JPY,1500,0,,,",
-        "2026-11-25 13:00:00+01:00,pay_5,,,succeeded,CRO,100.000000000000000000,0.000000000000000000,,,",
-        "2026-11-25 14:00:00+01:00,pay_6,,,pending,EUR,5.00,0.00,,,",
+        "Time(UTC),Payment ID,Merchant Order ID,Status,Pricing Currency,Amount,Amount Refunded,Description,Local Time,Till,Cashier,Refunds Requested,Crypto Currency,Crypto Amount",
+        "2026-11-24 23:30:00,pay_7,,succeeded,EUR,1.00,0.00,,2026-11-25 00:30:00+01:00,,,0.00,,",
+        "2026-11-25 08:00:00,pay_1,A-1,succeeded,EUR,12.50,0.00,\"Coffee, \"\"large\"\"\",2026-11-25 09:00:00+01:00,,,0.00,CRO,98.5",
+        "2026-11-25 09:00:00,pay_2,\"'=SUM(A1)\",succeeded,EUR,7.25,2.00,,2026-11-25 10:00:00+01:00,,,0.00,,",
+        "2026-11-25 10:00:00,pay_3,,expired,EUR,3.00,0.00,,2026-11-25 11:00:00+01:00,,,0.00,,",
+        "2026-11-25 11:00:00,pay_4,,cancelled,JPY,1500,0,,2026-11-25 12:00:00+01:00,,,0,,",
+        "2026-11-25 12:00:00,pay_5,,succeeded,CRO,100.000000000000000000,0.000000000000000000,,2026-11-25 13:00:00+01:00,,,0.000000000000000000,,",
+        "2026-11-25 13:00:00,pay_6,,pending,EUR,5.00,0.00,,2026-11-25 14:00:00+01:00,,,0.00,,",
         "",
     ]
     .join("\r\n");

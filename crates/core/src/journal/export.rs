@@ -12,19 +12,28 @@ use chrono::TimeZone;
 use super::HistoryEntry;
 use crate::money::{Currency, Money};
 
+/// The columns. The first eight are the ones Crypto.com's Payment Report has too (its
+/// names, its UTC time), so a merchant can line the two files up by Payment ID or Merchant
+/// Order ID; the rest are what only the till knows.
 pub const HEADER: &[&str] = &[
-    "created",
-    "payment_id",
-    "order_id",
-    "terminal",
-    "status",
-    "currency",
-    "amount",
-    "amount_refunded",
-    "crypto_currency",
-    "crypto_amount",
-    "description",
+    "Time(UTC)",
+    "Payment ID",
+    "Merchant Order ID",
+    "Status",
+    "Pricing Currency",
+    "Amount",
+    "Amount Refunded",
+    "Description",
+    "Local Time",
+    "Till",
+    "Cashier",
+    "Refunds Requested",
+    "Crypto Currency",
+    "Crypto Amount",
 ];
+
+/// The payment metadata key that names the cashier who charged.
+pub const CASHIER_METADATA_KEY: &str = "paydesk_cashier";
 
 pub fn write_csv<Tz, W>(entries: &[HistoryEntry], tz: &Tz, mut out: W) -> std::io::Result<()>
 where
@@ -35,27 +44,47 @@ where
     write_row(&mut out, HEADER.iter().map(|h| Field::Plain(h)))?;
     for e in entries {
         let p = &e.payment;
-        let created = tz
+        let utc = chrono::Utc
+            .timestamp_millis_opt(e.created_at_ms)
+            .single()
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_default();
+        let local = tz
             .timestamp_millis_opt(e.created_at_ms)
             .single()
             .map(|t| t.format("%Y-%m-%d %H:%M:%S%:z").to_string())
             .unwrap_or_default();
         let amount = amount_text(p.amount, &p.currency);
         let refunded = amount_text(p.amount_refunded, &p.currency);
+        let requested: i128 = e
+            .refunds
+            .iter()
+            .filter(|r| r.status == crate::payment::RefundStatus::Pending)
+            .fold(0, |a, r| a.saturating_add(r.amount));
+        let requested = amount_text(requested, &p.currency);
+        let cashier = p
+            .metadata
+            .as_ref()
+            .and_then(|m| m.get(CASHIER_METADATA_KEY))
+            .and_then(|c| c.as_str())
+            .unwrap_or("");
         write_row(
             &mut out,
             [
-                Field::Plain(&created),
+                Field::Plain(&utc),
                 Field::Text(&p.id),
                 Field::Text(p.order_id.as_deref().unwrap_or("")),
-                Field::Text(e.terminal.as_deref().unwrap_or("")),
                 Field::Text(e.status.as_str()),
                 Field::Text(&p.currency),
                 Field::Plain(&amount),
                 Field::Plain(&refunded),
+                Field::Text(p.description.as_deref().unwrap_or("")),
+                Field::Plain(&local),
+                Field::Text(e.terminal.as_deref().unwrap_or("")),
+                Field::Text(cashier),
+                Field::Plain(&requested),
                 Field::Text(p.crypto_currency.as_deref().unwrap_or("")),
                 Field::Text(p.crypto_amount.as_deref().unwrap_or("")),
-                Field::Text(p.description.as_deref().unwrap_or("")),
             ]
             .into_iter(),
         )?;

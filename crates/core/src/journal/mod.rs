@@ -46,6 +46,7 @@ use crate::merge::{
 use crate::money::{Currency, Money};
 use crate::payment::{Payment, PaymentStatus, RefundStatus};
 
+pub use export::CASHIER_METADATA_KEY;
 pub use handle::JournalHandle;
 pub use schema::CURRENT_VERSION as SCHEMA_VERSION;
 
@@ -448,6 +449,54 @@ impl Journal {
             )?;
             Ok(IntentId(tx.last_insert_rowid()))
         })
+    }
+
+    /// Journals a charge under the next readable order id of this till and day,
+    /// `<prefix>-<YYYYMMDD>-<NNNN>` (`T1-20261128-0042`): what the merchant reads in
+    /// Crypto.com's Payment Report. Numbered in the same transaction as the insert, so two
+    /// processes never take the same number.
+    pub fn record_numbered_intent(
+        &self,
+        prefix: &str,
+        day: NaiveDate,
+        money: Money,
+        description: Option<&str>,
+        terminal: &str,
+    ) -> Result<Intent> {
+        let now = local_now_ms();
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let stem = format!("{prefix}-{}-", day.format("%Y%m%d"));
+        let id = self.write(|tx| {
+            let last: Option<String> = tx
+                .query_row(
+                    "SELECT order_id FROM intents WHERE substr(order_id, 1, ?2) = ?1 \
+                     ORDER BY length(order_id) DESC, order_id DESC LIMIT 1",
+                    params![stem, i64::try_from(stem.len()).unwrap_or(i64::MAX)],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let next = last
+                .and_then(|o| o[stem.len()..].parse::<u64>().ok())
+                .map_or(1, |n| n + 1);
+            let order_id = format!("{stem}{next:04}");
+            tx.execute(
+                "INSERT INTO intents (order_id, amount_minor, currency, description, terminal, \
+                 created_at_ms, token, book) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    order_id,
+                    money.minor.to_string(),
+                    money.currency.code(),
+                    description,
+                    terminal,
+                    now,
+                    token,
+                    self.book.as_str()
+                ],
+            )?;
+            Ok(IntentId(tx.last_insert_rowid()))
+        })?;
+        self.intent(id)?
+            .ok_or_else(|| JournalError::Corrupt(format!("intent {} vanished", id.0)))
     }
 
     /// One intent, resolved or not (for its token, right after [`Journal::record_intent`]).

@@ -109,6 +109,9 @@ pub(crate) struct Shared {
     /// The relay's clock, from its hello and heartbeats: kept apart from the payment
     /// API's (the tracker's), which alone counts deadlines.
     pub relay_clock: ServerClock,
+    /// The id the relay knows this till by (from its hello): written into each new
+    /// payment's metadata so the relay routes the payment's events to this till alone.
+    pub terminal_id: Mutex<Option<String>>,
     /// Last ETag per payment; dropped when a read's result could not be recorded, so the
     /// next read returns the full object again.
     pub etags: Mutex<HashMap<String, String>>,
@@ -279,6 +282,7 @@ impl Session {
             counters: Counters::default(),
             queue: ReadQueue::default(),
             relay_clock: ServerClock::new(),
+            terminal_id: Mutex::new(None),
             etags: Mutex::new(HashMap::new()),
             link: Mutex::new(LinkState {
                 link: Link::default(),
@@ -346,6 +350,15 @@ impl Session {
     /// The relay's clock as measured from its hello and heartbeats.
     pub fn relay_clock(&self) -> &ServerClock {
         &self.shared.relay_clock
+    }
+
+    /// The id the relay knows this till by, once a session said it.
+    pub fn terminal_id(&self) -> Option<String> {
+        self.shared
+            .terminal_id
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     pub fn status(&self) -> ConnectionStatus {

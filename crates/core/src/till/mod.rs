@@ -393,6 +393,7 @@ impl TillPlan {
             key.secret.clone(),
         );
         setup.session = self.session_config();
+        setup.order_prefix = self.config.order_prefix.clone();
         if self.config.relay_url.is_some() {
             match self.relay() {
                 Some(relay) => setup = setup.relay(relay.base_url, relay.terminal_key),
