@@ -525,21 +525,13 @@ pub async fn save_settings(state: State<'_, AppState>, update: SettingsUpdate) -
             m
         }
         (Ok(()), None) => "Saved.".to_owned(),
-        (Err(why), _) => format!("Saved, but {}", lowercase_first(why)),
+        (Err(why), _) => format!("Saved. {why}"),
     };
     Ok(Saved {
         settings: settings_view(&state.host).await?,
         running: restarted.is_ok(),
         message,
     })
-}
-
-fn lowercase_first(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_lowercase().chain(c).collect(),
-        None => String::new(),
-    }
 }
 
 #[tauri::command]

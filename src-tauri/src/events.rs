@@ -77,6 +77,7 @@ pub async fn forward<R: Runtime>(
 ) {
     let mut events = host.subscribe();
     let mut generation = host.status().generation;
+    let mut active = host.status().active;
     let mut clock = clock_of(&host).await;
     emit(&app, &CoreEvent::Status(StatusView::from(&host.status())));
     loop {
@@ -98,6 +99,16 @@ pub async fn forward<R: Runtime>(
                         clock = clock_of(&host).await;
                     }
                     emit(&app, &CoreEvent::Status(StatusView::from(&s)));
+                    // A payment just became the one in progress: every window gets it,
+                    // whichever window charged it and whenever its first change was sent.
+                    if s.active != active {
+                        active = s.active.clone();
+                        if let Some(id) = &active {
+                            if let Some(view) = payment_view(&host, id).await {
+                                emit(&app, &CoreEvent::Payment(view));
+                            }
+                        }
+                    }
                 }
                 Some(HostEvent::Tracker(TrackerEvent::Transition(t))) => {
                     if let Some(view) = payment_view(&host, &t.payment_id).await {

@@ -73,7 +73,8 @@ async fn start_xvfb() -> Result<(Child, String)> {
             "1",
             "-screen",
             "0",
-            "1280x800x24",
+            // Large enough for every window size a shop uses (the tests resize within it).
+            "1920x1080x24",
             "-nolisten",
             "tcp",
         ])
@@ -136,8 +137,29 @@ impl App {
         App::launch_binary(name, &sibling_binary("paydesk")?, env).await
     }
 
+    /// Launches the app with a settings file already in place (as provisioning leaves it).
+    pub async fn launch_configured(
+        name: &str,
+        env: &[(&str, &str)],
+        config_toml: &str,
+    ) -> Result<App> {
+        let home = tempfile::tempdir()?;
+        std::fs::create_dir_all(home.path().join("config"))?;
+        std::fs::write(home.path().join("config/paydesk.toml"), config_toml)?;
+        App::start(name, &sibling_binary("paydesk")?, env, home).await
+    }
+
     /// Launches the app at `app_bin` (e.g. the one a package installed).
     pub async fn launch_binary(name: &str, app_bin: &Path, env: &[(&str, &str)]) -> Result<App> {
+        App::start(name, app_bin, env, tempfile::tempdir()?).await
+    }
+
+    async fn start(
+        name: &str,
+        app_bin: &Path,
+        env: &[(&str, &str)],
+        home: tempfile::TempDir,
+    ) -> Result<App> {
         if !app_bin.is_file() {
             bail!("{} does not exist", app_bin.display());
         }
@@ -148,7 +170,6 @@ impl App {
         )?;
         let tauri_driver = tauri_driver()?;
         let (xvfb, display) = start_xvfb().await?;
-        let home = tempfile::tempdir()?;
         let (port, native_port) = (free_port()?, free_port()?);
         let mut cmd = Command::new(tauri_driver);
         cmd.args(["--port", &port.to_string()])
@@ -298,6 +319,107 @@ impl App {
         Ok(path)
     }
 
+    /// Resizes the window (as a shop's screen would have it) and waits until the page
+    /// sees the new size.
+    pub async fn resize(&self, width: u32, height: u32) -> Result<()> {
+        self.client.set_window_rect(0, 0, width, height).await?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let size = self
+                .client
+                .execute("return [window.innerWidth, window.innerHeight]", vec![])
+                .await?;
+            let w = size[0].as_u64().unwrap_or(0);
+            let h = size[1].as_u64().unwrap_or(0);
+            if w == u64::from(width) && h == u64::from(height) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("the window stayed {w}×{h}, not {width}×{height}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Whether `css` is shown and lies wholly inside the window (no scrolling needed).
+    pub async fn in_view(&self, css: &str) -> Result<bool> {
+        let v = self
+            .client
+            .execute(
+                "const e = document.querySelector(arguments[0]); if (!e) return 'missing'; \
+                 const r = e.getBoundingClientRect(); \
+                 if (r.width === 0 || r.height === 0) return 'hidden'; \
+                 return r.left >= 0 && r.top >= 0 && r.right <= window.innerWidth + 0.5 \
+                   && r.bottom <= window.innerHeight + 0.5 ? 'yes' : \
+                   `outside: ${Math.round(r.left)},${Math.round(r.top)} ${Math.round(r.right)}×${Math.round(r.bottom)} in ${window.innerWidth}×${window.innerHeight}`;",
+                vec![serde_json::json!(css)],
+            )
+            .await?;
+        match v.as_str() {
+            Some("yes") => Ok(true),
+            Some("missing") => bail!("{css} is not on the page"),
+            _ => Ok(false),
+        }
+    }
+
+    /// Fails unless every one of `selectors` is inside the window.
+    pub async fn all_in_view(&self, selectors: &[&str]) -> Result<()> {
+        for css in selectors {
+            if !self.in_view(css).await? {
+                let why = self
+                    .client
+                    .execute(
+                        "const e = document.querySelector(arguments[0]); const r = e.getBoundingClientRect(); \
+                         return `${Math.round(r.left)},${Math.round(r.top)}–${Math.round(r.right)},${Math.round(r.bottom)} in ${window.innerWidth}×${window.innerHeight}`;",
+                        vec![serde_json::json!(css)],
+                    )
+                    .await?;
+                bail!("{css} is not wholly on screen: {why}");
+            }
+        }
+        Ok(())
+    }
+
+    /// The demo shop's sandbox (its control API), as the app's log names it.
+    pub async fn demo_sandbox_url(&self) -> Result<String> {
+        let logs = self.home.path().join("logs");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            for entry in std::fs::read_dir(&logs).into_iter().flatten().flatten() {
+                let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+                if let Some(at) = text.find("demo shop started api=") {
+                    let rest = &text[at + "demo shop started api=".len()..];
+                    let url = rest.split_whitespace().next().unwrap_or("");
+                    if let Some(base) = url.strip_suffix("/api") {
+                        return Ok(base.to_owned());
+                    }
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("the app's log never named its demo shop");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The id of the payment on the payment screen.
+    pub async fn payment_id(&self) -> Result<String> {
+        Ok(self
+            .client
+            .execute("return document.getElementById('qr').dataset.id", vec![])
+            .await?
+            .as_str()
+            .context("no payment id on screen")?
+            .to_owned())
+    }
+
+    /// Presses keys on the page's focused element (WebDriver key codes: "\u{E007}" Enter).
+    pub async fn keys(&self, text: &str) -> Result<()> {
+        let el = self.client.active_element().await?;
+        el.send_keys(text).await?;
+        Ok(())
+    }
+
     /// Ends the WebDriver session (closing the app) and stops the driver and display.
     pub async fn close(mut self) -> Result<()> {
         let closed = self.client.clone().close().await;
@@ -305,4 +427,86 @@ impl App {
         closed.context("closing the WebDriver session")?;
         Ok(())
     }
+}
+
+/// A shop of the tests' own for the app in test mode: the sandbox and the relay on loopback,
+/// wired like a real merchant's (webhooks signed to the relay).
+pub struct TestShop {
+    pub sandbox: paydesk_sandbox::SandboxHandle,
+    pub relay: paydesk_relay::RelayHandle,
+    pub secret_key: paydesk_core::secrets::Secret,
+    pub terminal_key: paydesk_core::secrets::Secret,
+    http: reqwest::Client,
+}
+
+impl TestShop {
+    pub async fn start() -> Result<TestShop> {
+        use paydesk_core::secrets::Secret;
+        let secret_key = Secret::new(format!("sk_test_e2e_{}", free_port()?));
+        let webhook_secret = Secret::new("whsec_e2e");
+        let terminal_key = paydesk_relay::generate_terminal_key();
+        let relay = paydesk_relay::spawn(
+            tokio::net::TcpListener::bind("127.0.0.1:0").await?,
+            paydesk_relay::RelayConfig::memory()
+                .merchant("shop", webhook_secret.clone())
+                .terminal("shop", "till-1", &terminal_key),
+        )
+        .await?;
+        let mut config = paydesk_sandbox::SandboxConfig::new(secret_key.clone(), webhook_secret);
+        config.webhook_urls = vec![relay.webhook_url("shop")];
+        let sandbox =
+            paydesk_sandbox::spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await?, config)
+                .await?;
+        Ok(TestShop {
+            sandbox,
+            relay,
+            secret_key,
+            terminal_key,
+            http: reqwest::Client::new(),
+        })
+    }
+
+    /// The environment that points the app at this shop in test mode, keys included.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("PAYDESK_MODE", "test".into()),
+            ("PAYDESK_API_URL", self.sandbox.api_url()),
+            ("PAYDESK_RELAY_URL", self.relay.base_url()),
+            ("PAYDESK_SECRET_KEY", self.secret_key.expose().to_owned()),
+            (
+                "PAYDESK_TERMINAL_KEY",
+                self.terminal_key.expose().to_owned(),
+            ),
+        ]
+    }
+
+    /// A control call on the sandbox (`/sandbox/…`), its JSON answer.
+    pub async fn control(&self, path: &str, body: serde_json::Value) -> Result<serde_json::Value> {
+        sandbox_control(&self.http, &self.sandbox.base_url(), path, body).await
+    }
+
+    pub async fn shutdown(self) {
+        self.sandbox.shutdown().await;
+        self.relay.shutdown().await;
+    }
+}
+
+/// POSTs `body` to a sandbox's control API at `base` + `path`; fails on a refusal.
+pub async fn sandbox_control(
+    http: &reqwest::Client,
+    base: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> Result<serde_json::Value> {
+    let r = http
+        .post(format!("{base}{path}"))
+        .json(&body)
+        .send()
+        .await?;
+    let status = r.status();
+    let text = r.text().await?;
+    if !status.is_success() {
+        bail!("the sandbox refused {path}: {status} {text}");
+    }
+    Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
 }

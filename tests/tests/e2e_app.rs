@@ -1,22 +1,29 @@
 //! The real app under Xvfb, driven through tauri-driver and WebKitWebDriver: what a
-//! cashier does, and what the window shows.
+//! cashier does, and what the screen says — the words, not only that an element exists.
 
 use std::time::Duration;
 
 use anyhow::{ensure, Context};
-use paydesk_core::secrets::{Account, Keychain, Secret, SecretStore};
-use paydesk_tests::e2e::{App, SERIAL};
+use paydesk_tests::e2e::{sandbox_control, App, SERIAL};
 
 const SHORT: Duration = Duration::from_secs(15);
 const LONG: Duration = Duration::from_secs(40);
+const ENTER: &str = "\u{E007}";
+const ESCAPE: &str = "\u{E00C}";
 
-/// Types an amount on the on-screen keypad and charges it; returns when the payment
-/// screen shows the QR.
-async fn charge_on_keypad(app: &App, keys: &[&str]) -> anyhow::Result<()> {
+/// Types keys on the on-screen keypad.
+async fn keypad(app: &App, keys: &[&str]) -> anyhow::Result<()> {
     for k in keys {
         app.click(&format!("#screen-charge [data-key='{k}']"))
             .await?;
     }
+    Ok(())
+}
+
+/// Types an amount on the keypad and charges it; returns when the payment screen shows
+/// the QR and says it waits.
+async fn charge_on_keypad(app: &App, keys: &[&str]) -> anyhow::Result<()> {
+    keypad(app, keys).await?;
     app.click("[data-testid=charge]").await?;
     app.wait_text("[data-testid=pay-status]", SHORT, |t| {
         t == "Waiting for payment"
@@ -33,6 +40,13 @@ async fn charge_on_keypad(app: &App, keys: &[&str]) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn live(app: &App) -> anyhow::Result<()> {
+    app.wait_attr("[data-testid=connection]", "data-state", "live", SHORT)
+        .await?;
+    assert_eq!(app.text("[data-testid=connection-label]").await?, "Live");
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn window_shows_terminal_name_demo_marker_live_badge_and_pushed_clock() -> anyhow::Result<()>
 {
@@ -40,7 +54,6 @@ async fn window_shows_terminal_name_demo_marker_live_badge_and_pushed_clock() ->
     paydesk_core::init_tls();
     let app = App::launch("shell", &[("PAYDESK_TERMINAL_NAME", "E2E Till 7")]).await?;
     app.screenshot("first-paint").await?;
-
     assert_eq!(
         app.text_content("[data-testid=terminal-name]").await?,
         "E2E Till 7"
@@ -48,12 +61,17 @@ async fn window_shows_terminal_name_demo_marker_live_badge_and_pushed_clock() ->
     assert_eq!(app.text("[data-testid=mode-marker]").await?, "DEMO");
     let version = app.text("[data-testid=version]").await?;
     assert!(version.starts_with("PayDesk "), "{version}");
-    // Pushed from Rust: the relay session goes live, the clock ticks on its own.
-    app.wait_attr("[data-testid=connection]", "data-state", "live", SHORT)
-        .await?;
+    live(&app).await?;
+    // Nothing to say about the till itself: no banner.
+    assert!(
+        !app.find("[data-testid=status-banner]")
+            .await?
+            .is_displayed()
+            .await?
+    );
+    // The text shows the minute; the exact server time rides in `datetime` and must tick.
     app.wait_text("[data-testid=server-clock]", SHORT, |t| !t.is_empty())
         .await?;
-    // The text shows the minute; the exact server time rides in `datetime` and must tick.
     let first = app
         .attr("[data-testid=server-clock]", "datetime")
         .await?
@@ -75,246 +93,415 @@ async fn window_shows_terminal_name_demo_marker_live_badge_and_pushed_clock() ->
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(app.client.title().await?, "PayDesk");
+    // The keypad charges nothing until there is an amount, and says so.
+    assert_eq!(app.text("[data-testid=charge]").await?, "Enter an amount");
     app.screenshot("charge-screen").await?;
     app.close().await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn charge_is_paid_then_listed_in_history_with_totals_and_refunded() -> anyhow::Result<()> {
+async fn a_payment_paid_while_the_cashier_is_on_history_reaches_them_with_the_note(
+) -> anyhow::Result<()> {
     let _one_at_a_time = SERIAL.lock().await;
     paydesk_core::init_tls();
-    let app = App::launch("paid", &[("PAYDESK_CURRENCY", "EUR")]).await?;
-    app.wait_attr("[data-testid=connection]", "data-state", "live", SHORT)
+    let app = App::launch("paid-elsewhere", &[("PAYDESK_CURRENCY", "EUR")]).await?;
+    live(&app).await?;
+    // "+" adds amounts: the big field shows the total, the button says what it charges.
+    keypad(&app, &["1", "2", ".", "5", "0", "plus", "3"]).await?;
+    app.wait_text("[data-testid=total]", SHORT, |t| t == "15.50 EUR")
         .await?;
-
-    charge_on_keypad(&app, &["7", ".", "5", "0"]).await?;
-    assert_eq!(app.text("[data-testid=pay-amount]").await?, "7.50 EUR");
-    app.wait_text("[data-testid=countdown]", SHORT, |t| {
-        t.starts_with("9:") || t.starts_with("10:")
+    assert_eq!(app.text("[data-testid=charge]").await?, "Charge 15.50 EUR");
+    app.find("[data-testid=note]")
+        .await?
+        .send_keys("Table 4 - 2 lattes")
+        .await?;
+    app.screenshot("typed").await?;
+    app.click("[data-testid=charge]").await?;
+    app.wait_text("[data-testid=pay-status]", SHORT, |t| {
+        t == "Waiting for payment"
     })
     .await?;
-    app.screenshot("payment-screen").await?;
+    assert_eq!(app.text("[data-testid=pay-amount]").await?, "15.50 EUR");
+    assert_eq!(
+        app.text("[data-testid=pay-note]").await?,
+        "Table 4 - 2 lattes"
+    );
+    let crypto = app.text("[data-testid=pay-crypto]").await?;
+    ensure!(
+        crypto.starts_with("≈ ") && crypto.ends_with(" CRO"),
+        "{crypto}"
+    );
+    let id = app.payment_id().await?;
 
-    // The demo customer pays; "Paid" must come back through webhook → relay → WebSocket.
-    app.click("[data-testid=simulate]").await?;
+    // The cashier looks something up while the customer pays.
+    app.click("[data-testid=nav-history]").await?;
+    app.wait_text("[data-testid=history-rows]", SHORT, |t| {
+        t.contains("Waiting for payment")
+    })
+    .await?;
+    let sandbox = app.demo_sandbox_url().await?;
+    sandbox_control(
+        &reqwest::Client::new(),
+        &sandbox,
+        &format!("/sandbox/payments/{id}/pay"),
+        serde_json::json!({}),
+    )
+    .await?;
+    // Wherever the cashier was, the result comes to them.
     app.wait_attr("[data-testid=result]", "data-status", "succeeded", LONG)
         .await?;
     assert_eq!(app.text("[data-testid=result-title]").await?, "Paid");
-    assert_eq!(app.text("[data-testid=result-amount]").await?, "7.50 EUR");
-    app.screenshot("paid").await?;
+    assert_eq!(app.text("[data-testid=result-amount]").await?, "15.50 EUR");
+    assert_eq!(
+        app.text("[data-testid=result-note]").await?,
+        "Table 4 - 2 lattes"
+    );
+    assert_eq!(
+        app.text("[data-testid=result-detail]").await?,
+        "Confirmed by Crypto.com Pay. Hand over the goods."
+    );
+    app.screenshot("paid-from-history").await?;
 
-    app.click("[data-testid=new-sale]").await?;
+    // Enter starts a new sale.
+    app.keys(ENTER).await?;
+    app.wait_attr("body", "data-screen", "charge", SHORT)
+        .await?;
+    assert_eq!(app.text("[data-testid=charge]").await?, "Enter an amount");
+
+    // History: the note, one short id, the order id, netted totals; search by the note.
     app.click("[data-testid=nav-history]").await?;
+    let rows = app
+        .wait_text("[data-testid=history-rows]", SHORT, |t| t.contains("Paid"))
+        .await?;
+    assert!(rows.contains("Table 4 - 2 lattes"), "{rows}");
+    assert!(rows.contains(&format!("{}…", &id[..8])), "{rows}");
+    assert!(
+        !rows.contains(&id),
+        "the full id only in the tooltip: {rows}"
+    );
+    assert!(rows.contains("-0001"), "a readable order id: {rows}");
+    assert_eq!(
+        app.text("[data-testid=total-paid] .value").await?,
+        "15.50 EUR"
+    );
+    assert_eq!(
+        app.text("[data-testid=total-net] .value").await?,
+        "15.50 EUR"
+    );
+    assert_eq!(
+        app.text("[data-testid=history-book]").await?,
+        "Demo book: sales made in demo mode. No real money; never in the test or live books."
+    );
+    app.find("[data-testid=history-search]")
+        .await?
+        .send_keys("lattes")
+        .await?;
     app.wait_text("[data-testid=history-rows]", SHORT, |t| {
-        t.contains("7.50 EUR")
-    })
-    .await?;
-    app.wait_text("[data-testid=totals]", SHORT, |t| {
-        t.contains("7.50 EUR") && t.contains("Paid")
+        t.contains("15.50 EUR")
     })
     .await?;
     app.screenshot("history").await?;
+    app.close().await
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_is_requested_then_sent_with_its_reason_and_enter_never_refunds(
+) -> anyhow::Result<()> {
+    let _one_at_a_time = SERIAL.lock().await;
+    paydesk_core::init_tls();
+    let app = App::launch("refund", &[("PAYDESK_CURRENCY", "EUR")]).await?;
+    live(&app).await?;
+    charge_on_keypad(&app, &["7", ".", "5", "0"]).await?;
+    // The demo control says what it is.
+    assert_eq!(
+        app.text("[data-testid=simulate]").await?,
+        "Customer pays in the App"
+    );
+    app.click("[data-testid=simulate]").await?;
+    app.wait_attr("[data-testid=result]", "data-status", "succeeded", LONG)
+        .await?;
+    app.click("[data-testid=new-sale]").await?;
+    app.click("[data-testid=nav-history]").await?;
+    app.wait_text("[data-testid=history-rows]", SHORT, |t| t.contains("Paid"))
+        .await?;
     app.click("[data-testid=history-rows] button[data-testid=refund]")
         .await?;
     app.wait_text("[data-testid=refund-summary]", SHORT, |t| {
-        t.contains("7.50 EUR")
+        t.contains("7.50 EUR paid") && t.contains("up to 7.50 EUR")
     })
     .await?;
+    assert_eq!(app.text("[data-testid=refund-currency]").await?, "EUR");
     let field = app.find("[data-testid=refund-amount]").await?;
     field.clear().await?;
     field.send_keys("2.50").await?;
+    app.find("[data-testid=refund-reason]")
+        .await?
+        .send_keys("cup was cold")
+        .await?;
+    // Enter in the dialog does not refund: the dialog stays, nothing was asked for.
+    app.keys(ENTER).await?;
+    ensure!(
+        app.find("[data-testid=refund-dialog]")
+            .await?
+            .is_displayed()
+            .await?,
+        "Enter closed the refund dialog"
+    );
+    assert_eq!(
+        app.text("[data-testid=refund-confirm]").await?,
+        "Refund 2.50 EUR"
+    );
     app.screenshot("refund-dialog").await?;
     app.click("[data-testid=refund-confirm]").await?;
-    app.wait_text("[data-testid=history-rows]", LONG, |t| {
-        t.contains("Refunded 2.50 EUR")
+    // Paid in the App: requested at once, sent shortly after.
+    app.wait_text("[data-testid=export-result]", SHORT, |t| {
+        t.contains("Refund 2.50 EUR") && t.contains("Crypto.com App")
     })
     .await?;
+    let rows = app
+        .wait_text("[data-testid=history-rows]", LONG, |t| {
+            t.contains("Refund 2.50 EUR · Sent · cup was cold")
+        })
+        .await?;
+    assert!(rows.contains("Paid"), "{rows}");
+    assert_eq!(
+        app.text("[data-testid=total-paid] .value").await?,
+        "7.50 EUR"
+    );
+    assert_eq!(
+        app.text("[data-testid=total-refunded] .value").await?,
+        "2.50 EUR"
+    );
+    // Refunds are netted.
+    assert_eq!(
+        app.text("[data-testid=total-net] .value").await?,
+        "5.00 EUR"
+    );
     app.screenshot("refunded").await?;
     app.close().await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unpaid_payment_expires_and_charge_again_keeps_the_amount() -> anyhow::Result<()> {
+async fn an_onchain_refund_stays_requested_until_the_customer_answers() -> anyhow::Result<()> {
     let _one_at_a_time = SERIAL.lock().await;
     paydesk_core::init_tls();
-    let app = App::launch("expiry", &[("PAYDESK_DEMO_TIME_WINDOW", "4")]).await?;
-    app.wait_attr("[data-testid=connection]", "data-state", "live", SHORT)
+    let app = App::launch("onchain-refund", &[("PAYDESK_CURRENCY", "EUR")]).await?;
+    live(&app).await?;
+    charge_on_keypad(&app, &["2", "0"]).await?;
+    app.click("[data-testid=simulate-onchain]").await?;
+    app.wait_attr("[data-testid=result]", "data-status", "succeeded", LONG)
         .await?;
-    charge_on_keypad(&app, &["3"]).await?;
-    app.wait_attr("[data-testid=result]", "data-status", "expired", LONG)
+    app.click("[data-testid=new-sale]").await?;
+    app.click("[data-testid=nav-history]").await?;
+    app.wait_text("[data-testid=history-rows]", SHORT, |t| t.contains("Paid"))
         .await?;
-    assert_eq!(app.text("[data-testid=result-title]").await?, "Expired");
-    app.screenshot("expired").await?;
-    app.click("[data-testid=charge-again]").await?;
-    app.wait_text("[data-testid=total]", SHORT, |t| t.contains("3.00 USD"))
+    app.click("[data-testid=history-rows] button[data-testid=refund]")
         .await?;
+    app.wait_text("[data-testid=refund-summary]", SHORT, |t| {
+        t.contains("20.00 EUR")
+    })
+    .await?;
+    app.click("[data-testid=refund-confirm]").await?;
+    // Paid from a wallet: Crypto.com asks the customer for an address first.
+    app.wait_text("[data-testid=export-result]", SHORT, |t| {
+        t.contains("Requested") && t.contains("e-mails the customer")
+    })
+    .await?;
+    app.wait_text("[data-testid=history-rows]", SHORT, |t| {
+        t.contains("Refund 20.00 EUR · Requested")
+    })
+    .await?;
+    assert_eq!(
+        app.text("[data-testid=total-requested] .value").await?,
+        "20.00 EUR"
+    );
+    assert_eq!(
+        app.text("[data-testid=total-net] .value").await?,
+        "0.00 EUR"
+    );
+    app.screenshot("refund-requested").await?;
+    // Days later the customer answers; the transfer is pushed like any news.
+    let refund_id = app
+        .attr("[data-testid=history-rows] .refund-line", "data-refund-id")
+        .await?
+        .context("the refund line names no refund")?;
+    let sandbox = app.demo_sandbox_url().await?;
+    sandbox_control(
+        &reqwest::Client::new(),
+        &sandbox,
+        &format!("/sandbox/refunds/{refund_id}/transfer"),
+        serde_json::json!({}),
+    )
+    .await?;
+    app.wait_text("[data-testid=history-rows]", LONG, |t| {
+        t.contains("Refund 20.00 EUR · Sent")
+    })
+    .await?;
+    app.wait_text("[data-testid=total-refunded] .value", SHORT, |t| {
+        t == "20.00 EUR"
+    })
+    .await?;
+    assert_eq!(
+        app.text("[data-testid=total-requested] .value").await?,
+        "0.00 EUR"
+    );
+    app.screenshot("refund-sent").await?;
     app.close().await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cashier_cancels_a_pending_payment() -> anyhow::Result<()> {
+async fn an_expired_payment_offers_charge_again_and_money_sent_late_is_explained(
+) -> anyhow::Result<()> {
+    let _one_at_a_time = SERIAL.lock().await;
+    paydesk_core::init_tls();
+    let app = App::launch("expiry", &[("PAYDESK_DEMO_TIME_WINDOW", "5")]).await?;
+    live(&app).await?;
+    charge_on_keypad(&app, &["3"]).await?;
+    let id = app.payment_id().await?;
+    app.wait_attr("[data-testid=result]", "data-status", "expired", LONG)
+        .await?;
+    assert_eq!(app.text("[data-testid=result-title]").await?, "Expired");
+    assert_eq!(
+        app.text("[data-testid=result-detail]").await?,
+        "The customer did not pay in time. Nothing was charged."
+    );
+    assert_eq!(
+        app.text("[data-testid=result-keys]").await?,
+        "Enter: charge again · Esc: new sale"
+    );
+    app.screenshot("expired").await?;
+    // The customer's wallet sends the money after the deadline.
+    let sandbox = app.demo_sandbox_url().await?;
+    sandbox_control(
+        &reqwest::Client::new(),
+        &sandbox,
+        &format!("/sandbox/payments/{id}/pay"),
+        serde_json::json!({"method": "onchain"}),
+    )
+    .await?;
+    app.click("[data-testid=result-check]").await?;
+    app.wait_text("[data-testid=result-unresolved]", LONG, |t| {
+        t == "The customer paid too late; Crypto.com returns the money to them. Nothing was charged — charge again."
+    })
+    .await?;
+    // Never Paid.
+    assert_eq!(app.text("[data-testid=result-title]").await?, "Expired");
+    app.screenshot("paid-too-late").await?;
+    // Enter charges the same amount again.
+    app.keys(ENTER).await?;
+    app.wait_attr("body", "data-screen", "charge", SHORT)
+        .await?;
+    app.wait_text("[data-testid=total]", SHORT, |t| t == "3.00 USD")
+        .await?;
+    assert_eq!(app.text("[data-testid=charge]").await?, "Charge 3.00 USD");
+    app.close().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_payment_offers_both_ways_on_and_escape_starts_a_new_sale() -> anyhow::Result<()>
+{
     let _one_at_a_time = SERIAL.lock().await;
     paydesk_core::init_tls();
     let app = App::launch("cancel", &[]).await?;
-    app.wait_attr("[data-testid=connection]", "data-state", "live", SHORT)
-        .await?;
+    live(&app).await?;
     charge_on_keypad(&app, &["1", "2"]).await?;
     app.click("[data-testid=cancel]").await?;
     app.wait_attr("[data-testid=result]", "data-status", "cancelled", LONG)
         .await?;
     assert_eq!(app.text("[data-testid=result-title]").await?, "Cancelled");
-    app.screenshot("cancelled").await?;
-    app.close().await
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn relay_stopped_mid_payment_shows_polling_and_still_ends_paid() -> anyhow::Result<()> {
-    let _one_at_a_time = SERIAL.lock().await;
-    paydesk_core::init_tls();
-    // A shop of our own: sandbox + relay on loopback, the app in test mode against them.
-    let secret_key = Secret::new("sk_test_e2e_relay_stop");
-    let webhook_secret = Secret::new("whsec_e2e");
-    let terminal_key = paydesk_relay::generate_terminal_key();
-    let relay = paydesk_relay::spawn(
-        tokio::net::TcpListener::bind("127.0.0.1:0").await?,
-        paydesk_relay::RelayConfig::memory()
-            .merchant("shop", webhook_secret.clone())
-            .terminal("shop", "till-1", &terminal_key),
-    )
-    .await?;
-    let mut sandbox_config =
-        paydesk_sandbox::SandboxConfig::new(secret_key.clone(), webhook_secret);
-    sandbox_config.webhook_urls = vec![relay.webhook_url("shop")];
-    let sandbox = paydesk_sandbox::spawn(
-        tokio::net::TcpListener::bind("127.0.0.1:0").await?,
-        sandbox_config,
-    )
-    .await?;
-
-    let app = App::launch(
-        "relay-stopped",
-        &[
-            ("PAYDESK_MODE", "test"),
-            ("PAYDESK_API_URL", &sandbox.api_url()),
-            ("PAYDESK_RELAY_URL", &relay.base_url()),
-            ("PAYDESK_SECRET_KEY", secret_key.expose()),
-            ("PAYDESK_TERMINAL_KEY", terminal_key.expose()),
-        ],
-    )
-    .await?;
-    assert!(
-        !app.find("[data-testid=mode-marker]")
+    assert_eq!(
+        app.text("[data-testid=result-detail]").await?,
+        "The payment was cancelled. Nothing was charged."
+    );
+    ensure!(
+        app.find("[data-testid=charge-again]")
             .await?
             .is_displayed()
             .await?
+            && app
+                .find("[data-testid=new-sale]")
+                .await?
+                .is_displayed()
+                .await?,
+        "both Charge again and New sale are offered"
     );
-    app.wait_attr("[data-testid=connection]", "data-state", "live", SHORT)
+    app.screenshot("cancelled").await?;
+    app.keys(ESCAPE).await?;
+    app.wait_attr("body", "data-screen", "charge", SHORT)
         .await?;
-    charge_on_keypad(&app, &["9", "9"]).await?;
-    let payment_id = app
-        .client
-        .execute(
-            "return window.document.getElementById('qr').dataset.id",
-            vec![],
-        )
-        .await?
-        .as_str()
-        .context("no payment id on screen")?
-        .to_owned();
-
-    relay.shutdown().await;
-    app.wait_attr("[data-testid=connection]", "data-state", "polling", LONG)
-        .await?;
-    app.screenshot("polling").await?;
-
-    // The customer pays while the push channel is down: polling must find it.
-    let paid = reqwest::Client::new()
-        .post(format!(
-            "{}/sandbox/payments/{payment_id}/pay",
-            sandbox.base_url()
-        ))
-        .json(&serde_json::json!({}))
-        .send()
-        .await?;
-    ensure!(
-        paid.status().is_success(),
-        "sandbox refused to pay: {}",
-        paid.status()
-    );
-    app.wait_attr("[data-testid=result]", "data-status", "succeeded", LONG)
-        .await?;
-    assert_eq!(app.text("[data-testid=result-title]").await?, "Paid");
-    app.screenshot("paid-while-polling").await?;
-    app.close().await?;
-    sandbox.shutdown().await;
-    Ok(())
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_key_saved_in_settings_lands_in_the_keychain_and_never_in_the_page() -> anyhow::Result<()>
-{
-    let _one_at_a_time = SERIAL.lock().await;
-    paydesk_core::init_tls();
-    let service = format!("paydesk-e2e-{}", std::process::id());
-    let app = App::launch("settings", &[("PAYDESK_KEYCHAIN_SERVICE", &service)]).await?;
-    app.click("[data-testid=nav-settings]").await?;
-    app.wait_text("[data-testid=terminal-key-state]", SHORT, |t| {
-        t == "Not set"
-    })
-    .await?;
-    let key = "tk_e2e_settings_7f3a9c";
-    app.find("[data-testid=set-terminal-key]")
-        .await?
-        .send_keys(key)
-        .await?;
-    app.click("[data-testid=save-settings]").await?;
-    app.wait_text("[data-testid=terminal-key-state]", LONG, |t| {
-        t.starts_with("Saved")
-    })
-    .await?;
-    app.screenshot("settings-saved").await?;
-
-    let stored = Keychain::with_service(&service).get(Account::TerminalKey)?;
-    assert_eq!(
-        stored.as_ref().map(Secret::expose),
-        Some(key),
-        "the key must be in the keychain"
-    );
-    let page = app.client.source().await?;
-    assert!(!page.contains(key), "the key must never be in the DOM");
-    let value = app
-        .attr("[data-testid=set-terminal-key]", "value")
-        .await?
-        .unwrap_or_default();
-    assert!(value.is_empty());
-    let config =
-        std::fs::read_to_string(app.home.path().join("config/paydesk.toml")).unwrap_or_default();
-    assert!(
-        !config.contains(key),
-        "the key must never be in the config file"
-    );
-
-    app.click("[data-testid=test-connection]").await?;
-    app.wait_text("[data-testid=doctor]", LONG, |t| {
-        t.contains("Relay") && t.contains("API key")
-    })
-    .await?;
-    app.screenshot("doctor").await?;
-    Keychain::with_service(&service).delete(Account::TerminalKey)?;
+    assert_eq!(app.text("[data-testid=charge]").await?, "Enter an amount");
     app.close().await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn customer_display_mirrors_the_payment() -> anyhow::Result<()> {
+async fn an_unusually_large_amount_must_be_confirmed() -> anyhow::Result<()> {
+    let _one_at_a_time = SERIAL.lock().await;
+    paydesk_core::init_tls();
+    let app = App::launch("large", &[]).await?;
+    live(&app).await?;
+    keypad(
+        &app,
+        &["9", "9", "9", "9", "9", "9", "9", "9", "9", "9", "9"],
+    )
+    .await?;
+    app.click("[data-testid=charge]").await?;
+    app.wait_text("[data-testid=confirm-amount]", SHORT, |t| {
+        t == "99\u{2009}999\u{2009}999\u{2009}999.00 USD"
+    })
+    .await?;
+    app.screenshot("confirm-large").await?;
+    // Enter takes "Go back": nothing is charged by accident.
+    app.keys(ENTER).await?;
+    app.wait_attr("body", "data-screen", "charge", SHORT)
+        .await?;
+    ensure!(
+        !app.find("[data-testid=confirm-dialog]")
+            .await?
+            .is_displayed()
+            .await?,
+        "the dialog stayed open"
+    );
+    app.click("[data-testid=charge]").await?;
+    app.click("[data-testid=confirm-charge]").await?;
+    app.wait_text("[data-testid=pay-status]", SHORT, |t| {
+        t == "Waiting for payment"
+    })
+    .await?;
+    app.close().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_connection_says_all_checks_passed_when_they_do() -> anyhow::Result<()> {
+    let _one_at_a_time = SERIAL.lock().await;
+    paydesk_core::init_tls();
+    let app = App::launch("doctor", &[]).await?;
+    live(&app).await?;
+    app.click("[data-testid=nav-settings]").await?;
+    app.click("[data-testid=test-connection]").await?;
+    app.wait_text("[data-testid=settings-result]", LONG, |t| {
+        t == "All checks passed."
+    })
+    .await?;
+    let table = app.text("[data-testid=doctor]").await?;
+    for check in ["API key", "Clock", "Polling path", "Relay", "Heartbeat"] {
+        assert!(table.contains(check), "{check} missing: {table}");
+    }
+    assert!(!table.contains("Fail"), "{table}");
+    app.screenshot("doctor").await?;
+    app.close().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_customer_display_mirrors_the_payment_with_the_demo_marker_and_the_amount_on_paid(
+) -> anyhow::Result<()> {
     let _one_at_a_time = SERIAL.lock().await;
     paydesk_core::init_tls();
     let app = App::launch("customer", &[]).await?;
-    app.wait_attr("[data-testid=connection]", "data-state", "live", SHORT)
-        .await?;
+    live(&app).await?;
     let main = app.client.window().await?;
+    app.click("[data-testid=nav-settings]").await?;
     app.click("[data-testid=open-customer-display]").await?;
-    let customer = tokio::time::timeout(SHORT, async {
+    let customer = tokio::time::timeout(LONG, async {
         loop {
             let windows = app.client.windows().await?;
             if let Some(w) = windows.into_iter().find(|w| *w != main) {
@@ -325,12 +512,29 @@ async fn customer_display_mirrors_the_payment() -> anyhow::Result<()> {
     })
     .await
     .context("the customer display never opened")??;
+    app.client.switch_to_window(customer.clone()).await?;
+    app.wait_attr("body", "data-ready", "true", SHORT).await?;
+    assert_eq!(
+        app.text("[data-testid=c-marker]").await?,
+        "DEMO — no real money"
+    );
+    assert_eq!(
+        app.text("[data-testid=c-welcome]").await?,
+        "Welcome to Till 1"
+    );
 
+    app.client.switch_to_window(main.clone()).await?;
+    app.click("[data-testid=nav-charge]").await?;
+    app.find("[data-testid=note]")
+        .await?
+        .send_keys("2 croissants")
+        .await?;
     charge_on_keypad(&app, &["4", "2"]).await?;
     app.client.switch_to_window(customer.clone()).await?;
     app.wait_attr("body", "data-view", "pay", SHORT).await?;
     app.wait_text("[data-testid=c-amount]", SHORT, |t| t == "42.00 USD")
         .await?;
+    assert_eq!(app.text("[data-testid=c-note]").await?, "2 croissants");
     app.wait_text("[data-testid=c-countdown]", SHORT, |t| t.contains(':'))
         .await?;
     app.screenshot("customer-display").await?;
@@ -342,8 +546,8 @@ async fn customer_display_mirrors_the_payment() -> anyhow::Result<()> {
     app.client.switch_to_window(customer).await?;
     app.wait_text("[data-testid=c-title]", LONG, |t| t == "Paid")
         .await?;
-    app.wait_text("[data-testid=c-thanks]", SHORT, |t| t == "Thank you!")
-        .await?;
+    assert_eq!(app.text("[data-testid=c-done-amount]").await?, "42.00 USD");
+    assert_eq!(app.text("[data-testid=c-thanks]").await?, "Thank you!");
     app.screenshot("customer-paid").await?;
     app.close().await
 }

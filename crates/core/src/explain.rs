@@ -89,7 +89,7 @@ pub fn connection(state: ConnectionState, running: bool) -> ConnectionWords {
     let (label, advice, trustworthy) = match (running, state) {
         (false, _) | (_, ConnectionState::Closed) => (
             "Not running",
-            "PayDesk is not connected to Crypto.com Pay. Do not hand over goods.",
+            "PayDesk is not connected to Crypto.com Pay.",
             false,
         ),
         (_, ConnectionState::Live) => (
@@ -108,8 +108,8 @@ pub fn connection(state: ConnectionState, running: bool) -> ConnectionWords {
         }
         (_, ConnectionState::Offline) => (
             "No connection",
-            "No connection — do not hand over goods. PayDesk keeps trying; the payment shows \
-             here once it can check.",
+            "Neither Crypto.com Pay nor the relay answers. PayDesk keeps trying and shows the \
+             payment once it can check.",
             false,
         ),
     };

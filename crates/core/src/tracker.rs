@@ -38,6 +38,8 @@ use crate::payment::{Payment, PaymentStatus, Refund};
 
 /// How many events a subscriber may fall behind before it is told to re-snapshot.
 pub const DEFAULT_EVENT_CAPACITY: usize = 256;
+/// How long after its deadline an expired payment is still read for money that came late.
+pub const LATE_FUNDS_WINDOW_MS: i64 = 20 * 60 * 1000;
 /// How often a write is merged again after another process moved the payment on.
 const CONFLICT_RETRIES: u32 = 3;
 
@@ -357,6 +359,26 @@ impl Tracker {
                 st.payments
                     .get(*id)
                     .is_some_and(|e| !e.status.is_terminal())
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// The payments the API is still read for: the pending ones, and those that expired in
+    /// the last [`LATE_FUNDS_WINDOW_MS`] — money sent late (after 10 minutes, 20 for BTC)
+    /// shows up on the payment afterwards, and the cashier must hear that the customer
+    /// paid too late and gets the money back.
+    pub fn watched_ids(&self, server_now_ms: i64) -> Vec<String> {
+        let st = self.lock();
+        st.order
+            .iter()
+            .filter(|id| {
+                st.payments.get(*id).is_some_and(|e| match e.status {
+                    PaymentStatus::Expired => e
+                        .deadline_unix_ms()
+                        .is_some_and(|d| server_now_ms.saturating_sub(d) < LATE_FUNDS_WINDOW_MS),
+                    ref s => !s.is_terminal(),
+                })
             })
             .cloned()
             .collect()

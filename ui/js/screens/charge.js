@@ -21,14 +21,21 @@ function allParts() {
   return entry() ? [...parts, entry()] : [...parts];
 }
 
+function running() {
+  const s = store.get().status;
+  return Boolean(s && s.state === "running");
+}
+
 function showQuote(q) {
   quoted = q;
   const total = $("total");
   if (q) {
     setText(total, q.display);
     setData(total, "empty", false);
-    setText($("charge"), `Charge ${q.display}`);
-    $("charge").disabled = false;
+    // A till that does not run cannot charge: the banner says why, the button says so.
+    const ok = running();
+    setText($("charge"), ok ? `Charge ${q.display}` : "Cannot charge: PayDesk is not running");
+    $("charge").disabled = !ok;
   } else {
     setText(total, `0 ${$("currency").value}`);
     setData(total, "empty", true);
@@ -213,8 +220,8 @@ export function render(state) {
   }
   // The till's currency, as its settings say: set again whenever the till (re)starts.
   const s = state.status;
-  if (s && currencyShownFor !== s.generation && select.options.length) {
-    currencyShownFor = s.generation;
+  if (s && currencyShownFor !== `${s.generation}/${s.state}` && select.options.length) {
+    currencyShownFor = `${s.generation}/${s.state}`;
     if (parts.length === 0 && !entry()) select.value = s.currency;
     requote();
   }

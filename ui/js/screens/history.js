@@ -31,6 +31,7 @@ function row(p) {
   for (const r of p.refunds) {
     const line = el("div", `Refund ${r.amount_display} · ${r.label}${r.reason ? ` · ${r.reason}` : ""}`, "refund-line");
     line.dataset.state = r.state;
+    line.dataset.refundId = r.id;
     line.title = r.customer_sees;
     statusCell.append(line);
   }
@@ -52,22 +53,28 @@ function row(p) {
   return tr;
 }
 
+function line(label, value, testid, className) {
+  const row = el("div", undefined, `row${className ? ` ${className}` : ""}`);
+  row.dataset.testid = testid;
+  row.append(el("span", label, className ? "label" : "label muted"), el("span", value, "value"));
+  return row;
+}
+
 function card(t) {
   const c = el("div", undefined, "total-card");
   c.dataset.currency = t.currency;
-  const pairs = [
-    [`Paid · ${t.paid_count}`, t.paid_display],
-    ["Refunds sent", t.refunded_display],
-    ["Refunds requested", t.refund_requested_display],
-  ];
-  for (const [label, value] of pairs) c.append(el("span", label, "muted"), el("span", value));
+  c.append(
+    line(`Paid (${t.paid_count})`, t.paid_display, "total-paid"),
+    line("Refunds sent", t.refunded_display, "total-refunded"),
+    line("Refunds requested", t.refund_requested_display, "total-requested"),
+  );
   const other = [
     t.pending_count ? `${t.pending_count} waiting` : "",
     t.expired_count ? `${t.expired_count} expired` : "",
     t.cancelled_count ? `${t.cancelled_count} cancelled` : "",
   ].filter(Boolean);
-  if (other.length) c.append(el("span", "Not paid", "muted"), el("span", other.join(" · ")));
-  c.append(el("span", `Net ${t.net_display}`, "net"));
+  if (other.length) c.append(line("Not paid", other.join(" · "), "total-unpaid"));
+  c.append(line("Net", t.net_display, "total-net", "net"));
   return c;
 }
 

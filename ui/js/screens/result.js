@@ -35,7 +35,22 @@ function newSale() {
   document.getElementById("amount").focus();
 }
 
+async function checkNow() {
+  const p = store.get().payment;
+  if (!p) return;
+  $("result-check").disabled = true;
+  try {
+    const payment = await invoke("check_payment", { id: p.id });
+    store.update({ payment, toast: null });
+  } catch (err) {
+    store.update({ toast: { level: "error", message: String(err) } });
+  } finally {
+    $("result-check").disabled = false;
+  }
+}
+
 export function init() {
+  $("result-check").addEventListener("click", checkNow);
   $("charge-again").addEventListener("click", chargeAgain);
   $("new-sale").addEventListener("click", newSale);
   document.addEventListener("keydown", (e) => {
@@ -61,6 +76,9 @@ export function render(state) {
   setText($("result-amount"), p.amount_display);
   setHidden($("result-note"), !p.note);
   setText($("result-note"), p.note ?? "");
+  // Money that did not settle the payment has its own words: the default ones would
+  // contradict them ("did not pay" while they paid, too late).
+  setHidden($("result-detail"), Boolean(p.unresolved));
   setText(
     $("result-detail"),
     DETAILS[p.status] ??
@@ -71,6 +89,8 @@ export function render(state) {
   const paid = p.status === "succeeded";
   const again = !paid && Boolean(state.lastCharge);
   setHidden($("charge-again"), !again);
+  // Money can arrive after the deadline: the till keeps reading, and the cashier can ask.
+  setHidden($("result-check"), p.status !== "expired" || Boolean(p.unresolved));
   $("new-sale").className = again ? "secondary" : "primary";
   setText($("result-keys"), again ? "Enter: charge again · Esc: new sale" : "Enter: new sale");
   if (paid && chimedFor !== p.id) {

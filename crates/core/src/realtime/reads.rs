@@ -61,7 +61,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         }
 
         // Follow the tracked set: new pending payments get a schedule, settled ones lose it.
-        let pending = shared.tracker.pending_ids();
+        let pending = shared.tracker.watched_ids(shared.tracker.server_now_ms());
         let before = schedules.len();
         schedules.retain(|id, _| pending.contains(id));
         if schedules.len() != before {
