@@ -136,18 +136,19 @@ async fn every_bad_webhook_is_refused_and_nothing_is_published() {
     for (what, res, want) in cases {
         assert_eq!(res.status().as_u16(), want, "{what}");
     }
-    // Accepted once (signed with the previous secret: rotation), then refused as a replay.
+    // Accepted once (signed with the previous secret: rotation); a repeat is acknowledged
+    // as the duplicate it is and not stored again.
     assert_eq!(
         post_webhook(&url, "whsec_shop_a_previous", &good)
             .await
             .status(),
         200
     );
-    assert_eq!(
-        post_webhook(&url, SECRET_A, &good).await.status(),
-        409,
-        "replayed"
-    );
+    let again = post_webhook(&url, SECRET_A, &good).await;
+    assert_eq!(again.status(), 200, "a retry is never refused");
+    let again: serde_json::Value = again.json().await.unwrap();
+    assert_eq!(again["duplicate"], true);
+    assert_eq!(again["offset"], 1, "where the first copy was stored");
 
     // The server is unaffected, and the terminal's only events are the good ones.
     let last = event_body("evt_2", "pay_2", 200);
@@ -166,10 +167,10 @@ async fn every_bad_webhook_is_refused_and_nothing_is_published() {
         "oversized",
         "unknown_merchant",
         "signature_missing",
-        "replayed",
     ] {
         assert!(m.rejects_for(reason) >= 1, "{reason} counted: {m:?}");
     }
+    assert_eq!(m.duplicate_events, 1);
     let text = http()
         .get(format!("{}/metrics", relay.base_url()))
         .send()
@@ -178,7 +179,10 @@ async fn every_bad_webhook_is_refused_and_nothing_is_published() {
         .text()
         .await
         .unwrap();
-    assert!(text.contains(r#"paydesk_relay_rejects_total{endpoint="webhook",reason="replayed"} 1"#));
+    assert!(text.contains("paydesk_relay_duplicate_events_total 1\n"));
+    assert!(
+        text.contains(r#"paydesk_relay_rejects_total{endpoint="webhook",reason="malformed"} 1"#)
+    );
     assert!(!text.contains(SECRET_A));
     relay.shutdown().await;
 }

@@ -177,6 +177,8 @@ impl TestRelay {
         self.send(ServerMessage::Event(EventMessage {
             epoch: epoch.into(),
             offset,
+            till: None,
+            till_prev: None,
             event: WebhookEvent::from_json(body.as_bytes()).unwrap(),
         }));
     }
@@ -250,6 +252,8 @@ async fn serve(ctl: Arc<Ctl>, mut socket: WebSocket) {
         offset: 0,
         recovery: *ctl.recovery.lock().unwrap(),
         replayed: 0,
+        terminal_id: String::new(),
+        scope: wire::Scope::Merchant,
     });
     if socket
         .send(Message::Text(hello.to_json().into()))
