@@ -126,7 +126,9 @@ if till ~= '' then
         for i = 1, #f, 2 do
           if f[i] == 'o' then o = tonumber(f[i + 1]) elseif f[i] == 'r' then r = f[i + 1] end
         end
-        if o <= from then
+        -- Below the position, or beyond the history (MAXLEN ~ keeps a little more than
+        -- max events; a resume uses exactly max events, as in memory).
+        if o <= from or o <= head - tonumber(ARGV[3]) then
           done = true
           break
         end
