@@ -1,6 +1,8 @@
 //! Shared test helpers: a real relay on 127.0.0.1:0, real HTTP and WebSocket clients.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod pki;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt as _, StreamExt as _};
