@@ -14,7 +14,7 @@ use paydesk_protocol::wire::Scope;
 use paydesk_protocol::Secret;
 use serde::Deserialize;
 
-use crate::terminals::{hash_key, KeyHash, TerminalRecord, TerminalStore, Terminals};
+use crate::terminals::{hash_key, KeyHash, TerminalRecord, Terminals, TerminalsBuilder};
 pub use crate::tls::TlsFiles;
 
 /// Which event-stream backend holds events, offsets, tickets and replay memory.
@@ -273,12 +273,44 @@ impl RelayConfig {
     /// The terminals in force: those registered in code plus those of the terminals file,
     /// indexed. The records are dropped once indexed: only the index stays in memory.
     pub fn load_terminals(&self) -> Result<Terminals, ConfigError> {
-        let mut all = self.terminals.clone();
-        if let Some(path) = &self.terminals_file {
-            all.extend(TerminalStore::load_or_empty(path)?.terminals);
+        self.check_terminals(&self.terminals)?;
+        let mut index = CheckedBuilder {
+            config: self,
+            inner: TerminalsBuilder::default(),
+        };
+        for t in &self.terminals {
+            index.inner.push(t.clone()).map_err(ConfigError::Invalid)?;
         }
-        self.check_terminals(&all)?;
-        Terminals::new(&all).map_err(ConfigError::Invalid)
+        if let Some(path) = &self.terminals_file {
+            crate::terminals::read_file(path, &mut index)?;
+        }
+        index.inner.finish().map_err(ConfigError::Invalid)
+    }
+}
+
+/// Indexes terminals straight from the file, refusing any of an unknown merchant.
+struct CheckedBuilder<'a> {
+    config: &'a RelayConfig,
+    inner: TerminalsBuilder,
+}
+
+impl crate::terminals::Sink for CheckedBuilder<'_> {
+    fn push(&mut self, record: TerminalRecord) -> Result<(), String> {
+        if !self.config.merchants.contains_key(&record.merchant) {
+            return Err(format!(
+                "terminal '{}' belongs to unknown merchant '{}'",
+                record.name, record.merchant
+            ));
+        }
+        self.inner.push(record)
+    }
+
+    fn clear(&mut self) {
+        self.inner = TerminalsBuilder::default();
+        for t in &self.config.terminals {
+            // Checked already when first pushed.
+            let _ = self.inner.push(t.clone());
+        }
     }
 }
 

@@ -303,8 +303,7 @@ async fn open_session(
     let terminal = app
         .terminals()
         .by_key_hash(&grant.key_hash)
-        .filter(|t| *t.merchant == *grant.merchant)
-        .cloned();
+        .filter(|t| *t.merchant == *grant.merchant);
     let Some(terminal) = terminal else {
         return Err(app.refuse(
             EP,

@@ -315,7 +315,7 @@ async fn serve(socket: WebSocket, start: SessionStart, session_id: String) {
 async fn revoked(app: &AppState, grant: &TicketGrant, mut revisions: watch::Receiver<u64>) {
     loop {
         // Checked first too: a reload may land between the upgrade and this task.
-        if app.terminals().by_key_hash(&grant.key_hash).is_none() {
+        if !app.terminals().has_key(&grant.key_hash) {
             return;
         }
         if revisions.changed().await.is_err() {

@@ -9,7 +9,7 @@
 //! Everything a running relay checks is keyed by the key's hash: a rotated or removed key
 //! stops working at the next reload, whoever else shares its merchant and name.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -178,30 +178,18 @@ impl TerminalStore {
     /// Reads the file (a missing file is an empty store), fills in the ids of terminals
     /// written before ids existed, and checks that keys, ids and names are unique.
     pub fn load_or_empty(path: &Path) -> Result<TerminalStore, TerminalsError> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
-            Err(source) => {
-                return Err(TerminalsError::Read {
-                    path: path.to_owned(),
-                    source,
-                })
-            }
-        };
-        let parse_err = |message: String| TerminalsError::Parse {
-            path: path.to_owned(),
-            message,
-        };
-        let mut store = TerminalStore {
-            terminals: parse_tables(&text).map_err(parse_err)?,
-        };
-        for t in &mut store.terminals {
+        let mut terminals = Vec::new();
+        read_file(path, &mut terminals)?;
+        for t in &mut terminals {
             if t.id.is_empty() {
                 t.id = derived_terminal_id(&t.key_sha256);
             }
         }
-        check_unique(&store.terminals).map_err(parse_err)?;
-        Ok(store)
+        check_unique(&terminals).map_err(|message| TerminalsError::Parse {
+            path: path.to_owned(),
+            message,
+        })?;
+        Ok(TerminalStore { terminals })
     }
 
     /// Adds a till-scope terminal with a fresh key and returns the key.
@@ -340,48 +328,117 @@ impl TerminalStore {
     }
 }
 
-/// Parses the terminals file one `[[terminal]]` table at a time.
+/// Where records read from the terminals file go: the CLI's list, or the relay's index.
+pub(crate) trait Sink {
+    fn push(&mut self, record: TerminalRecord) -> Result<(), String>;
+    /// Forgets what was pushed (the file is being read again another way).
+    fn clear(&mut self);
+}
+
+impl Sink for Vec<TerminalRecord> {
+    fn push(&mut self, record: TerminalRecord) -> Result<(), String> {
+        Vec::push(self, record);
+        Ok(())
+    }
+
+    fn clear(&mut self) {
+        Vec::clear(self);
+    }
+}
+
+impl Sink for TerminalsBuilder {
+    fn push(&mut self, record: TerminalRecord) -> Result<(), String> {
+        TerminalsBuilder::push(self, record)
+    }
+
+    fn clear(&mut self) {
+        *self = TerminalsBuilder::default();
+    }
+}
+
+/// Reads the terminals file into `sink` (a missing file adds nothing).
+pub(crate) fn read_file(path: &Path, sink: &mut impl Sink) -> Result<(), TerminalsError> {
+    let read_err = |source| TerminalsError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(read_err(e)),
+    };
+    let whole = || std::fs::read_to_string(path);
+    read_tables(std::io::BufReader::new(file), whole, sink).map_err(|e| match e {
+        ReadError::Io(source) => read_err(source),
+        ReadError::Parse(message) => TerminalsError::Parse {
+            path: path.to_owned(),
+            message,
+        },
+    })
+}
+
+enum ReadError {
+    Io(std::io::Error),
+    Parse(String),
+}
+
+/// Reads the terminals file one `[[terminal]]` table at a time, from a buffered reader.
 ///
 /// A TOML parser builds a spanned tree of the whole document before any record exists; for
 /// this file that peaked at ~2.6 KiB per terminal (26 MiB for 10,000), and the allocator
 /// kept most of it for the life of the relay. Each table is a complete TOML document on
-/// its own, so parsing them one by one gives the same records with one table's tree alive
-/// at a time. A file of another valid shape (an inline array, say) falls back to parsing
-/// the whole document.
-fn parse_tables(text: &str) -> Result<Vec<TerminalRecord>, String> {
+/// its own, so parsing them one by one gives the same records with one table's text and
+/// tree alive at a time, and the file is never held whole. A file of another valid shape
+/// (an inline array, another table) is read again whole by `whole` and parsed as one
+/// document.
+fn read_tables(
+    mut reader: impl std::io::BufRead,
+    whole: impl FnOnce() -> std::io::Result<String>,
+    sink: &mut dyn Sink,
+) -> Result<(), ReadError> {
     const HEADER: &str = "[[terminal]]";
-    let mut records = Vec::new();
-    // (line number of the header, byte offset where the table's body starts)
-    let mut open: Option<(usize, usize)> = None;
-    let mut offset = 0;
-    let mut parse_one = |line: usize, body: &str| {
-        toml::from_str::<TerminalRecord>(body)
-            .map(|r| records.push(r))
-            .map_err(|e| format!("the [[terminal]] table at line {line}: {e}"))
+    // The current table's body, and the line of its header.
+    let mut table = String::new();
+    let mut header_line: Option<usize> = None;
+    let mut line = String::new();
+    let flush = |at: usize, body: &mut String, sink: &mut dyn Sink| {
+        let record = toml::from_str::<TerminalRecord>(body)
+            .map_err(|e| ReadError::Parse(format!("the [[terminal]] table at line {at}: {e}")))?;
+        body.clear();
+        sink.push(record).map_err(ReadError::Parse)
     };
-    for (i, line) in text.split_inclusive('\n').enumerate() {
-        let start = offset;
-        offset += line.len();
+    for n in 1.. {
+        line.clear();
+        if reader.read_line(&mut line).map_err(ReadError::Io)? == 0 {
+            break;
+        }
         let trimmed = line.trim();
         if trimmed == HEADER {
-            if let Some((at, body)) = open {
-                parse_one(at, &text[body..start])?;
+            if let Some(at) = header_line {
+                flush(at, &mut table, sink)?;
             }
-            open = Some((i + 1, offset));
+            header_line = Some(n);
         } else if trimmed.starts_with('[')
-            || (open.is_none() && !trimmed.is_empty() && !trimmed.starts_with('#'))
+            || (header_line.is_none() && !trimmed.is_empty() && !trimmed.starts_with('#'))
         {
-            // Not the layout `terminal add` writes (another table, a key outside any
-            // table): read it as a whole document, so nothing is misread.
-            return toml::from_str::<TerminalStore>(text)
-                .map(|s| s.terminals)
-                .map_err(|e| e.to_string());
+            // Not the layout `terminal add` writes: read it as a whole document, so
+            // nothing is misread.
+            sink.clear();
+            let text = whole().map_err(ReadError::Io)?;
+            let store: TerminalStore =
+                toml::from_str(&text).map_err(|e| ReadError::Parse(e.to_string()))?;
+            for r in store.terminals {
+                sink.push(r).map_err(ReadError::Parse)?;
+            }
+            return Ok(());
+        } else if header_line.is_some() {
+            table.push_str(&line);
         }
     }
-    if let Some((at, body)) = open {
-        parse_one(at, &text[body..])?;
+    if let Some(at) = header_line {
+        flush(at, &mut table, sink)?;
     }
-    Ok(records)
+    Ok(())
 }
 
 /// Keys, ids and (merchant, name) pairs must each be unique, and ids well formed.
@@ -421,82 +478,230 @@ pub struct Terminal {
     /// Shared by every terminal of the merchant.
     pub merchant: Arc<str>,
     pub name: Box<str>,
-    /// Shared with the routing index (and cloned cheaply into sessions).
     pub id: Arc<str>,
     pub scope: Scope,
 }
 
+/// One terminal in the index: its key hash, and where its name and id are in the text.
+#[derive(Clone, Copy)]
+struct Entry {
+    key: KeyHash,
+    /// `text[at..at + name_len]` is the name, the id follows it.
+    at: u32,
+    name_len: u16,
+    id_len: u8,
+    merchant: u32,
+    scope: Scope,
+}
+
 /// The registered terminals, looked up by key hash (tickets, revocation) and by id
 /// (routing). Built whole from the file at start and on every reload, then swapped in.
+///
+/// Compact on purpose: a chain registers tens of thousands of tills and the relay holds
+/// this for its whole life. One fixed-size entry per terminal sorted by key hash, names and
+/// ids back to back in one string, and one sorted index by id: ~70 bytes a terminal plus
+/// its name, against ~270 for hash maps of owned strings.
 pub struct Terminals {
-    by_hash: HashMap<KeyHash, Terminal>,
-    /// id → merchant: which ids may route a merchant's events.
-    by_id: HashMap<Arc<str>, Arc<str>>,
+    entries: Vec<Entry>,
+    /// Positions in `entries`, sorted by id.
+    by_id: Vec<u32>,
+    merchants: Vec<Arc<str>>,
+    text: String,
+}
+
+/// Collects records into [`Terminals`] one at a time (the file is never held whole).
+#[derive(Default)]
+pub struct TerminalsBuilder {
+    entries: Vec<Entry>,
+    merchants: Vec<Arc<str>>,
+    text: String,
+}
+
+impl TerminalsBuilder {
+    pub fn push(&mut self, r: TerminalRecord) -> Result<(), String> {
+        let id = if r.id.is_empty() {
+            derived_terminal_id(&r.key_sha256)
+        } else {
+            r.id
+        };
+        if !valid_terminal_id(&id) {
+            return Err(format!(
+                "terminal '{}' of '{}': id '{id}' must be 1-64 of A-Z a-z 0-9 _ -",
+                r.name, r.merchant
+            ));
+        }
+        let name_len = u16::try_from(r.name.len()).map_err(|_| {
+            let start: String = r.name.chars().take(32).collect();
+            format!("terminal name '{start}…' is too long")
+        })?;
+        let at = u32::try_from(self.text.len())
+            .map_err(|_| "the terminals file is too large".to_owned())?;
+        let merchant = match self.merchants.iter().position(|m| **m == *r.merchant) {
+            Some(i) => i,
+            None => {
+                self.merchants.push(Arc::from(r.merchant.as_str()));
+                self.merchants.len() - 1
+            }
+        };
+        self.text.push_str(&r.name);
+        self.text.push_str(&id);
+        self.entries.push(Entry {
+            key: r.key_sha256,
+            at,
+            name_len,
+            // valid_terminal_id bounds it to 64.
+            id_len: id.len() as u8,
+            merchant: merchant as u32,
+            scope: r.scope,
+        });
+        Ok(())
+    }
+
+    /// Indexes what was pushed; keys, ids and (merchant, name) pairs must be unique.
+    pub fn finish(mut self) -> Result<Terminals, String> {
+        self.entries.sort_unstable_by_key(|e| e.key);
+        self.entries.shrink_to_fit();
+        self.text.shrink_to_fit();
+        let mut t = Terminals {
+            by_id: Vec::new(),
+            entries: self.entries,
+            merchants: self.merchants,
+            text: self.text,
+        };
+        let mut by_id: Vec<u32> = (0..t.entries.len() as u32).collect();
+        by_id.sort_unstable_by(|a, b| t.id_at(*a).cmp(t.id_at(*b)));
+        t.by_id = by_id;
+        let describe = |e: &Entry| {
+            format!(
+                "terminal '{}' of '{}'",
+                t.name(e),
+                t.merchants[e.merchant as usize]
+            )
+        };
+        if let Some(w) = t.entries.windows(2).find(|w| w[0].key == w[1].key) {
+            return Err(format!(
+                "{} shares its key with another terminal",
+                describe(&w[1])
+            ));
+        }
+        if let Some(w) = t.by_id.windows(2).find(|w| t.id_at(w[0]) == t.id_at(w[1])) {
+            return Err(format!("two terminals have the id '{}'", t.id_at(w[0])));
+        }
+        let mut by_name: Vec<u32> = (0..t.entries.len() as u32).collect();
+        let name_key = |i: &u32| {
+            let e = &t.entries[*i as usize];
+            (e.merchant, t.name(e))
+        };
+        by_name.sort_unstable_by(|a, b| name_key(a).cmp(&name_key(b)));
+        if let Some(w) = by_name
+            .windows(2)
+            .find(|w| name_key(&w[0]) == name_key(&w[1]))
+        {
+            return Err(format!(
+                "{} is listed twice",
+                describe(&t.entries[w[0] as usize])
+            ));
+        }
+        Ok(t)
+    }
 }
 
 impl Terminals {
-    /// Indexes `records`; they must be unique (as [`TerminalStore`] checks).
+    /// Indexes `records` (they must be unique, as [`TerminalStore`] checks).
     pub fn new(records: &[TerminalRecord]) -> Result<Self, String> {
-        check_unique(records)?;
-        let mut merchants: HashMap<&str, Arc<str>> = HashMap::new();
-        let mut by_hash = HashMap::with_capacity(records.len());
-        let mut by_id = HashMap::with_capacity(records.len());
+        let mut b = TerminalsBuilder::default();
         for r in records {
-            let merchant = merchants
-                .entry(r.merchant.as_str())
-                .or_insert_with(|| Arc::from(r.merchant.as_str()))
-                .clone();
-            let id: Arc<str> = Arc::from(r.id.as_str());
-            by_id.insert(id.clone(), merchant.clone());
-            by_hash.insert(
-                r.key_sha256,
-                Terminal {
-                    merchant,
-                    name: r.name.as_str().into(),
-                    id,
-                    scope: r.scope,
-                },
-            );
+            b.push(r.clone())?;
         }
-        Ok(Terminals { by_hash, by_id })
+        b.finish()
     }
 
-    /// The terminal owning `key`, if any. The map is keyed by the hash, so lookup timing
-    /// says nothing about the key; the final equality is checked in constant time.
-    pub fn authenticate(&self, key: &Secret) -> Option<(KeyHash, &Terminal)> {
+    fn name(&self, e: &Entry) -> &str {
+        let at = e.at as usize;
+        self.text
+            .get(at..at + e.name_len as usize)
+            .unwrap_or_default()
+    }
+
+    fn id(&self, e: &Entry) -> &str {
+        let at = e.at as usize + e.name_len as usize;
+        self.text
+            .get(at..at + e.id_len as usize)
+            .unwrap_or_default()
+    }
+
+    fn id_at(&self, i: u32) -> &str {
+        self.entries.get(i as usize).map_or("", |e| self.id(e))
+    }
+
+    fn entry(&self, hash: &KeyHash) -> Option<&Entry> {
+        self.entries
+            .binary_search_by(|e| e.key.cmp(hash))
+            .ok()
+            .and_then(|i| self.entries.get(i))
+    }
+
+    fn terminal(&self, e: &Entry) -> Terminal {
+        Terminal {
+            merchant: self.merchants[e.merchant as usize].clone(),
+            name: self.name(e).into(),
+            id: Arc::from(self.id(e)),
+            scope: e.scope,
+        }
+    }
+
+    /// The terminal owning `key`, if any. The final equality is checked in constant time
+    /// (the search itself compares hashes of the key, which say nothing about the key).
+    pub fn authenticate(&self, key: &Secret) -> Option<(KeyHash, Terminal)> {
         let h = hash_key(key);
-        self.by_hash
-            .get_key_value(&h)
-            .filter(|(stored, _)| bool::from(stored.ct_eq(&h)))
-            .map(|(stored, t)| (*stored, t))
+        self.entry(&h)
+            .filter(|e| bool::from(e.key.ct_eq(&h)))
+            .map(|e| (e.key, self.terminal(e)))
     }
 
     /// The terminal whose key hashes to `hash`: still registered after the last reload?
-    pub fn by_key_hash(&self, hash: &KeyHash) -> Option<&Terminal> {
-        self.by_hash.get(hash)
+    pub fn by_key_hash(&self, hash: &KeyHash) -> Option<Terminal> {
+        self.entry(hash).map(|e| self.terminal(e))
     }
 
-    /// The interned id if `id` names a terminal of `merchant` (a payment's
-    /// `paydesk_till` is only trusted for routing when it does).
+    /// Whether a key with this hash is registered (no allocation: every session asks on
+    /// every reload).
+    pub fn has_key(&self, hash: &KeyHash) -> bool {
+        self.entry(hash).is_some()
+    }
+
+    /// The id, shared, if `id` names a terminal of `merchant` (a payment's `paydesk_till`
+    /// is only trusted for routing when it does).
     pub fn till_of(&self, merchant: &str, id: &str) -> Option<Arc<str>> {
-        self.by_id
-            .get_key_value(id)
-            .filter(|(_, m)| &***m == merchant)
-            .map(|(id, _)| id.clone())
+        let i = self
+            .by_id
+            .binary_search_by(|i| self.id_at(*i).cmp(id))
+            .ok()?;
+        let e = self.entries.get(*self.by_id.get(i)? as usize)?;
+        (*self.merchants[e.merchant as usize] == *merchant).then(|| Arc::from(id))
     }
 
     pub fn len(&self) -> usize {
-        self.by_hash.len()
+        self.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_hash.is_empty()
+        self.entries.is_empty()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse_tables(text: &str) -> Result<Vec<TerminalRecord>, String> {
+        let mut v = Vec::new();
+        match read_tables(text.as_bytes(), || Ok(text.to_owned()), &mut v) {
+            Ok(()) => Ok(v),
+            Err(ReadError::Parse(m)) => Err(m),
+            Err(ReadError::Io(e)) => Err(e.to_string()),
+        }
+    }
 
     #[test]
     fn added_terminal_authenticates_by_key_and_the_file_holds_only_the_hash() {
@@ -594,6 +799,24 @@ mod tests {
         // Another valid layout: the whole-document fallback.
         let inline = r#"terminal = [{ merchant = "m", name = "n", id = "t_x", key_sha256 = "00000000000000000000000000000000000000000000000000000000000000ff" }]"#;
         assert_eq!(parse_tables(inline).unwrap()[0].name, "n");
+        // Straight into the relay's index, the same terminals.
+        let mut b = TerminalsBuilder::default();
+        read_tables(text.as_bytes(), || Ok(text.clone()), &mut b)
+            .ok()
+            .unwrap();
+        let index = b.finish().unwrap();
+        assert_eq!(index.len(), 20);
+        for t in &store.terminals {
+            let found = index.by_key_hash(&t.key_sha256).unwrap();
+            assert_eq!(
+                (&*found.name, &*found.id, &*found.merchant, found.scope),
+                (t.name.as_str(), t.id.as_str(), t.merchant.as_str(), t.scope)
+            );
+            assert_eq!(
+                index.till_of(&t.merchant, &t.id).as_deref(),
+                Some(t.id.as_str())
+            );
+        }
         // Another table among them: read as a whole document, not folded into a record.
         let mixed = format!(
             "{text}\n[[ terminal ]]\nmerchant = \"m\"\nname = \"z\"\nkey_sha256 = \"{}\"\n",

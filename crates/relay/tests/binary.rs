@@ -327,3 +327,74 @@ async fn hangup_and_wait_for_reload(
     .await
     .expect("no reload");
 }
+
+/// Starts `paydesk-relay serve` with `terminals` registered; its resident memory once it
+/// listens (before any till connects), in KiB.
+async fn rss_at_start_kib(terminals: usize) -> u64 {
+    let dir = tempfile::tempdir().unwrap();
+    let store_path = dir.path().join("terminals.toml");
+    let store = paydesk_relay::TerminalStore {
+        terminals: (0..terminals)
+            .map(|i| {
+                let key = paydesk_relay::generate_terminal_key();
+                paydesk_relay::TerminalRecord::new(
+                    "chain",
+                    &format!("store-{:05}-till-{}", i / 4, i % 4),
+                    paydesk_relay::hash_key(&key),
+                    wire::Scope::Till,
+                )
+            })
+            .collect(),
+    };
+    store.save(&store_path).unwrap();
+    let config = dir.path().join("relay.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\nterminals_file = \"{}\"\n[[merchant]]\nid = \"chain\"\n",
+            store_path.display()
+        ),
+    )
+    .unwrap();
+    let mut relay = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("PAYDESK_RELAY_SECRET_CHAIN", "whsec_memory")
+        .env("PAYDESK_RELAY_LOG", "info")
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut logs = BufReader::new(relay.stderr.take().unwrap()).lines();
+    tokio::time::timeout(WAIT, async {
+        while let Some(line) = logs.next_line().await.unwrap() {
+            if line.contains("relay listening") {
+                return;
+            }
+        }
+        panic!("relay exited");
+    })
+    .await
+    .expect("relay did not start");
+    let pid = relay.id().unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let _ = relay.kill().await;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn ten_thousand_terminals_cost_the_relay_about_their_size_not_kilobytes_each() {
+    let empty = rss_at_start_kib(0).await;
+    let chain = rss_at_start_kib(10_000).await;
+    let per_terminal = (chain.saturating_sub(empty) * 1024) / 10_000;
+    // A terminal is a 32-byte key hash, a ~12-byte id and a ~20-byte name; reading the
+    // file as one TOML document left ~2.8 KiB a terminal resident (27 MiB for 10,000).
+    assert!(
+        per_terminal < 512,
+        "{per_terminal} bytes a terminal ({empty} KiB empty, {chain} KiB with 10,000)"
+    );
+}
