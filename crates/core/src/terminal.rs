@@ -71,10 +71,10 @@ impl TerminalSetup {
     }
 
     pub fn relay(mut self, base_url: impl Into<String>, terminal_key: Secret) -> Self {
-        self.relay = Some(RelayEndpoint {
-            base_url: normalize_relay_url(&base_url.into()),
+        self.relay = Some(RelayEndpoint::new(
+            normalize_relay_url(&base_url.into()),
             terminal_key,
-        });
+        ));
         self
     }
 }

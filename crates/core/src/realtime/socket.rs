@@ -52,12 +52,18 @@ enum End {
 
 /// Connects and reconnects until the session is cancelled.
 pub(crate) async fn run(shared: Arc<Shared>, relay: RelayEndpoint) {
-    // wss:// needs rustls's process-wide crypto provider.
+    // reqwest's own TLS needs rustls's process-wide crypto provider.
     crate::init_tls();
-    let http = match reqwest::Client::builder()
-        .timeout(shared.config.connect_timeout)
-        .build()
-    {
+    // One trust store and proxy setting for the ticket request and the WebSocket.
+    let transport = match super::tls::RelayTransport::new(&relay) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(error = %e, "no TLS setup for the relay; polling only");
+            shared.set_detail(format!("relay TLS: {e}"));
+            return;
+        }
+    };
+    let http = match transport.http_client(shared.config.connect_timeout) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "no HTTP client for the relay; polling only");
@@ -71,7 +77,7 @@ pub(crate) async fn run(shared: Arc<Shared>, relay: RelayEndpoint) {
     loop {
         let span = tracing::info_span!("relay", attempt);
         let end = tracing::Instrument::instrument(
-            connect_once(&shared, &relay, &http, &mut position),
+            connect_once(&shared, &relay, &transport, &http, &mut position),
             span,
         )
         .await;
@@ -121,6 +127,7 @@ pub(crate) async fn run(shared: Arc<Shared>, relay: RelayEndpoint) {
 async fn connect_once(
     shared: &Arc<Shared>,
     relay: &RelayEndpoint,
+    transport: &super::tls::RelayTransport,
     http: &reqwest::Client,
     position: &mut Option<StreamPosition>,
 ) -> End {
@@ -139,7 +146,7 @@ async fn connect_once(
         let offered = wire::offered_protocols(ticket.expose());
         let ws = tokio::time::timeout(
             cfg.connect_timeout,
-            handshake::connect(&url, &offered, ws_config),
+            handshake::connect(&url, &offered, ws_config, transport),
         )
         .await
         .map_err(|_| ConnectError::Timeout(cfg.connect_timeout.as_millis()))??;

@@ -299,10 +299,7 @@ async fn serve(ctl: Arc<Ctl>, mut socket: WebSocket) {
 
 fn fast_config(relay: Option<&TestRelay>) -> SessionConfig {
     SessionConfig {
-        relay: relay.map(|r| RelayEndpoint {
-            base_url: r.base.clone(),
-            terminal_key: Secret::new(KEY),
-        }),
+        relay: relay.map(|r| RelayEndpoint::new(r.base.clone(), Secret::new(KEY))),
         fallback_after: Duration::from_millis(300),
         poll_interval: Duration::from_millis(100),
         live_check_every: Duration::from_secs(60),
