@@ -1,6 +1,7 @@
 //! Shared test helpers: a real relay on 127.0.0.1:0, real HTTP and WebSocket clients.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod connect_proxy;
 pub mod pki;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
