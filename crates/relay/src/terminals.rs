@@ -228,9 +228,9 @@ impl TerminalStore {
                 name: name.into(),
             });
         }
-        let taken: HashSet<&str> = self.terminals.iter().map(|t| t.id.as_str()).collect();
+        // 50 random bits: a clash is all but impossible, and checked anyway.
         let id = std::iter::repeat_with(generate_terminal_id)
-            .find(|id| !taken.contains(id.as_str()))
+            .find(|id| self.terminals.iter().all(|t| t.id != *id))
             .unwrap_or_else(generate_terminal_id);
         let key = generate_terminal_key();
         self.terminals.push(TerminalRecord {
