@@ -66,6 +66,20 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// Frees the session's fan-out ring when it ends, if it was the ring's last listener
+/// (declared before the receiver, so it drops after it).
+struct Subscribed {
+    app: Arc<AppState>,
+    merchant: String,
+    audience: Audience,
+}
+
+impl Drop for Subscribed {
+    fn drop(&mut self) {
+        self.app.hub.release(&self.merchant, &self.audience);
+    }
+}
+
 /// Counts the session in the connections gauge for exactly its lifetime.
 struct Live(Arc<AppState>);
 
@@ -107,6 +121,11 @@ async fn serve(socket: WebSocket, start: SessionStart, session_id: String) {
     // Live first, history second: an event stored in between arrives on both and the
     // offset check below drops the copy.
     let audience = Audience::new(terminal.scope, &terminal.id);
+    let _subscribed = Subscribed {
+        app: app.clone(),
+        merchant: grant.merchant.clone(),
+        audience: audience.clone(),
+    };
     let Some(live) = app.hub.subscribe(&grant.merchant, &audience) else {
         return;
     };

@@ -8,9 +8,10 @@
 //! A session that falls more than its ring's capacity behind sees `Lagged` and is closed as
 //! a slow consumer, so no session can make the relay buffer without bound.
 //!
-//! A ring is allocated when its first session subscribes and freed when an event finds
-//! nobody listening: a relay configured for thousands of merchants pays only for those with
-//! a terminal online (a slot is ~110 bytes; merchant rings hold 128, till rings 8).
+//! A ring is allocated when its first session subscribes and freed when its last session
+//! ends (or an event finds nobody listening): a relay configured for thousands of merchants
+//! and tills pays only for those online (a slot is ~110 bytes; merchant rings hold 128,
+//! till rings 8).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -106,8 +107,18 @@ impl Hub {
         delivered
     }
 
-    /// Frees the rings this event found without listeners. Under the write lock no
-    /// session can be subscribing, so a ring with a receiver is never dropped.
+    /// Frees `audience`'s ring if nobody listens any more (a session ended, its receiver
+    /// dropped first).
+    pub fn release(&self, merchant: &str, audience: &Audience) {
+        match audience {
+            Audience::Merchant => self.free_unheard(merchant, None),
+            Audience::Till(id) => self.free_unheard(merchant, Some(id)),
+        }
+    }
+
+    /// Frees the rings of `merchant` (its merchant ring, and `till`'s) that have no
+    /// receiver. Under the write lock no session can be subscribing, so a ring with a
+    /// receiver is never dropped.
     fn free_unheard(&self, merchant: &str, till: Option<&str>) {
         let mut channels = self.write();
         let Some(rings) = channels.get_mut(merchant) else {
@@ -216,9 +227,20 @@ mod tests {
         assert!(till_1.try_recv().is_err() && till_2.try_recv().is_err());
         assert_eq!(office.try_recv().map(|p| p.offset).ok(), Some(2));
 
-        // A till that left: its ring goes with the next event for it.
+        // A till that left: its ring goes when its session releases it (or with the next
+        // event for it).
         drop(till_2);
-        assert_eq!(hub.publish("a", pushed(3, Some("t_2"))), 1);
+        hub.release("a", &Audience::Till(Arc::from("t_2")));
         assert_eq!(hub.rings(), 2);
+        assert_eq!(hub.publish("a", pushed(3, Some("t_2"))), 1);
+        // Released while another session of the same till still listens: kept.
+        let mut again = hub.subscribe("a", &Audience::Till(Arc::from("t_1"))).unwrap();
+        hub.release("a", &Audience::Till(Arc::from("t_1")));
+        assert_eq!(hub.publish("a", pushed(4, Some("t_1"))), 3);
+        assert_eq!(again.try_recv().map(|p| p.offset).ok(), Some(4));
+        drop((till_1, again, office));
+        hub.release("a", &Audience::Till(Arc::from("t_1")));
+        hub.release("a", &Audience::Merchant);
+        assert_eq!(hub.rings(), 0);
     }
 }
