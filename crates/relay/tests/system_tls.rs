@@ -197,6 +197,16 @@ async fn a_till_goes_live_over_wss_through_a_connect_proxy_and_gets_its_payment_
         .await
         .unwrap();
     session.track(payment.clone()).await.unwrap();
+    // From here the API answers every read with 503 (the till may read at any moment: its
+    // resync after the hello can race with this test on a loaded machine), so "paid" can
+    // only come from the push.
+    let faults = reqwest::Client::new()
+        .post(format!("{}/sandbox/faults", sandbox.base_url()))
+        .json(&serde_json::json!({ "error_rate_permille": 1000 }))
+        .send()
+        .await
+        .unwrap();
+    assert!(faults.status().is_success());
     let captured = sandbox.pay(&payment.id).unwrap();
     let body = format!(
         r#"{{"id":"evt_tls_1","type":"payment.captured","created":{},"data":{{"object":{}}}}}"#,

@@ -234,7 +234,9 @@ mod tests {
         assert_eq!(hub.rings(), 2);
         assert_eq!(hub.publish("a", pushed(3, Some("t_2"))), 1);
         // Released while another session of the same till still listens: kept.
-        let mut again = hub.subscribe("a", &Audience::Till(Arc::from("t_1"))).unwrap();
+        let mut again = hub
+            .subscribe("a", &Audience::Till(Arc::from("t_1")))
+            .unwrap();
         hub.release("a", &Audience::Till(Arc::from("t_1")));
         assert_eq!(hub.publish("a", pushed(4, Some("t_1"))), 3);
         assert_eq!(again.try_recv().map(|p| p.offset).ok(), Some(4));
