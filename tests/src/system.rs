@@ -20,6 +20,7 @@ use paydesk_core::payment::{CreatePayment, Payment, PaymentStatus};
 use paydesk_core::realtime::{ConnectionState, RelayEndpoint, SessionConfig};
 use paydesk_core::secrets::Secret;
 use paydesk_core::tracker::{Subscription, Tracker, TrackerEvent, Transition, TransitionKind};
+use paydesk_protocol::wire::Scope;
 use paydesk_sandbox::{SandboxConfig, SandboxHandle};
 use tokio::process::{Child, Command};
 use tokio::sync::Notify;
@@ -202,9 +203,12 @@ impl Stack {
         paydesk_core::init_tls();
         let dir = tempfile::tempdir()?;
         let mut store = paydesk_relay::TerminalStore::default();
+        // These tests create payments with the gateway itself, without the routing
+        // metadata a till writes: a merchant-wide terminal receives all of them.
         let terminal_key = store
-            .add(MERCHANT, "till-1", unix_now_s())
-            .context("adding a terminal")?;
+            .add_with(MERCHANT, "till-1", Scope::Merchant, unix_now_s())
+            .context("adding a terminal")?
+            .key;
         store.save(&dir.path().join("terminals.toml"))?;
         let relay = RelayProcess::start(dir.path(), &options).await?;
         let mut sandbox_config =
@@ -262,10 +266,10 @@ impl Stack {
     /// Fast timings, the relay through the proxy.
     pub fn session_config(&self) -> SessionConfig {
         SessionConfig {
-            relay: Some(RelayEndpoint {
-                base_url: self.relay_proxy.base_url(),
-                terminal_key: self.terminal_key.clone(),
-            }),
+            relay: Some(RelayEndpoint::new(
+                self.relay_proxy.base_url(),
+                self.terminal_key.clone(),
+            )),
             fallback_after: Duration::from_millis(800),
             poll_interval: Duration::from_millis(200),
             live_check_every: Duration::from_secs(60),

@@ -136,7 +136,7 @@ async fn every_main_screen_fits_800x600_and_1024x600_and_uses_1920x1080() -> any
         app.screenshot(&format!("history-{w}x{h}")).await?;
     }
     app.click("[data-testid=nav-settings]").await?;
-    app.wait_text("[data-testid=secret-key-state]", SHORT, |t| !t.is_empty())
+    app.wait_attr("[data-testid=settings-form]", "data-loaded", "true", SHORT)
         .await?;
     for (w, h) in SIZES {
         app.resize(w, h).await?;

@@ -29,6 +29,7 @@ pub const TERMINAL_NAME_ENV: &str = "PAYDESK_TERMINAL_NAME";
 pub const CURRENCY_ENV: &str = "PAYDESK_CURRENCY";
 pub const QR_CONTENT_ENV: &str = "PAYDESK_QR_CONTENT";
 pub const ORDER_PREFIX_ENV: &str = "PAYDESK_ORDER_PREFIX";
+pub const RELAY_CA_FILE_ENV: &str = "PAYDESK_RELAY_CA_FILE";
 
 /// Crypto.com Pay's API.
 pub const DEFAULT_API_URL: &str = "https://pay.crypto.com/api/";
@@ -195,6 +196,10 @@ pub struct ConfigLayer {
     /// (default: from the terminal name, e.g. `T1` for "Till 1").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_prefix: Option<String>,
+    /// A CA certificate (PEM) the till trusts for the relay besides the operating
+    /// system's store: a shop's own CA, or a TLS-inspecting proxy's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay_ca_file: Option<PathBuf>,
 }
 
 impl ConfigLayer {
@@ -212,6 +217,7 @@ impl ConfigLayer {
             poll_interval_secs: over.poll_interval_secs.or(self.poll_interval_secs),
             qr_content: over.qr_content.or(self.qr_content),
             order_prefix: over.order_prefix.or(self.order_prefix),
+            relay_ca_file: over.relay_ca_file.or(self.relay_ca_file),
         }
     }
 
@@ -288,6 +294,7 @@ impl ConfigLayer {
                 .map(|v| v.parse().map_err(|m| invalid(QR_CONTENT_ENV, m)))
                 .transpose()?,
             order_prefix: get(ORDER_PREFIX_ENV),
+            relay_ca_file: get(RELAY_CA_FILE_ENV).map(PathBuf::from),
             ..ConfigLayer::default()
         };
         layer.validate("environment")?;
@@ -372,6 +379,7 @@ pub struct Config {
     pub qr_content: QrContent,
     /// The start of this till's order ids.
     pub order_prefix: String,
+    pub relay_ca_file: Option<PathBuf>,
     /// The file layer came from here (settings changes go back through [`ConfigLayer::save`]).
     pub path: PathBuf,
 }
@@ -443,6 +451,7 @@ impl Config {
             order_prefix: layer
                 .order_prefix
                 .unwrap_or_else(|| order_prefix_from_name(Some(&terminal_name))),
+            relay_ca_file: layer.relay_ca_file,
             path: path.to_owned(),
         })
     }

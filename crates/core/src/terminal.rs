@@ -23,6 +23,11 @@ use crate::realtime::{RelayEndpoint, Session, SessionConfig};
 use crate::secrets::Secret;
 use crate::tracker::{Keep, Snapshot, Source, Subscription, Tracker, TrackerError, Update};
 
+/// The journal's key for the id the relay knows this till by.
+const RELAY_ID_META: &str = "relay_terminal_id";
+/// How long a charge waits for a new session's first hello to learn the till's relay id.
+const RELAY_ID_PATIENCE: Duration = Duration::from_secs(3);
+
 /// How often unresolved charge intents are retried against the API.
 const RECONCILE_EVERY: Duration = Duration::from_secs(30);
 
@@ -98,10 +103,10 @@ impl TerminalSetup {
     }
 
     pub fn relay(mut self, base_url: impl Into<String>, terminal_key: Secret) -> Self {
-        self.relay = Some(RelayEndpoint {
-            base_url: normalize_relay_url(&base_url.into()),
+        self.relay = Some(RelayEndpoint::new(
+            normalize_relay_url(&base_url.into()),
             terminal_key,
-        });
+        ));
         self
     }
 }
@@ -167,6 +172,9 @@ impl Terminal {
         let mut config = setup.session;
         config.relay = setup.relay;
         let session = Session::start(config, tracker.clone(), gateway.clone());
+        if let Some(id) = journal.call(|j| j.meta(RELAY_ID_META)).await? {
+            session.remember_terminal_id(id);
+        }
         for id in &restored_ids {
             session.check_now(id);
         }
@@ -287,8 +295,8 @@ impl Terminal {
         metadata.insert("plugin_name".into(), "paydesk".into());
         metadata.insert("paydesk_version".into(), env!("CARGO_PKG_VERSION").into());
         metadata.insert("paydesk_terminal".into(), self.name.clone().into());
-        if let Some(till) = self.session.as_ref().and_then(Session::terminal_id) {
-            metadata.insert("paydesk_till".into(), till.into());
+        if let Some(till) = self.relay_id().await {
+            metadata.insert(crate::wire::TILL_METADATA_KEY.into(), till.into());
         }
         metadata.insert(
             crate::journal::INTENT_METADATA_KEY.into(),
@@ -329,6 +337,31 @@ impl Terminal {
                 Err(e.into())
             }
         }
+    }
+
+    /// The id the relay routes this till's payments by: as the session's hello said it
+    /// (remembered for the next start), or as the last run knew it.
+    async fn relay_id(&self) -> Option<String> {
+        let session = self.session.as_ref()?;
+        let known = session.terminal_id();
+        let id = match known {
+            Some(id) => id,
+            None => session.wait_for_terminal_id(RELAY_ID_PATIENCE).await?,
+        };
+        let remember = id.clone();
+        let saved = self
+            .journal
+            .call(move |j| {
+                if j.meta(RELAY_ID_META)?.as_deref() != Some(remember.as_str()) {
+                    j.set_meta(RELAY_ID_META, &remember)?;
+                }
+                Ok(())
+            })
+            .await;
+        if let Err(e) = saved {
+            tracing::warn!(error = %e, "could not remember the relay's id for this till");
+        }
+        Some(id)
     }
 
     /// Cancels a pending payment at the service, and shows what the service answered.

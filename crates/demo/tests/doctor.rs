@@ -21,10 +21,7 @@ async fn demo() -> Demo {
 
 fn setup(demo: &Demo, secret: Secret, terminal_key: Secret) -> DoctorSetup {
     let mut s = DoctorSetup::new(demo.api_url(), Some(secret));
-    s.relay = Some(RelayEndpoint {
-        base_url: demo.relay_url(),
-        terminal_key,
-    });
+    s.relay = Some(RelayEndpoint::new(demo.relay_url(), terminal_key));
     s.keychain = Some(Arc::new(MemoryStore::new()));
     s.relay_wait = Duration::from_secs(10);
     s

@@ -12,6 +12,12 @@
 //!    the terminal answers [`ClientMessage::Pong`] with the same `seq`.
 //!
 //! Every message is one JSON text frame with a `"type"` field.
+//!
+//! Routing: every terminal has an id and a [`Scope`], both announced in the hello. A till
+//! writes its id into the `metadata` of every payment it creates ([`TILL_METADATA_KEY`]);
+//! the relay sends a till only the events of its own payments (and their refunds), and a
+//! merchant-scope session every event of the merchant. A till therefore sees offsets with
+//! holes; [`EventMessage::missed_after`] is the one rule that tells a hole from a loss.
 
 use serde::{Deserialize, Serialize};
 
@@ -26,8 +32,16 @@ pub const WS_PATH: &str = "/v1/ws";
 /// Tickets are refused here: they would leak into logs.
 pub const FORBIDDEN_QUERY_KEYS: &[&str] = &["ticket", "token", "key", "access_token"];
 
+/// The key a till writes into the `metadata` object of every payment it creates, with its
+/// terminal id as the value; the relay routes the payment's events by it.
+pub const TILL_METADATA_KEY: &str = "paydesk_till";
+
 /// Close codes the relay uses (1000–1015 from RFC 6455, 4000+ our own).
 pub mod close {
+    /// A frame broke RFC 6455 (e.g. a close frame with a code no endpoint may send).
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    /// A text frame (or a close reason) that is not UTF-8.
+    pub const INVALID_DATA: u16 = 1007;
     /// The relay is restarting: reconnect after a random 1–5 s.
     pub const SERVICE_RESTART: u16 = 1012;
     /// The terminal sent something the protocol does not allow.
@@ -67,6 +81,39 @@ pub enum Recovery {
     NotRecovered,
 }
 
+/// Which events a session receives, set per terminal on the relay (`terminal add --scope`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// The events of the payments this terminal created (by [`TILL_METADATA_KEY`]) and of
+    /// their refunds.
+    #[default]
+    Till,
+    /// Every event of the merchant (a back office, a monitor).
+    Merchant,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Till => "till",
+            Scope::Merchant => "merchant",
+        }
+    }
+}
+
+impl std::str::FromStr for Scope {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Scope, String> {
+        match s {
+            "till" => Ok(Scope::Till),
+            "merchant" => Ok(Scope::Merchant),
+            other => Err(format!("scope '{other}' is neither till nor merchant")),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hello {
     pub session_id: String,
@@ -84,6 +131,13 @@ pub struct Hello {
     /// How many missed events follow this hello.
     #[serde(default)]
     pub replayed: u64,
+    /// This terminal's id: the value a till writes under [`TILL_METADATA_KEY`] in the
+    /// metadata of every payment it creates. Empty from a relay without routing.
+    #[serde(default)]
+    pub terminal_id: String,
+    /// Which events this session receives.
+    #[serde(default)]
+    pub scope: Scope,
 }
 
 /// One payment or refund update, exactly as the signed webhook carried it, plus its offset.
@@ -91,7 +145,30 @@ pub struct Hello {
 pub struct EventMessage {
     pub epoch: String,
     pub offset: u64,
+    /// The terminal id the relay routed this event to; absent when no till created the
+    /// payment (only merchant-scope sessions receive those).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub till: Option<String>,
+    /// The offset of the previous event routed to the same till in this epoch (0: none).
+    /// Every event in between went to other terminals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub till_prev: Option<u64>,
     pub event: WebhookEvent,
+}
+
+impl EventMessage {
+    /// Whether events meant for this session were lost between `last_offset` (the last
+    /// event processed, or the hello's offset, in the same epoch) and this one.
+    ///
+    /// A merchant-scope session receives every offset, so any jump is a loss. A till
+    /// receives only its own events: the relay names the previous one (`till_prev`), and
+    /// only a `till_prev` beyond what the till has processed is a loss.
+    pub fn missed_after(&self, last_offset: u64, scope: Scope) -> bool {
+        match (scope, self.till_prev) {
+            (Scope::Till, Some(prev)) => prev > last_offset,
+            _ => self.offset > last_offset.saturating_add(1),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -202,6 +279,8 @@ mod tests {
         let msg = ServerMessage::Event(EventMessage {
             epoch: "e1".into(),
             offset: 7,
+            till: Some("t_abcdefghij".into()),
+            till_prev: Some(3),
             event,
         });
         let text = msg.to_json();
@@ -219,6 +298,62 @@ mod tests {
             ServerMessage::from_json(r#"{"type":"nope"}"#),
             Err(WireError::UnknownType(_))
         ));
+    }
+
+    #[test]
+    fn routing_fields_are_additive_both_ways() {
+        // An old relay's hello and event: no id, no scope, no routing fields.
+        let hello = r#"{"type":"hello","session_id":"s","merchant":"m","terminal":"t",
+            "server_time_ms":1,"heartbeat_interval_ms":10000,"heartbeat_timeout_ms":5000,
+            "epoch":"e","offset":0,"recovery":"fresh"}"#;
+        match ServerMessage::from_json(hello).unwrap() {
+            ServerMessage::Hello(h) => {
+                assert_eq!((h.terminal_id.as_str(), h.scope), ("", Scope::Till))
+            }
+            other => panic!("{other:?}"),
+        }
+        let event = r#"{"type":"event","epoch":"e","offset":2,"event":{"id":"x",
+            "type":"payment.captured","data":{"object":{"id":"p","amount":1,"currency":"USD",
+            "status":"succeeded"}}}}"#;
+        let ServerMessage::Event(e) = ServerMessage::from_json(event).unwrap() else {
+            panic!("not an event")
+        };
+        assert_eq!((&e.till, e.till_prev), (&None, None));
+        // A new relay's unrouted event says nothing about routing either.
+        let text = ServerMessage::Event(e).to_json();
+        assert!(!text.contains("till"), "{text}");
+        assert_eq!(
+            serde_json::to_string(&Scope::Merchant).unwrap(),
+            r#""merchant""#
+        );
+        assert_eq!("till".parse::<Scope>(), Ok(Scope::Till));
+        assert!("all".parse::<Scope>().is_err());
+    }
+
+    #[test]
+    fn a_till_tells_a_routing_hole_from_a_loss_by_till_prev() {
+        let event = |offset: u64, till_prev: Option<u64>| {
+            EventMessage {
+            epoch: "e".into(),
+            offset,
+            till: till_prev.map(|_| "t_abcdefghij".to_owned()),
+            till_prev,
+            event: WebhookEvent::from_json(
+                br#"{"id":"x","type":"payment.created","data":{"object":{"id":"p","amount":1,"currency":"USD","status":"pending"}}}"#,
+            )
+            .unwrap(),
+        }
+        };
+        // Events 5..=9 went to other tills: not a loss for the till that processed 4.
+        assert!(!event(10, Some(4)).missed_after(4, Scope::Till));
+        // Its own event 7 never arrived: a loss.
+        assert!(event(10, Some(7)).missed_after(4, Scope::Till));
+        // A merchant-scope session gets every offset: any jump is a loss.
+        assert!(event(10, Some(4)).missed_after(4, Scope::Merchant));
+        assert!(!event(5, None).missed_after(4, Scope::Merchant));
+        // An old relay sends no till_prev: the old rule holds for every scope.
+        assert!(event(10, None).missed_after(4, Scope::Till));
+        assert!(!event(5, None).missed_after(4, Scope::Till));
     }
 
     #[test]

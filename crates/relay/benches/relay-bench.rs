@@ -11,13 +11,21 @@
 //! A fourth scenario runs two relay instances on one `redis-server` (started here), posts
 //! every webhook to the first and holds half the sessions on the second.
 //!
-//! Those latency scenarios are the worst case: every session belongs to one merchant, so
-//! each webhook fans out to all of them. The "spread" scenarios are a relay as deployed:
-//! the sessions are tills of many merchants (`--tills` each), webhooks arrive at a steady
-//! `--rate` for random merchants, and each reaches only that merchant's tills.
+//! Those latency scenarios are the worst case: every session is a merchant-scope terminal
+//! of one merchant, so each webhook fans out to all of them (the merchant-wide broadcast).
+//! The "spread" scenarios are a relay as deployed for many small shops: each merchant's
+//! till terminal (`--tills` sessions of it) gets its payments' events, webhooks arrive at a
+//! steady `--rate` for merchants in a fixed permutation. The "chain" scenarios are one
+//! merchant with `N` tills, each its own terminal and session, plus `--wide` merchant-scope
+//! sessions (back offices): each webhook is one till's payment, routed to that till and to
+//! the merchant-wide sessions only; till and merchant-wide latencies are reported apart.
+//!
+//! `--terminals N` measures the relay's memory at start with N terminals registered and no
+//! session, against none.
 //!
 //! Options (after `--`): `--idle N`, `--latency N,M`, `--redis N,M`, `--events K`,
 //! `--spread N,M`, `--tills T`, `--rate R`, `--spread-events K`, `--redis-spread N,M`,
+//! `--chain N,M`, `--redis-chain N,M`, `--wide W`, `--chain-events K`, `--terminals N,M`,
 //! `--clients C` (a list may be empty: `--redis ''`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -28,7 +36,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use paydesk_protocol::signature;
-use paydesk_protocol::wire;
+use paydesk_protocol::wire::{self, Scope};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 
@@ -86,58 +94,148 @@ struct Relay {
     _dir: Arc<tempfile::TempDir>,
 }
 
+/// A session's kind, as the clients tag their latencies: a till, or merchant-wide.
+const TILL: char = 't';
+const WIDE: char = 'm';
+
+/// One line of a client's plan: a terminal key, how many sessions to open with it, and
+/// which kind they are.
+#[derive(Clone)]
+struct PlanLine {
+    key: String,
+    sessions: usize,
+    kind: char,
+}
+
 /// The merchants and terminal keys shared by every relay of a scenario, and which client
 /// process holds how many sessions on which key.
 struct Terminals {
     dir: Arc<tempfile::TempDir>,
     merchants: Vec<String>,
-    /// Per client process: (terminal key, sessions to open with it).
-    plans: Vec<Vec<(String, usize)>>,
+    /// The till terminal ids webhooks are routed to (spread: one per merchant; chain: one
+    /// per till).
+    till_ids: Vec<String>,
+    plans: Vec<Vec<PlanLine>>,
 }
 
 impl Terminals {
-    /// One merchant; `sessions` spread over `procs` client processes, one key each.
+    /// One merchant; `sessions` merchant-scope sessions spread over `procs` client
+    /// processes, one key each: every webhook reaches every session.
     fn one_merchant(sessions: usize, procs: usize) -> Terminals {
         let mut store = paydesk_relay::TerminalStore::default();
         let plans = (0..procs)
             .map(|i| {
-                let key = store.add("bench", &format!("till-{i}"), 0).unwrap();
+                let t = store
+                    .add_with("bench", &format!("office-{i}"), Scope::Merchant, 0)
+                    .unwrap();
                 let share = sessions / procs + usize::from(i < sessions % procs);
-                vec![(key.expose().to_owned(), share)]
+                vec![PlanLine {
+                    key: t.key.expose().to_owned(),
+                    sessions: share,
+                    kind: WIDE,
+                }]
             })
             .collect();
-        Terminals::save(store, vec!["bench".to_owned()], plans)
+        Terminals::save(store, vec!["bench".to_owned()], Vec::new(), plans)
     }
 
-    /// `merchants` merchants of `tills` sessions each; merchant j's tills sit in client
-    /// process j % procs.
+    /// `merchants` merchants of one till terminal each, held by `tills` sessions; merchant
+    /// j's sit in client process j % procs.
     fn spread(merchants: usize, tills: usize, procs: usize) -> Terminals {
         let mut store = paydesk_relay::TerminalStore::default();
         let mut plans = vec![Vec::new(); procs];
         let names: Vec<String> = (0..merchants).map(|j| format!("m{j}")).collect();
+        let mut ids = Vec::new();
         for (j, m) in names.iter().enumerate() {
-            let key = store.add(m, "till", 0).unwrap();
-            plans[j % procs].push((key.expose().to_owned(), tills));
+            let t = store.add_with(m, "till", Scope::Till, 0).unwrap();
+            ids.push(t.id);
+            plans[j % procs].push(PlanLine {
+                key: t.key.expose().to_owned(),
+                sessions: tills,
+                kind: TILL,
+            });
         }
-        Terminals::save(store, names, plans)
+        Terminals::save(store, names, ids, plans)
+    }
+
+    /// One merchant with `tills` till terminals (a session each) and `wide` merchant-scope
+    /// ones, spread over `procs` client processes.
+    fn chain(tills: usize, wide: usize, procs: usize) -> Terminals {
+        let mut store = paydesk_relay::TerminalStore::default();
+        let mut plans = vec![Vec::new(); procs];
+        let mut ids = Vec::with_capacity(tills);
+        for i in 0..tills {
+            let t = store
+                .add_with(
+                    "chain",
+                    &format!("store-{}-till-{}", i / 4, i % 4),
+                    Scope::Till,
+                    0,
+                )
+                .unwrap();
+            ids.push(t.id);
+            plans[i % procs].push(PlanLine {
+                key: t.key.expose().to_owned(),
+                sessions: 1,
+                kind: TILL,
+            });
+        }
+        for i in 0..wide {
+            let t = store
+                .add_with("chain", &format!("office-{i}"), Scope::Merchant, 0)
+                .unwrap();
+            plans[i % procs].push(PlanLine {
+                key: t.key.expose().to_owned(),
+                sessions: 1,
+                kind: WIDE,
+            });
+        }
+        Terminals::save(store, vec!["chain".to_owned()], ids, plans)
+    }
+
+    /// `n` till terminals of one merchant and no session (memory at start).
+    fn registered(n: usize) -> Terminals {
+        let mut store = paydesk_relay::TerminalStore::default();
+        for i in 0..n {
+            store
+                .add_with(
+                    "chain",
+                    &format!("store-{}-till-{}", i / 4, i % 4),
+                    Scope::Till,
+                    0,
+                )
+                .unwrap();
+        }
+        Terminals::save(store, vec!["chain".to_owned()], Vec::new(), Vec::new())
     }
 
     fn save(
         store: paydesk_relay::TerminalStore,
         merchants: Vec<String>,
-        plans: Vec<Vec<(String, usize)>>,
+        till_ids: Vec<String>,
+        plans: Vec<Vec<PlanLine>>,
     ) -> Terminals {
         let dir = tempfile::tempdir().unwrap();
         store.save(&dir.path().join("terminals.toml")).unwrap();
         Terminals {
             dir: Arc::new(dir),
             merchants,
+            till_ids,
             plans,
         }
     }
 
     fn sessions(&self) -> usize {
-        self.plans.iter().flatten().map(|(_, n)| n).sum()
+        self.plans.iter().flatten().map(|l| l.sessions).sum()
+    }
+
+    fn sessions_of(&self, kind: char) -> usize {
+        self.plans
+            .iter()
+            .flatten()
+            .filter(|l| l.kind == kind)
+            .map(|l| l.sessions)
+            .sum()
     }
 }
 
@@ -264,10 +362,16 @@ impl Clients {
     async fn start(relays: &[&Relay], terminals: &Terminals) -> Clients {
         let (tx, lines) = tokio::sync::mpsc::channel(1024);
         let mut children = Vec::new();
-        let procs = terminals.plans.len();
+        let procs = terminals.plans.iter().filter(|p| !p.is_empty()).count();
         for (i, plan) in terminals.plans.iter().enumerate() {
+            if plan.is_empty() {
+                continue;
+            }
             let plan_file = terminals.dir.path().join(format!("client-{i}.plan"));
-            let lines: String = plan.iter().map(|(k, n)| format!("{k} {n}\n")).collect();
+            let lines: String = plan
+                .iter()
+                .map(|l| format!("{} {} {}\n", l.key, l.sessions, l.kind))
+                .collect();
             std::fs::write(&plan_file, lines).unwrap();
             let mut child = Command::new(std::env::current_exe().unwrap())
                 .arg("client")
@@ -313,28 +417,43 @@ impl Clients {
         c
     }
 
-    /// Closes the clients' stdin; each prints its latencies (µs) and exits.
-    async fn finish(mut self) -> (Vec<u64>, u64) {
+    /// Closes the clients' stdin; each prints its latencies (µs) by session kind and
+    /// exits.
+    async fn finish(mut self) -> Latencies {
         // Dropping the pipe is what closes it (shutdown only flushes).
         let children: Vec<Child> = self.procs.drain(..).map(|(c, _stdin)| c).collect();
-        let mut lat = Vec::new();
+        let mut lat = Latencies::default();
         let mut done = 0;
         while done < children.len() {
             let Some(l) = self.lines.recv().await else {
                 break;
             };
             if let Some(rest) = l.strip_prefix("lat ") {
-                lat.extend(rest.split(' ').filter_map(|v| v.parse::<u64>().ok()));
+                let (kind, values) = rest.split_once(' ').unwrap_or((rest, ""));
+                let into = if kind == "m" {
+                    &mut lat.wide
+                } else {
+                    &mut lat.till
+                };
+                into.extend(values.split(' ').filter_map(|v| v.parse::<u64>().ok()));
             } else if l.starts_with("done") {
                 done += 1;
             }
         }
-        let n = lat.len() as u64;
         for mut child in children {
             let _ = child.wait().await;
         }
-        (lat, n)
+        lat.till.sort_unstable();
+        lat.wide.sort_unstable();
+        lat
     }
+}
+
+/// Webhook-to-push latencies (µs, sorted) seen by till and by merchant-wide sessions.
+#[derive(Default)]
+struct Latencies {
+    till: Vec<u64>,
+    wide: Vec<u64>,
 }
 
 /// How webhooks are sent: one at a time with a pause after each, or at a steady rate.
@@ -344,8 +463,14 @@ enum Pace {
     PerSecond(u32),
 }
 
-/// Posts `events` signed webhooks to `relay`, event i for merchant `merchant(i)`.
-async fn post_events(relay: &Relay, events: usize, pace: Pace, merchant: impl Fn(usize) -> String) {
+/// Posts `events` signed webhooks to `relay`, event i for merchant and till `target(i)`
+/// (a payment the till created: its id in the metadata).
+async fn post_events(
+    relay: &Relay,
+    events: usize,
+    pace: Pace,
+    target: impl Fn(usize) -> (String, Option<String>),
+) {
     let http = reqwest::Client::new();
     let mut ticks = match pace {
         Pace::PerSecond(r) => Some(tokio::time::interval(Duration::from_secs_f64(
@@ -357,13 +482,17 @@ async fn post_events(relay: &Relay, events: usize, pace: Pace, merchant: impl Fn
         if let Some(t) = ticks.as_mut() {
             t.tick().await;
         }
+        let (merchant, till) = target(i);
+        let metadata = till
+            .map(|t| format!(r#","metadata":{{"{}":"{t}"}}"#, wire::TILL_METADATA_KEY))
+            .unwrap_or_default();
         let sent = now_ns();
         let body = format!(
-            r#"{{"id":"evt_bench_{sent}_{i}","type":"payment.captured","created":1700000000,"data":{{"object":{{"id":"pay_{i}","amount":1250,"currency":"USD","status":"succeeded","captured":true,"description":"bench-{sent}"}}}}}}"#
+            r#"{{"id":"evt_bench_{sent}_{i}","type":"payment.captured","created":1700000000,"data":{{"object":{{"id":"pay_{i}","amount":1250,"currency":"USD","status":"succeeded","captured":true,"description":"bench-{sent}"{metadata}}}}}}}"#
         );
         let t = (sent / 1_000_000_000) as i64;
         let res = http
-            .post(format!("{}/webhooks/{}", relay.url, merchant(i)))
+            .post(format!("{}/webhooks/{merchant}", relay.url))
             .header(
                 signature::HEADER,
                 signature::sign(SECRET.as_bytes(), t, body.as_bytes()),
@@ -410,6 +539,11 @@ async fn coordinator(args: Vec<String>) {
     let tills: usize = num(&args, "--tills", 5);
     let rate: u32 = num(&args, "--rate", 200);
     let spread_events: usize = num(&args, "--spread-events", 4000);
+    let chain = list("--chain", "10000");
+    let redis_chain = list("--redis-chain", "");
+    let wide: usize = num(&args, "--wide", 10);
+    let chain_events: usize = num(&args, "--chain-events", 4000);
+    let registered = list("--terminals", "");
 
     println!("relay benchmark: {} cores", num_cpus());
     let mut rows = Vec::new();
@@ -433,31 +567,62 @@ async fn coordinator(args: Vec<String>) {
         let _ = clients.finish().await;
         relay.stop().await;
     }
+    if !registered.is_empty() {
+        let empty = Relay::start(&Terminals::registered(0), None).await;
+        let base = empty.rss_kib();
+        empty.stop().await;
+        for &n in &registered {
+            let relay = Relay::start(&Terminals::registered(n), None).await;
+            let rss = relay.rss_kib();
+            relay.stop().await;
+            rows.push(format!(
+                "| terminals registered, no session | {n} | {base} KiB (none) | {rss} KiB | {:.0} bytes a terminal | | | | |",
+                rss.saturating_sub(base) as f64 * 1024.0 / n as f64
+            ));
+            println!("{}", rows.last().unwrap());
+        }
+    }
     // Far enough apart that one event's fan-out never queues behind the previous one.
     let broadcast_gap =
         |n: usize| Pace::Gap(Duration::from_millis(if n >= 5000 { 1000 } else { 200 }));
     let scenarios = latency
         .iter()
-        .map(|&n| ("latency, one merchant", false, n, 0))
-        .chain(
-            redis_latency
-                .iter()
-                .map(|&n| ("latency, one merchant, redis, 2 instances", true, n, 0)),
-        )
-        .chain(spread.iter().map(|&n| ("spread", false, n, tills)))
+        .map(|&n| {
+            (
+                "latency, one merchant, merchant-wide",
+                false,
+                n,
+                Shape::Broadcast,
+            )
+        })
+        .chain(redis_latency.iter().map(|&n| {
+            (
+                "latency, one merchant, merchant-wide, redis, 2 instances",
+                true,
+                n,
+                Shape::Broadcast,
+            )
+        }))
+        .chain(spread.iter().map(|&n| ("spread", false, n, Shape::Spread)))
         .chain(
             redis_spread
                 .iter()
-                .map(|&n| ("spread, redis, 2 instances", true, n, tills)),
+                .map(|&n| ("spread, redis, 2 instances", true, n, Shape::Spread)),
+        )
+        .chain(chain.iter().map(|&n| ("chain", false, n, Shape::Chain)))
+        .chain(
+            redis_chain
+                .iter()
+                .map(|&n| ("chain, redis, 2 instances", true, n, Shape::Chain)),
         );
-    for (name, two_on_redis, n, tills) in scenarios.collect::<Vec<_>>() {
-        let terminals = if tills == 0 {
-            Terminals::one_merchant(n, procs)
-        } else {
-            Terminals::spread(n.div_ceil(tills), tills, procs)
+    for (name, two_on_redis, n, shape) in scenarios.collect::<Vec<_>>() {
+        let terminals = match shape {
+            Shape::Broadcast => Terminals::one_merchant(n, procs),
+            Shape::Spread => Terminals::spread(n.div_ceil(tills), tills, procs),
+            Shape::Chain => Terminals::chain(n, wide, procs),
         };
-        // With Redis: two instances, webhooks go to the first, half the tills sit on the
-        // second, so every push to those crosses Redis.
+        // With Redis: two instances, webhooks go to the first, half the sessions sit on
+        // the second, so every push to those crosses Redis.
         let redis = if two_on_redis {
             Some(redis_server().await)
         } else {
@@ -469,26 +634,67 @@ async fn coordinator(args: Vec<String>) {
             relays.push(Relay::start(&terminals, url).await);
         }
         let refs: Vec<&Relay> = relays.iter().collect();
-        let row = if tills == 0 {
-            latency_run(name, &refs, &terminals, events, broadcast_gap(n), |_| {
-                "bench".into()
-            })
-            .await
-        } else {
-            let m = terminals.merchants.len();
-            let label = format!("{name}: {m} merchants × {tills} tills, {rate} webhooks/s");
-            // A fixed permutation of the merchants (a stride near m / φ, coprime with m):
-            // every one gets events, and consecutive events land far apart.
-            let stride = (m * 618 / 1000..m).find(|s| gcd(*s, m) == 1).unwrap_or(1);
-            latency_run(
-                &label,
-                &refs,
-                &terminals,
-                spread_events,
-                Pace::PerSecond(rate),
-                move |i| format!("m{}", (i * stride) % m),
-            )
-            .await
+        let row = match shape {
+            Shape::Broadcast => {
+                let want = Want {
+                    till: 0,
+                    wide: (n * events) as u64,
+                };
+                latency_run(
+                    name,
+                    &refs,
+                    &terminals,
+                    events,
+                    broadcast_gap(n),
+                    want,
+                    |_| ("bench".into(), None),
+                )
+                .await
+            }
+            Shape::Spread => {
+                let m = terminals.merchants.len();
+                let label = format!("{name}: {m} merchants × {tills} tills, {rate} webhooks/s");
+                let stride = permutation_stride(m);
+                let ids = terminals.till_ids.clone();
+                let want = Want {
+                    till: (tills * spread_events) as u64,
+                    wide: 0,
+                };
+                latency_run(
+                    &label,
+                    &refs,
+                    &terminals,
+                    spread_events,
+                    Pace::PerSecond(rate),
+                    want,
+                    move |i| {
+                        let j = (i * stride) % m;
+                        (format!("m{j}"), Some(ids[j].clone()))
+                    },
+                )
+                .await
+            }
+            Shape::Chain => {
+                let label = format!(
+                    "{name}: 1 merchant, {n} tills + {wide} merchant-wide, {rate} webhooks/s"
+                );
+                let stride = permutation_stride(n);
+                let ids = terminals.till_ids.clone();
+                let want = Want {
+                    till: chain_events as u64,
+                    wide: (wide * chain_events) as u64,
+                };
+                latency_run(
+                    &label,
+                    &refs,
+                    &terminals,
+                    chain_events,
+                    Pace::PerSecond(rate),
+                    want,
+                    move |i| ("chain".into(), Some(ids[(i * stride) % n].clone())),
+                )
+                .await
+            }
         };
         rows.push(row);
         println!("{}", rows.last().unwrap());
@@ -504,6 +710,27 @@ async fn coordinator(args: Vec<String>) {
     }
 }
 
+/// The load shapes (see the module docs).
+#[derive(Clone, Copy)]
+enum Shape {
+    Broadcast,
+    Spread,
+    Chain,
+}
+
+/// Pushes a run must deliver, to tills and to merchant-wide sessions.
+#[derive(Clone, Copy)]
+struct Want {
+    till: u64,
+    wide: u64,
+}
+
+/// A fixed permutation of `m` targets (a stride near m / φ, coprime with m): every one
+/// gets events, and consecutive events land far apart.
+fn permutation_stride(m: usize) -> usize {
+    (m * 618 / 1000..m).find(|s| gcd(*s, m) == 1).unwrap_or(1)
+}
+
 fn gcd(a: usize, b: usize) -> usize {
     if b == 0 {
         a
@@ -513,18 +740,19 @@ fn gcd(a: usize, b: usize) -> usize {
 }
 
 /// Holds the sessions of `terminals` over `relays`, posts `events` webhooks to the first
-/// relay (event i for merchant `merchant(i)`), and reports webhook-to-push latency, CPU
-/// per push, and whether every till got exactly its merchant's events.
+/// relay (event i for the merchant and till `target(i)`), and reports webhook-to-push
+/// latency (tills and merchant-wide sessions apart), CPU per push, and whether every
+/// session got exactly the pushes routed to it.
 async fn latency_run(
     name: &str,
     relays: &[&Relay],
     terminals: &Terminals,
     events: usize,
     pace: Pace,
-    merchant: impl Fn(usize) -> String,
+    want: Want,
+    target: impl Fn(usize) -> (String, Option<String>),
 ) -> String {
     let n = terminals.sessions();
-    let per_merchant = n / terminals.merchants.len();
     let base: u64 = relays.iter().map(|r| r.rss_kib()).sum();
     let clients = Clients::start(relays, terminals).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -533,25 +761,47 @@ async fn latency_run(
     let (cpu0, user0) = (relay_cpu(), relay_user());
     let clients_cpu0: u64 = clients.pids.iter().map(|p| cpu_ms(*p)).sum();
     let t0 = Instant::now();
-    post_events(relays[0], events, pace, merchant).await;
+    post_events(relays[0], events, pace, target).await;
     let posting_s = t0.elapsed().as_secs_f64();
     // The last event's deliveries: give them a moment before the clients report.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (cpu, user) = (relay_cpu() - cpu0, relay_user() - user0);
     let clients_cpu = clients.pids.iter().map(|p| cpu_ms(*p)).sum::<u64>() - clients_cpu0;
     let rss: u64 = relays.iter().map(|r| r.rss_kib()).sum();
-    let (mut lat, got) = clients.finish().await;
-    lat.sort_unstable();
-    let want = (per_merchant * events) as u64;
+    let lat = clients.finish().await;
+    let pushes = (want.till + want.wide).max(1);
+    let mut got = Vec::new();
+    let mut p50 = Vec::new();
+    let mut p99 = Vec::new();
+    for (label, lat, want, sessions) in [
+        ("tills", &lat.till, want.till, terminals.sessions_of(TILL)),
+        (
+            "merchant-wide",
+            &lat.wide,
+            want.wide,
+            terminals.sessions_of(WIDE),
+        ),
+    ] {
+        if want == 0 && lat.is_empty() && sessions == 0 {
+            continue;
+        }
+        got.push(format!("{label} {}/{want}", lat.len()));
+        p50.push(format!("{label} {:.2} ms", pct(lat, 0.50)));
+        p99.push(format!(
+            "{label} **{:.2} ms** (max {:.2})",
+            pct(lat, 0.99),
+            pct(lat, 1.0)
+        ));
+    }
     format!(
-        "| {name} | {n} | {base} KiB | {rss} KiB | {:.1} KiB | | {events} events in {posting_s:.1} s, {got}/{want} pushes; CPU per push: relay {:.1} µs ({:.1} user), clients {:.1} µs | p50 {:.2} ms | p99 {:.2} ms (max {:.2}) |",
+        "| {name} | {n} | {base} KiB | {rss} KiB | {:.1} KiB | | {events} events in {posting_s:.1} s, pushes {}; CPU per push: relay {:.1} µs ({:.1} user), clients {:.1} µs | {} | {} |",
         (rss.saturating_sub(base)) as f64 / n as f64,
-        cpu as f64 * 1000.0 / want as f64,
-        user as f64 * 1000.0 / want as f64,
-        clients_cpu as f64 * 1000.0 / want as f64,
-        pct(&lat, 0.50),
-        pct(&lat, 0.99),
-        pct(&lat, 1.0),
+        got.join(", "),
+        cpu as f64 * 1000.0 / pushes as f64,
+        user as f64 * 1000.0 / pushes as f64,
+        clients_cpu as f64 * 1000.0 / pushes as f64,
+        p50.join(" · "),
+        p99.join(" · "),
     )
 }
 
@@ -582,13 +832,14 @@ fn num_cpus() -> usize {
 async fn client(args: Vec<String>) {
     let url = arg(&args, "--url").unwrap();
     let source: std::net::IpAddr = arg(&args, "--source").unwrap().parse().unwrap();
-    // One line per terminal key: "<key> <sessions>".
-    let plan: Vec<(String, usize)> = std::fs::read_to_string(arg(&args, "--plan").unwrap())
+    // One line per terminal key: "<key> <sessions> <kind>".
+    let plan: Vec<(String, usize, char)> = std::fs::read_to_string(arg(&args, "--plan").unwrap())
         .unwrap()
         .lines()
         .filter_map(|l| {
-            let (k, n) = l.split_once(' ')?;
-            Some((k.to_owned(), n.parse().ok()?))
+            let mut f = l.split(' ');
+            let (k, n, kind) = (f.next()?, f.next()?, f.next()?);
+            Some((k.to_owned(), n.parse().ok()?, kind.chars().next()?))
         })
         .collect();
     let addr: std::net::SocketAddr = url.trim_start_matches("http://").parse().unwrap();
@@ -597,7 +848,10 @@ async fn client(args: Vec<String>) {
         .pool_max_idle_per_host(64)
         .build()
         .unwrap();
-    let latencies = Arc::new(Mutex::new(Vec::<u64>::new()));
+    // Per session kind (till, merchant-wide).
+    let latencies = Arc::new(Mutex::new(
+        std::collections::BTreeMap::<char, Vec<u64>>::new(),
+    ));
     let open = Arc::new(AtomicU64::new(0));
     let stop = tokio_util::sync::CancellationToken::new();
     let local = tokio::task::LocalSet::new();
@@ -607,8 +861,8 @@ async fn client(args: Vec<String>) {
             let mut connecting = Vec::new();
             let keys = plan
                 .iter()
-                .flat_map(|(k, n)| std::iter::repeat_n(k.clone(), *n));
-            for key in keys {
+                .flat_map(|(k, n, kind)| std::iter::repeat_n((k.clone(), *kind), *n));
+            for (key, kind) in keys {
                 let permit = sem.clone().acquire_owned().await.unwrap();
                 let (http, lat, open, stop) =
                     (http.clone(), latencies.clone(), open.clone(), stop.clone());
@@ -623,7 +877,7 @@ async fn client(args: Vec<String>) {
                     };
                     drop(permit);
                     open.fetch_add(1, Ordering::Relaxed);
-                    hold(ws, lat, stop).await;
+                    hold(ws, kind, lat, stop).await;
                 }));
             }
             // Wait until every session has its hello.
@@ -640,9 +894,11 @@ async fn client(args: Vec<String>) {
         })
         .await;
     let lat = latencies.lock().unwrap();
-    for chunk in lat.chunks(1000) {
-        let line: Vec<String> = chunk.iter().map(u64::to_string).collect();
-        println!("lat {}", line.join(" "));
+    for (kind, values) in lat.iter() {
+        for chunk in values.chunks(1000) {
+            let line: Vec<String> = chunk.iter().map(u64::to_string).collect();
+            println!("lat {kind} {}", line.join(" "));
+        }
     }
     println!("done");
 }
@@ -759,8 +1015,13 @@ fn frame(b: &[u8]) -> Option<(u8, usize, usize)> {
     (b.len() >= start + len).then_some((opcode, start, start + len))
 }
 
-/// Holds a session: answers pings, timestamps events.
-async fn hold(mut ws: RawWs, lat: Arc<Mutex<Vec<u64>>>, stop: tokio_util::sync::CancellationToken) {
+/// Holds a session: answers pings, timestamps events (under its kind).
+async fn hold(
+    mut ws: RawWs,
+    kind: char,
+    lat: Arc<Mutex<std::collections::BTreeMap<char, Vec<u64>>>>,
+    stop: tokio_util::sync::CancellationToken,
+) {
     loop {
         let msg = tokio::select! {
             _ = stop.cancelled() => return,
@@ -775,7 +1036,7 @@ async fn hold(mut ws: RawWs, lat: Arc<Mutex<Vec<u64>>>, stop: tokio_util::sync::
                 .collect();
             if let Ok(sent) = digits.parse::<u128>() {
                 let us = now_ns().saturating_sub(sent) / 1000;
-                lat.lock().unwrap().push(us as u64);
+                lat.lock().unwrap().entry(kind).or_default().push(us as u64);
             }
         } else if find(&t, br#""type":"ping""#).is_some() {
             let seq: String = find(&t, br#""seq":"#)

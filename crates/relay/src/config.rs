@@ -10,10 +10,12 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use paydesk_protocol::wire::Scope;
 use paydesk_protocol::Secret;
 use serde::Deserialize;
 
-use crate::terminals::{hash_key, KeyHash, TerminalRecord, TerminalStore};
+use crate::terminals::{hash_key, KeyHash, TerminalRecord, Terminals, TerminalsBuilder};
+pub use crate::tls::TlsFiles;
 
 /// Which event-stream backend holds events, offsets, tickets and replay memory.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,8 +69,16 @@ pub struct RelayConfig {
     pub max_http_connections: usize,
     /// Messages queued for one session beyond which it is closed as a slow consumer (4001).
     pub send_queue: usize,
-    /// Per-merchant fan-out ring; a session lagging further behind is a slow consumer.
+    /// Per-merchant fan-out ring for merchant-scope sessions; a session lagging further
+    /// behind is a slow consumer.
     pub fanout_capacity: usize,
+    /// Per-till fan-out ring (a till gets only its own payments' events).
+    pub till_fanout_capacity: usize,
+    /// Payments per merchant whose till the in-memory backend remembers, to route their
+    /// refunds (a refund names only its payment).
+    pub route_memory_payments: usize,
+    /// How long the Redis backend remembers a payment's till.
+    pub route_memory_ttl: Duration,
     pub ws_read_buffer: usize,
     pub ws_max_message: usize,
     /// How long a closing session may take to flush its close frame.
@@ -78,6 +88,8 @@ pub struct RelayConfig {
     pub max_outstanding_tickets: usize,
     /// Take the client address from the last `X-Forwarded-For` entry (behind a proxy).
     pub trust_forwarded_for: bool,
+    /// Terminate TLS here (certificate chain and key PEM files, re-read on SIGHUP).
+    pub tls: Option<TlsFiles>,
 }
 
 impl RelayConfig {
@@ -104,6 +116,9 @@ impl RelayConfig {
             max_http_connections: 1_500,
             send_queue: 64,
             fanout_capacity: 128,
+            till_fanout_capacity: 8,
+            route_memory_payments: 10_000,
+            route_memory_ttl: Duration::from_secs(30 * 24 * 3600),
             ws_read_buffer: 1024,
             ws_max_message: 4096,
             close_timeout: Duration::from_secs(2),
@@ -117,6 +132,7 @@ impl RelayConfig {
             },
             max_outstanding_tickets: 100_000,
             trust_forwarded_for: false,
+            tls: None,
         }
     }
 
@@ -140,19 +156,29 @@ impl RelayConfig {
         self
     }
 
-    /// Registers a terminal by its key; only the key's hash is kept.
+    /// Registers a till-scope terminal by its key; only the key's hash is kept. Its id is
+    /// derived from the hash ([`crate::terminals::derived_terminal_id`]).
     pub fn terminal(self, merchant: &str, name: &str, key: &Secret) -> Self {
-        self.terminal_hash(merchant, name, hash_key(key))
+        self.terminal_scoped(merchant, name, key, Scope::Till)
     }
 
-    /// Registers a terminal by a key hash (as stored in the terminals file).
+    /// Registers a terminal of the given scope by its key.
+    pub fn terminal_scoped(
+        mut self,
+        merchant: &str,
+        name: &str,
+        key: &Secret,
+        scope: Scope,
+    ) -> Self {
+        self.terminals
+            .push(TerminalRecord::new(merchant, name, hash_key(key), scope));
+        self
+    }
+
+    /// Registers a till-scope terminal by a key hash (as stored in the terminals file).
     pub fn terminal_hash(mut self, merchant: &str, name: &str, key_hash: KeyHash) -> Self {
-        self.terminals.push(TerminalRecord {
-            merchant: merchant.to_owned(),
-            name: name.to_owned(),
-            key_sha256: key_hash,
-            created_unix: 0,
-        });
+        self.terminals
+            .push(TerminalRecord::new(merchant, name, key_hash, Scope::Till));
         self
     }
 
@@ -190,6 +216,15 @@ impl RelayConfig {
             (self.history_max_events == 0, "history max_events is 0"),
             (self.send_queue == 0, "send_queue is 0"),
             (self.fanout_capacity == 0, "fanout_capacity is 0"),
+            (self.till_fanout_capacity == 0, "till_fanout_capacity is 0"),
+            (
+                self.route_memory_payments == 0,
+                "routing payments_per_merchant is 0",
+            ),
+            (
+                self.route_memory_ttl.is_zero(),
+                "routing payment_ttl_secs is 0",
+            ),
             (self.max_connections == 0, "max_connections is 0"),
             (
                 self.ws_read_buffer == 0 || self.ws_read_buffer > 8192,
@@ -235,14 +270,47 @@ impl RelayConfig {
         Ok(())
     }
 
-    /// The terminals in force: those registered in code plus those of the terminals file.
-    pub fn all_terminals(&self) -> Result<Vec<TerminalRecord>, ConfigError> {
-        let mut all = self.terminals.clone();
-        if let Some(path) = &self.terminals_file {
-            all.extend(TerminalStore::load_or_empty(path)?.terminals);
+    /// The terminals in force: those registered in code plus those of the terminals file,
+    /// indexed. The records are dropped once indexed: only the index stays in memory.
+    pub fn load_terminals(&self) -> Result<Terminals, ConfigError> {
+        self.check_terminals(&self.terminals)?;
+        let mut index = CheckedBuilder {
+            config: self,
+            inner: TerminalsBuilder::default(),
+        };
+        for t in &self.terminals {
+            index.inner.push(t.clone()).map_err(ConfigError::Invalid)?;
         }
-        self.check_terminals(&all)?;
-        Ok(all)
+        if let Some(path) = &self.terminals_file {
+            crate::terminals::read_file(path, &mut index)?;
+        }
+        index.inner.finish().map_err(ConfigError::Invalid)
+    }
+}
+
+/// Indexes terminals straight from the file, refusing any of an unknown merchant.
+struct CheckedBuilder<'a> {
+    config: &'a RelayConfig,
+    inner: TerminalsBuilder,
+}
+
+impl crate::terminals::Sink for CheckedBuilder<'_> {
+    fn push(&mut self, record: TerminalRecord) -> Result<(), String> {
+        if !self.config.merchants.contains_key(&record.merchant) {
+            return Err(format!(
+                "terminal '{}' belongs to unknown merchant '{}'",
+                record.name, record.merchant
+            ));
+        }
+        self.inner.push(record)
+    }
+
+    fn clear(&mut self) {
+        self.inner = TerminalsBuilder::default();
+        for t in &self.config.terminals {
+            // Checked already when first pushed.
+            let _ = self.inner.push(t.clone());
+        }
     }
 }
 
@@ -269,6 +337,8 @@ pub enum ConfigError {
     Invalid(String),
     #[error(transparent)]
     Terminals(#[from] crate::terminals::TerminalsError),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// The TOML file, as written by an operator. Every field is optional.
@@ -287,8 +357,31 @@ pub struct FileConfig {
     pub backend: BackendSection,
     #[serde(default)]
     pub trust_forwarded_for: Option<bool>,
+    #[serde(default)]
+    pub routing: RoutingSection,
+    #[serde(default)]
+    pub tls: Option<TlsSection>,
     #[serde(default, rename = "merchant")]
     pub merchants: Vec<MerchantSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingSection {
+    /// In-memory backend: payments per merchant whose till is remembered (for refunds).
+    pub payments_per_merchant: Option<usize>,
+    /// Redis backend: how long a payment's till is remembered.
+    pub payment_ttl_secs: Option<u64>,
+}
+
+/// `[tls]`: terminate TLS in the relay (no reverse proxy).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    /// PEM: the server certificate first, then its intermediates.
+    pub cert_file: Option<PathBuf>,
+    /// PEM: the private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -312,6 +405,7 @@ pub struct LimitsSection {
     pub max_http_connections: Option<usize>,
     pub send_queue: Option<usize>,
     pub fanout_capacity: Option<usize>,
+    pub till_fanout_capacity: Option<usize>,
     pub webhook_body_bytes: Option<usize>,
     pub ws_read_buffer_bytes: Option<usize>,
     pub ws_max_message_bytes: Option<usize>,
@@ -460,6 +554,36 @@ impl LoadedConfig {
         if let Some(v) = l.fanout_capacity {
             c.fanout_capacity = v;
         }
+        if let Some(v) = l.till_fanout_capacity {
+            c.till_fanout_capacity = v;
+        }
+        if let Some(v) = file.routing.payments_per_merchant {
+            c.route_memory_payments = v;
+        }
+        if let Some(v) = file.routing.payment_ttl_secs {
+            c.route_memory_ttl = secs(v);
+        }
+        let tls_section = file.tls.as_ref();
+        let cert = env
+            .var("PAYDESK_RELAY_TLS_CERT_FILE")
+            .map(PathBuf::from)
+            .or_else(|| tls_section.and_then(|t| t.cert_file.clone()));
+        let key = env
+            .var("PAYDESK_RELAY_TLS_KEY_FILE")
+            .map(PathBuf::from)
+            .or_else(|| tls_section.and_then(|t| t.key_file.clone()));
+        c.tls = match (cert, key) {
+            (None, None) => None,
+            (Some(cert_file), Some(key_file)) => Some(TlsFiles {
+                cert_file,
+                key_file,
+            }),
+            _ => {
+                return Err(ConfigError::Invalid(
+                    "tls needs both cert_file and key_file".into(),
+                ))
+            }
+        };
         if let Some(v) =
             env_parse(env, "PAYDESK_RELAY_WEBHOOK_BODY_BYTES")?.or(l.webhook_body_bytes)
         {
@@ -537,8 +661,12 @@ impl LoadedConfig {
 
         c.terminals_file = terminals_file.clone();
         c.validate()?;
-        // Read once now so a broken file stops the start with a clear error.
-        c.all_terminals()?;
+        // Read once now so a broken file stops the start with a clear error (the relay
+        // reads it again as it starts; this copy is dropped).
+        drop(c.load_terminals()?);
+        if let Some(files) = &c.tls {
+            crate::tls::load(files)?;
+        }
         Ok(LoadedConfig {
             listen,
             relay: c,

@@ -177,8 +177,9 @@ async fn issue_ticket(
     }
     let ticket = random_token();
     let grant = TicketGrant {
-        merchant: terminal.merchant.clone(),
-        terminal: terminal.name.clone(),
+        merchant: terminal.merchant.to_string(),
+        terminal: terminal.name.to_string(),
+        key_hash,
     };
     if let Err(e) = app
         .backend
@@ -298,6 +299,19 @@ async fn open_session(
             return Err(app.backend_failed(EP, &e));
         }
     };
+    // Bought with a key a reload has since removed or rotated: refused like any bad ticket.
+    let terminal = app
+        .terminals()
+        .by_key_hash(&grant.key_hash)
+        .filter(|t| *t.merchant == *grant.merchant);
+    let Some(terminal) = terminal else {
+        return Err(app.refuse(
+            EP,
+            StatusCode::UNAUTHORIZED,
+            "ticket_invalid",
+            "its key was revoked",
+        ));
+    };
     let c = &app.config;
     let largest_out = c.webhook_body_limit + 1024;
     let upgrade = upgrade
@@ -310,6 +324,7 @@ async fn open_session(
     let start = SessionStart {
         app: app.clone(),
         grant,
+        terminal,
         resume,
         peer,
         permit,

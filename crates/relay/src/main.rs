@@ -1,11 +1,13 @@
 //! `paydesk-relay`: the binary a merchant deploys. `serve` runs the relay from a TOML config
-//! (with `PAYDESK_RELAY_*` overrides); `terminal add|list|remove` manages terminal keys.
+//! (with `PAYDESK_RELAY_*` overrides); `terminal add|list|rotate|remove` manages terminal
+//! keys.
 
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context as _};
 use clap::{Args, Parser, Subcommand};
+use paydesk_protocol::wire::Scope;
 use paydesk_relay::config::{LoadedConfig, ProcessEnv};
 use paydesk_relay::TerminalStore;
 
@@ -49,11 +51,25 @@ enum TerminalAction {
         merchant: String,
         #[arg(long)]
         name: String,
+        /// `till`: the events of the payments it creates; `merchant`: every event of the
+        /// merchant (a back office or a monitor).
+        #[arg(long, default_value = "till", value_parser = parse_scope)]
+        scope: Scope,
         #[command(flatten)]
         file: StoreFile,
     },
-    /// Lists terminals (never keys).
+    /// Lists terminals (never keys): merchant, name, id, scope, created, rotated.
     List {
+        #[command(flatten)]
+        file: StoreFile,
+    },
+    /// Gives a terminal a new key (printed once) and keeps its id; after `kill -HUP` the
+    /// old key gets no tickets, its unused tickets are refused and its sessions close.
+    Rotate {
+        #[arg(long)]
+        merchant: String,
+        #[arg(long)]
+        name: String,
         #[command(flatten)]
         file: StoreFile,
     },
@@ -181,36 +197,73 @@ fn store_path(file: StoreFile) -> anyhow::Result<PathBuf> {
     bail!("no terminals file: pass --store FILE (or --config with terminals_file)")
 }
 
+fn parse_scope(s: &str) -> Result<Scope, String> {
+    s.parse()
+}
+
+fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
 fn terminal(action: TerminalAction) -> anyhow::Result<()> {
     match action {
         TerminalAction::Add {
             merchant,
             name,
+            scope,
             file,
         } => {
             let path = store_path(file)?;
             let mut s = TerminalStore::load_or_empty(&path)?;
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0);
-            let key = s.add(&merchant, &name, now)?;
+            let issued = s.add_with(&merchant, &name, scope, now_unix())?;
             s.save(&path)?;
             eprintln!(
-                "terminal '{name}' of merchant '{merchant}' added to {}.\n\
+                "terminal '{name}' of merchant '{merchant}' (id {}, scope {}) added to {}.\n\
                  Its key follows; it is shown only this once. `kill -HUP` the relay to load it.",
+                issued.id,
+                scope.as_str(),
                 path.display()
             );
             // The one place a key is ever printed: stdout, so it can be piped to the till.
-            println!("{}", key.expose());
+            println!("{}", issued.key.expose());
             Ok(())
         }
         TerminalAction::List { file } => {
             let path = store_path(file)?;
             let s = TerminalStore::load_or_empty(&path)?;
             for t in &s.terminals {
-                println!("{}\t{}\t{}", t.merchant, t.name, t.created_unix);
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    t.merchant,
+                    t.name,
+                    t.id,
+                    t.scope.as_str(),
+                    t.created_unix,
+                    t.rotated_unix
+                );
             }
+            Ok(())
+        }
+        TerminalAction::Rotate {
+            merchant,
+            name,
+            file,
+        } => {
+            let path = store_path(file)?;
+            let mut s = TerminalStore::load_or_empty(&path)?;
+            let issued = s.rotate(&merchant, &name, now_unix())?;
+            s.save(&path)?;
+            eprintln!(
+                "terminal '{name}' of merchant '{merchant}' (id {}) has a new key in {}.\n\
+                 It follows; it is shown only this once. Give it to the till, then `kill -HUP` \
+                 the relay: the old key stops working and its sessions are closed.",
+                issued.id,
+                path.display()
+            );
+            println!("{}", issued.key.expose());
             Ok(())
         }
         TerminalAction::Remove {

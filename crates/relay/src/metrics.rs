@@ -20,6 +20,8 @@ pub struct Metrics {
     pub sessions_total: AtomicU64,
     /// Webhook events accepted and stored.
     pub events_in: AtomicU64,
+    /// Webhook events whose id was stored already (acknowledged, not stored again).
+    pub duplicate_events: AtomicU64,
     /// Event messages handed to sessions (one per event per session, replays included).
     pub pushes_out: AtomicU64,
     pub tickets_issued: AtomicU64,
@@ -41,6 +43,7 @@ pub struct MetricsSnapshot {
     pub http_connections: i64,
     pub sessions_total: u64,
     pub events_in: u64,
+    pub duplicate_events: u64,
     pub pushes_out: u64,
     pub tickets_issued: u64,
     pub resumes: u64,
@@ -94,6 +97,7 @@ impl Metrics {
             http_connections: self.http_connections.load(Ordering::Relaxed),
             sessions_total: r(&self.sessions_total),
             events_in: r(&self.events_in),
+            duplicate_events: r(&self.duplicate_events),
             pushes_out: r(&self.pushes_out),
             tickets_issued: r(&self.tickets_issued),
             resumes: r(&self.resumes),
@@ -161,6 +165,12 @@ impl Metrics {
             "counter",
             "Webhook events verified and stored.",
             s.events_in.to_string(),
+        );
+        one(
+            "duplicate_events_total",
+            "counter",
+            "Webhook events already stored (a retry or a replay): acknowledged, not stored again.",
+            s.duplicate_events.to_string(),
         );
         one(
             "pushes_out_total",

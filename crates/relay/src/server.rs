@@ -1,5 +1,6 @@
-//! The accept loop and the shared state: one HTTP/1 connection task per socket (bounded
-//! header reads, a cap on open HTTP connections), graceful shutdown that closes every
+//! The accept loop and the shared state: one HTTP/1 connection task per socket (TLS first
+//! when the relay terminates it, bounded header reads, a cap on open HTTP connections),
+//! reloads on SIGHUP (terminals, certificate), graceful shutdown that closes every
 //! WebSocket with 1012 and waits for the tasks it owns.
 
 use std::future::Future;
@@ -12,6 +13,7 @@ use axum::extract::ConnectInfo;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -27,6 +29,7 @@ use crate::stream::memory::MemoryBackend;
 use crate::stream::redis::RedisBackend;
 use crate::stream::Backend;
 use crate::terminals::{KeyHash, Terminals};
+use crate::tls::Certificates;
 use crate::RelayError;
 
 /// Everything the handlers and sessions share.
@@ -34,8 +37,10 @@ pub struct AppState {
     pub config: RelayConfig,
     /// Swapped whole on reload; readers take a cheap `Arc` clone.
     terminals: RwLock<Arc<Terminals>>,
-    /// Bumped after every reload, so sessions of removed terminals close themselves.
+    /// Bumped after every reload, so sessions of removed or rotated keys close themselves.
     pub terminals_revision: watch::Sender<u64>,
+    /// The certificate, when the relay terminates TLS itself.
+    pub tls: Option<Arc<Certificates>>,
     pub backend: Arc<dyn Backend>,
     pub hub: Arc<Hub>,
     pub metrics: Arc<Metrics>,
@@ -56,7 +61,16 @@ pub struct Relay {
 impl Relay {
     pub async fn build(config: RelayConfig) -> Result<Relay, RelayError> {
         config.validate()?;
-        let hub = Arc::new(Hub::new(config.merchants.keys(), config.fanout_capacity));
+        let terminals = config.load_terminals()?;
+        let tls = match &config.tls {
+            Some(files) => Some(Certificates::load(files.clone()).map_err(ConfigError::from)?),
+            None => None,
+        };
+        let hub = Arc::new(Hub::new(
+            config.merchants.keys(),
+            config.fanout_capacity,
+            config.till_fanout_capacity,
+        ));
         let backend: Arc<dyn Backend> = match &config.backend {
             BackendConfig::Memory => Arc::new(MemoryBackend::new(
                 hub.clone(),
@@ -65,6 +79,7 @@ impl Relay {
                 config.history_max_age,
                 config.max_outstanding_tickets,
                 config.replay_max_entries,
+                config.route_memory_payments,
             )),
             BackendConfig::Redis { url } => Arc::new(
                 RedisBackend::connect(
@@ -73,14 +88,15 @@ impl Relay {
                     config.merchants.keys().cloned().collect(),
                     config.history_max_events,
                     config.history_max_age,
+                    config.route_memory_ttl,
                 )
                 .await?,
             ),
         };
-        let terminals = Terminals::new(&config.all_terminals()?);
         let state = AppState {
             terminals: RwLock::new(Arc::new(terminals)),
             terminals_revision: watch::channel(0).0,
+            tls,
             backend,
             hub,
             metrics: Arc::new(Metrics::default()),
@@ -100,6 +116,10 @@ impl Relay {
         self.state.metrics.clone()
     }
 
+    pub(crate) fn state(&self) -> Arc<AppState> {
+        self.state.clone()
+    }
+
     /// Serves until `shutdown` resolves; then stops accepting, closes sessions with 1012
     /// and waits (bounded) for every task it started.
     pub async fn serve(
@@ -110,13 +130,18 @@ impl Relay {
         let app = self.state;
         let router = crate::http::router(app.clone());
         let http_cap = Arc::new(Semaphore::new(app.config.max_http_connections));
+        let acceptor = match &app.tls {
+            Some(certs) => Some(certs.acceptor().map_err(ConfigError::from)?),
+            None => None,
+        };
         app.backend.start(app.cancel.clone(), &app.tracker);
         #[cfg(unix)]
-        if app.config.terminals_file.is_some() {
+        if app.config.terminals_file.is_some() || app.tls.is_some() {
             app.tracker.spawn(reload_on_hangup(app.clone()));
         }
         info!(
             addr = %listener.local_addr()?,
+            tls = acceptor.is_some(),
             merchants = app.config.merchants.len(),
             terminals = app.terminals().len(),
             "relay listening"
@@ -133,7 +158,7 @@ impl Relay {
                             drop(socket);
                             continue;
                         };
-                        app.tracker.spawn(serve_connection(app.clone(), router.clone(), socket, peer, permit));
+                        app.tracker.spawn(accept_connection(app.clone(), router.clone(), acceptor.clone(), socket, peer, permit));
                     }
                     Err(e) => {
                         // Out of file descriptors, usually: back off instead of spinning.
@@ -172,10 +197,11 @@ impl AppState {
         }
     }
 
-    /// Re-reads the terminals file: new keys work at once, removed keys stop issuing
-    /// tickets, and open sessions of removed terminals are closed. Returns the count.
+    /// Re-reads the terminals file: new keys work at once, removed or rotated keys stop
+    /// issuing tickets, their unused tickets are refused, and their open sessions are
+    /// closed (1008). Returns the count.
     pub fn reload_terminals(&self) -> Result<usize, ConfigError> {
-        let fresh = Arc::new(Terminals::new(&self.config.all_terminals()?));
+        let fresh = Arc::new(self.config.load_terminals()?);
         let n = fresh.len();
         match self.terminals.write() {
             Ok(mut t) => *t = fresh,
@@ -184,14 +210,34 @@ impl AppState {
         self.terminals_revision.send_modify(|r| *r += 1);
         Ok(n)
     }
+
+    /// What SIGHUP does: the terminals file and the TLS certificate are read again; a
+    /// part that fails to load is reported and its previous version stays in force.
+    pub fn reload(&self) {
+        if self.config.terminals_file.is_some() {
+            match self.reload_terminals() {
+                Ok(n) => info!(terminals = n, "terminals reloaded"),
+                Err(e) => warn!(error = %e, "terminals reload failed; keeping the previous set"),
+            }
+        }
+        if let Some(certs) = &self.tls {
+            match certs.reload() {
+                Ok(()) => info!("TLS certificate reloaded"),
+                Err(e) => {
+                    warn!(error = %e, "TLS certificate reload failed; keeping the previous one")
+                }
+            }
+        }
+    }
 }
 
-/// SIGHUP reloads the terminals file (`paydesk-relay terminal add|remove`, then
-/// `kill -HUP`), so adding a till never restarts the relay.
+/// SIGHUP reloads the terminals file (`paydesk-relay terminal add|rotate|remove`, then
+/// `kill -HUP`) and the certificate, so neither a new till nor a renewed certificate
+/// restarts the relay.
 #[cfg(unix)]
 async fn reload_on_hangup(app: Arc<AppState>) {
     let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
-        warn!("cannot listen for SIGHUP; terminals reload only on restart");
+        warn!("cannot listen for SIGHUP; terminals and certificate reload only on restart");
         return;
     };
     loop {
@@ -201,23 +247,51 @@ async fn reload_on_hangup(app: Arc<AppState>) {
                 if got.is_none() {
                     return;
                 }
-                match app.reload_terminals() {
-                    Ok(n) => info!(terminals = n, "terminals reloaded"),
-                    Err(e) => warn!(error = %e, "terminals reload failed; keeping the previous set"),
-                }
+                app.reload();
             }
         }
     }
 }
 
-async fn serve_connection(
+/// TLS first (bounded by the request timeout), when the relay terminates it.
+async fn accept_connection(
     app: Arc<AppState>,
     router: Router,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
     socket: TcpStream,
     peer: SocketAddr,
-    _permit: OwnedSemaphorePermit,
+    permit: OwnedSemaphorePermit,
 ) {
     let _ = socket.set_nodelay(true);
+    let Some(acceptor) = acceptor else {
+        return serve_connection(app, router, socket, peer, permit).await;
+    };
+    let handshake = tokio::select! {
+        r = tokio::time::timeout(app.config.request_timeout, acceptor.accept(socket)) => r,
+        _ = app.cancel.cancelled() => return,
+    };
+    match handshake {
+        Ok(Ok(tls)) => serve_connection(app, router, tls, peer, permit).await,
+        Ok(Err(e)) => {
+            app.metrics.reject("http", "tls_handshake");
+            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+        }
+        Err(_) => {
+            app.metrics.reject("http", "tls_handshake");
+            tracing::debug!(%peer, "TLS handshake timed out");
+        }
+    }
+}
+
+async fn serve_connection<S>(
+    app: Arc<AppState>,
+    router: Router,
+    socket: S,
+    peer: SocketAddr,
+    _permit: OwnedSemaphorePermit,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     app.metrics.gauge(&app.metrics.http_connections, 1);
     let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(peer));

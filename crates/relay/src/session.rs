@@ -1,10 +1,12 @@
 //! One WebSocket session: hello, missed events, live events, heartbeats, close codes.
 //!
-//! One task per socket. It subscribes to the merchant's live events *before* reading the
-//! history, then skips live events at or below the last offset it sent, so nothing falls
-//! between the two. Outgoing messages wait in a small per-session queue; a terminal that
-//! lets it fill is closed with 4001 instead of growing memory. The server pings every
-//! interval; a terminal silent for interval + timeout is closed with 4000.
+//! One task per socket. It subscribes to its live events (its till's ring, or the
+//! merchant's for a merchant-scope terminal) *before* reading the history, then skips live
+//! events at or below the last offset it sent, so nothing falls between the two. Outgoing
+//! messages wait in a small per-session queue; a terminal that lets it fill is closed with
+//! 4001 instead of growing memory. The server pings every interval; a terminal silent for
+//! interval + timeout is closed with 4000. Frames that break RFC 6455 get the close code
+//! the RFC names (1002, 1007), never a silent drop.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -25,12 +27,15 @@ use tokio_util::task::task_tracker::TaskTrackerToken;
 use tracing::{debug, info, Instrument as _};
 
 use crate::server::AppState;
-use crate::stream::TicketGrant;
+use crate::stream::{Audience, TicketGrant};
+use crate::terminals::Terminal;
 
 /// What a session needs, gathered before the upgrade.
 pub struct SessionStart {
     pub app: Arc<AppState>,
     pub grant: TicketGrant,
+    /// The terminal the ticket's key belongs to (checked at the upgrade).
+    pub terminal: Terminal,
     pub resume: Option<StreamPosition>,
     pub peer: SocketAddr,
     /// Holds a place under the connection cap for the session's lifetime.
@@ -45,6 +50,10 @@ enum End {
     SlowConsumer,
     Silent,
     Policy(&'static str),
+    /// RFC 6455 broken (1002).
+    Protocol,
+    /// Text that is not UTF-8 (1007).
+    InvalidData,
     TooBig,
     ClientClosed,
     Gone,
@@ -55,6 +64,20 @@ fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// Frees the session's fan-out ring when it ends, if it was the ring's last listener
+/// (declared before the receiver, so it drops after it).
+struct Subscribed {
+    app: Arc<AppState>,
+    merchant: String,
+    audience: Audience,
+}
+
+impl Drop for Subscribed {
+    fn drop(&mut self) {
+        self.app.hub.release(&self.merchant, &self.audience);
+    }
 }
 
 /// Counts the session in the connections gauge for exactly its lifetime.
@@ -73,6 +96,7 @@ pub async fn run(socket: WebSocket, start: SessionStart) {
         session = %session_id,
         merchant = %start.grant.merchant,
         terminal = %start.grant.terminal,
+        terminal_id = %start.terminal.id,
         peer = %start.peer,
     );
     serve(socket, start, session_id).instrument(span).await
@@ -82,6 +106,7 @@ async fn serve(socket: WebSocket, start: SessionStart, session_id: String) {
     let SessionStart {
         app,
         grant,
+        terminal,
         resume,
         permit: _permit,
         owner: _owner,
@@ -95,13 +120,20 @@ async fn serve(socket: WebSocket, start: SessionStart, session_id: String) {
 
     // Live first, history second: an event stored in between arrives on both and the
     // offset check below drops the copy.
-    let Some(live) = app.hub.subscribe(&grant.merchant) else {
+    let audience = Audience::new(terminal.scope, &terminal.id);
+    let _subscribed = Subscribed {
+        app: app.clone(),
+        merchant: grant.merchant.clone(),
+        audience: audience.clone(),
+    };
+    let Some(live) = app.hub.subscribe(&grant.merchant, &audience) else {
         return;
     };
     let revisions = app.terminals_revision.subscribe();
     let since = match tokio::time::timeout(
         cfg.request_timeout,
-        app.backend.since(&grant.merchant, resume.as_ref()),
+        app.backend
+            .since(&grant.merchant, resume.as_ref(), &audience),
     )
     .await
     {
@@ -144,6 +176,8 @@ async fn serve(socket: WebSocket, start: SessionStart, session_id: String) {
         offset: since.offset,
         recovery: since.recovery,
         replayed: since.events.len() as u64,
+        terminal_id: terminal.id.to_string(),
+        scope: terminal.scope,
     });
     info!(recovery = ?since.recovery, offset = since.offset, replayed = since.events.len(), "session open");
     let mut epoch = since.epoch.clone();
@@ -270,6 +304,8 @@ async fn serve(socket: WebSocket, start: SessionStart, session_id: String) {
             (close::HEARTBEAT_TIMEOUT, "heartbeat timeout")
         }
         End::Policy(why) => (close::POLICY, why),
+        End::Protocol => (close::PROTOCOL_ERROR, "protocol error"),
+        End::InvalidData => (close::INVALID_DATA, "invalid UTF-8"),
         End::TooBig => (close::TOO_BIG, "message too big"),
         End::ClientClosed => {
             // tungstenite has queued the close reply; flush it.
@@ -291,12 +327,14 @@ async fn serve(socket: WebSocket, start: SessionStart, session_id: String) {
     .await;
 }
 
-/// Resolves when the session's terminal is removed by a reload of the terminals file
-/// (never, if the reload channel closes: shutdown handles that case).
+/// Resolves when a reload of the terminals file removes the session's key (the terminal
+/// was removed, or its key rotated; never, if the reload channel closes: shutdown handles
+/// that case). By key hash: a terminal re-added under the same name with a new key does
+/// not keep the old key's sessions.
 async fn revoked(app: &AppState, grant: &TicketGrant, mut revisions: watch::Receiver<u64>) {
     loop {
-        // Checked first too: a ticket issued before a removal may be spent after it.
-        if !app.terminals().contains(&grant.merchant, &grant.terminal) {
+        // Checked first too: a reload may land between the upgrade and this task.
+        if !app.terminals().has_key(&grant.key_hash) {
             return;
         }
         if revisions.changed().await.is_err() {
@@ -343,11 +381,18 @@ async fn close_with(sink: &mut Sink, code: u16, reason: &str) -> Result<(), axum
     sink.close().await
 }
 
+/// The close a read error deserves (RFC 6455 §7.4.1); a broken connection gets none.
 fn read_error(e: axum::Error) -> End {
     let inner = e.into_inner();
     match inner.downcast_ref::<tungstenite::Error>() {
         Some(tungstenite::Error::Capacity(_)) => End::TooBig,
-        Some(tungstenite::Error::Protocol(_)) => End::Policy("protocol error"),
+        // A text message, or a close frame's reason, that is not UTF-8.
+        Some(tungstenite::Error::Utf8(_)) => End::InvalidData,
+        Some(tungstenite::Error::Protocol(p)) => match p {
+            // The peer is gone; there is no one to tell.
+            tungstenite::error::ProtocolError::ResetWithoutClosingHandshake => End::Gone,
+            _ => End::Protocol,
+        },
         _ => End::Gone,
     }
 }

@@ -1,10 +1,13 @@
 //! `POST /webhooks/{merchant}`: a signed Crypto.com Pay webhook in, an event stored.
 //!
 //! Order matters: size and signature first (cheap, and nothing unauthenticated gets
-//! further), then the body's shape, then the replay check, then storage. The answer is
+//! further), then the body's shape, then its route (which till created the payment), then
+//! the replay check and storage, which the backend does as one atomic step. The answer is
 //! 2xx once the event is stored; fan-out to sockets happens afterwards in the sessions, so
-//! the sender never waits on a terminal. A storage failure answers 503 and forgets the
-//! event id, so the sender's retry is accepted.
+//! the sender never waits on a terminal. A storage failure answers 503 and leaves either
+//! nothing behind or (a stalled Redis that runs the step later) the event stored once; the
+//! sender's retry is then stored, or acknowledged as the duplicate it is (200,
+//! `"duplicate": true`), never refused.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,6 +23,7 @@ use tracing::{info, Instrument as _};
 
 use crate::http::Refusal;
 use crate::server::AppState;
+use crate::stream::{NewEvent, RouteBy, Stored};
 use crate::terminals::sha256;
 
 const EP: &str = "webhook";
@@ -132,30 +136,37 @@ async fn handle(
         event.id.clone()
     };
     tracing::Span::current().record("event", key.as_str());
-    match app
-        .backend
-        .claim_event(&merchant, &key, app.config.replay_window)
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => {
-            return Err(app.refuse(EP, StatusCode::CONFLICT, "replayed", "event id seen before"))
-        }
-        Err(e) => {
-            return Err(app.backend_failed(EP, &e));
-        }
-    }
-    match app.backend.append(&merchant, text).await {
-        Ok(at) => {
+    let route = {
+        let terminals = app.terminals();
+        RouteBy::of(&event, |id| terminals.till_of(&merchant, id))
+    };
+    let new = NewEvent {
+        key: &key,
+        body: text,
+        route,
+        window: app.config.replay_window,
+    };
+    match app.backend.append(&merchant, new).await {
+        Ok(Stored::New(at)) => {
             app.metrics.bump(&app.metrics.events_in);
-            info!(kind = %event.kind, payment = %event.payment_id(), offset = at.offset, "event stored");
+            info!(kind = %event.kind, payment = %event.payment_id(), offset = at.offset,
+                till = at.till.as_deref().unwrap_or("-"), "event stored");
             Ok(Json(
                 serde_json::json!({ "received": true, "epoch": at.epoch, "offset": at.offset }),
             ))
         }
-        Err(e) => {
-            let _ = app.backend.release_event(&merchant, &key).await;
-            Err(app.backend_failed(EP, &e))
+        Ok(Stored::Duplicate(at)) => {
+            // A retry (our answer was lost, or was a 503 while Redis stalled and ran the
+            // step later) or a replay: either way it is stored once already.
+            app.metrics.bump(&app.metrics.duplicate_events);
+            info!(kind = %event.kind, payment = %event.payment_id(), "duplicate event acknowledged");
+            let mut body = serde_json::json!({ "received": true, "duplicate": true });
+            if let Some(at) = at {
+                body["epoch"] = at.epoch.into();
+                body["offset"] = at.offset.into();
+            }
+            Ok(Json(body))
         }
+        Err(e) => Err(app.backend_failed(EP, &e)),
     }
 }

@@ -116,12 +116,14 @@ async fn two_instances_share_events_tickets_replays_and_resume() {
     assert_eq!(e.event.payment_id(), "pay_1");
     assert_eq!(next_event(&mut on_a).await.offset, 1);
 
-    // The same event replayed at B is refused: the replay memory is shared.
+    // The same event again at B is not stored twice: the replay memory is shared, and
+    // the repeat is acknowledged with where the first copy went.
+    let again = post_webhook(&b.webhook_url("shop-a"), SECRET_A, &body).await;
+    assert_eq!(again.status(), 200);
+    let again: serde_json::Value = again.json().await.unwrap();
     assert_eq!(
-        post_webhook(&b.webhook_url("shop-a"), SECRET_A, &body)
-            .await
-            .status(),
-        409
+        (again["duplicate"].as_bool(), again["offset"].as_u64()),
+        (Some(true), Some(1))
     );
 
     // The terminal on B drops; events arrive through both instances meanwhile.
@@ -259,5 +261,154 @@ async fn losing_redis_refuses_webhooks_then_a_new_epoch_tells_terminals_to_resyn
     let (_ws, h) = connect(&relay, &keys.a2, &format!("epoch={}&offset=1", hello.epoch)).await;
     assert_eq!(h.recovery, Recovery::NotRecovered);
     assert_eq!(h.epoch, e.epoch);
+    relay.shutdown().await;
+}
+
+#[tokio::test]
+async fn routing_and_a_tills_resume_hold_across_instances() {
+    let redis = redis_server().await;
+    let (a, b, keys) = two_relays(&redis, 4).await;
+    let (mut till_1, h1) = connect(&b, &keys.t1, "").await;
+    let (mut till_2, h2) = connect(&a, &keys.t2, "").await;
+    let (mut office, _) = connect(&a, &keys.a1, "").await;
+    let (t1, t2) = (h1.terminal_id.clone(), h2.terminal_id.clone());
+    let post = |relay: &RelayHandle, body: String| {
+        let url = relay.webhook_url("shop-a");
+        async move { assert_eq!(post_webhook(&url, SECRET_A, &body).await.status(), 200) }
+    };
+
+    // Till-1's payment arrives at A and reaches till-1 on B; its refund, arriving at B,
+    // follows it there too (the payment's till is remembered in Redis).
+    post(&a, till_event_body("e1", "payment.created", "p1", &t1)).await;
+    post(&b, till_event_body("e2", "payment.created", "p2", &t2)).await;
+    post(&b, refund_body("e3", "p1")).await;
+    post(&a, event_body("e4", "p_web", 5)).await;
+    post(&a, till_event_body("e5", "payment.captured", "p2", &t2)).await;
+    let got = |e: wire::EventMessage| (e.offset, e.event.id, e.till_prev);
+    assert_eq!(
+        got(next_event(&mut till_1).await),
+        (1, "e1".into(), Some(0))
+    );
+    assert_eq!(
+        got(next_event(&mut till_1).await),
+        (3, "e3".into(), Some(1))
+    );
+    assert_eq!(
+        got(next_event(&mut till_2).await),
+        (2, "e2".into(), Some(0))
+    );
+    assert_eq!(
+        got(next_event(&mut till_2).await),
+        (5, "e5".into(), Some(2))
+    );
+    for want in 1..=5u64 {
+        assert_eq!(next_event(&mut office).await.offset, want);
+    }
+
+    // Till-1 drops; its events 6 and 8 among till-2's; it resumes on A with exactly those.
+    drop(till_1);
+    post(&a, till_event_body("e6", "payment.created", "p6", &t1)).await;
+    post(&b, till_event_body("e7", "payment.created", "p7", &t2)).await;
+    post(&b, till_event_body("e8", "payment.captured", "p6", &t1)).await;
+    let (mut back, h) = connect(&a, &keys.t1, &format!("epoch={}&offset=3", h1.epoch)).await;
+    assert_eq!((h.recovery, h.replayed), (Recovery::Recovered, 2));
+    assert_eq!(got(next_event(&mut back).await), (6, "e6".into(), Some(3)));
+    assert_eq!(got(next_event(&mut back).await), (8, "e8".into(), Some(6)));
+
+    // Till-2's traffic pushes till-1's events out of the 4-event history: resuming from
+    // its last event, till-1 is up to date on either instance; from before, it resyncs.
+    drop(back);
+    for i in 9..=16 {
+        post(
+            &b,
+            till_event_body(&format!("e{i}"), "payment.created", &format!("p{i}"), &t2),
+        )
+        .await;
+    }
+    for relay in [&a, &b] {
+        let (_ws, h) = connect(relay, &keys.t1, &format!("epoch={}&offset=8", h1.epoch)).await;
+        assert_eq!(
+            (h.recovery, h.replayed, h.offset),
+            (Recovery::Recovered, 0, 16)
+        );
+        let (_ws, h) = connect(relay, &keys.t1, &format!("epoch={}&offset=5", h1.epoch)).await;
+        assert_eq!(h.recovery, Recovery::NotRecovered);
+    }
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+/// `kill -<signal> <pid>`.
+fn signal(pid: u32, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill {sig} {pid}");
+}
+
+#[tokio::test]
+async fn a_webhook_refused_during_a_redis_stall_is_accepted_on_retry_and_pushed_once() {
+    let redis = redis_server().await;
+    let (base, keys) = config(|c| c);
+    let relay = start(RelayConfig {
+        backend: paydesk_relay::BackendConfig::Redis {
+            url: redis.url.as_str().into(),
+        },
+        ..base
+    })
+    .await;
+    let url = relay.webhook_url("shop-a");
+    let (mut till, hello) = connect(&relay, &keys.t1, "").await;
+    let body = till_event_body("evt_stalled", "payment.captured", "p1", &hello.terminal_id);
+
+    // Redis freezes (SIGSTOP): the relay gives up on it and answers 503, but the command it
+    // sent waits in Redis's socket buffer and runs when Redis resumes.
+    let pid = redis.child.id().unwrap();
+    signal(pid, "-STOP");
+    let slow = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let stalled = slow
+        .post(&url)
+        .header(
+            paydesk_protocol::signature::HEADER,
+            paydesk_protocol::signature::sign(SECRET_A.as_bytes(), now_unix(), body.as_bytes()),
+        )
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stalled.status(), 503);
+    signal(pid, "-CONT");
+
+    // Crypto.com Pay retries: accepted (stored now, or acknowledged as the copy the stalled
+    // command stored), never refused as a replay.
+    let mut retry = post_webhook(&url, SECRET_A, &body).await;
+    for _ in 0..20 {
+        if retry.status() != 503 {
+            break;
+        }
+        // The relay's connection to Redis may still be reconnecting.
+        retry = post_webhook(&url, SECRET_A, &body).await;
+    }
+    assert_eq!(retry.status(), 200);
+    let answer: serde_json::Value = retry.json().await.unwrap();
+    assert_eq!(answer["offset"], 1, "{answer}");
+
+    // The till gets it exactly once: the next event after it is the next webhook's.
+    let first = tokio::time::timeout(std::time::Duration::from_secs(60), next_event(&mut till))
+        .await
+        .expect("the stalled event never arrived");
+    assert_eq!((first.offset, first.event.id.as_str()), (1, "evt_stalled"));
+    let next_body = till_event_body("evt_after", "payment.captured", "p2", &hello.terminal_id);
+    assert_eq!(post_webhook(&url, SECRET_A, &next_body).await.status(), 200);
+    let e = next_event(&mut till).await;
+    assert_eq!(
+        (e.offset, e.event.id.as_str(), e.till_prev),
+        (2, "evt_after", Some(1))
+    );
     relay.shutdown().await;
 }

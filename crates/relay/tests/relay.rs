@@ -1,5 +1,6 @@
 //! The in-memory relay over real sockets: webhooks in, pushes out, every refusal, resume,
 //! slow consumers, heartbeats, shutdown.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -136,18 +137,19 @@ async fn every_bad_webhook_is_refused_and_nothing_is_published() {
     for (what, res, want) in cases {
         assert_eq!(res.status().as_u16(), want, "{what}");
     }
-    // Accepted once (signed with the previous secret: rotation), then refused as a replay.
+    // Accepted once (signed with the previous secret: rotation); a repeat is acknowledged
+    // as the duplicate it is and not stored again.
     assert_eq!(
         post_webhook(&url, "whsec_shop_a_previous", &good)
             .await
             .status(),
         200
     );
-    assert_eq!(
-        post_webhook(&url, SECRET_A, &good).await.status(),
-        409,
-        "replayed"
-    );
+    let again = post_webhook(&url, SECRET_A, &good).await;
+    assert_eq!(again.status(), 200, "a retry is never refused");
+    let again: serde_json::Value = again.json().await.unwrap();
+    assert_eq!(again["duplicate"], true);
+    assert_eq!(again["offset"], 1, "where the first copy was stored");
 
     // The server is unaffected, and the terminal's only events are the good ones.
     let last = event_body("evt_2", "pay_2", 200);
@@ -166,10 +168,10 @@ async fn every_bad_webhook_is_refused_and_nothing_is_published() {
         "oversized",
         "unknown_merchant",
         "signature_missing",
-        "replayed",
     ] {
         assert!(m.rejects_for(reason) >= 1, "{reason} counted: {m:?}");
     }
+    assert_eq!(m.duplicate_events, 1);
     let text = http()
         .get(format!("{}/metrics", relay.base_url()))
         .send()
@@ -178,7 +180,10 @@ async fn every_bad_webhook_is_refused_and_nothing_is_published() {
         .text()
         .await
         .unwrap();
-    assert!(text.contains(r#"paydesk_relay_rejects_total{endpoint="webhook",reason="replayed"} 1"#));
+    assert!(text.contains("paydesk_relay_duplicate_events_total 1\n"));
+    assert!(
+        text.contains(r#"paydesk_relay_rejects_total{endpoint="webhook",reason="malformed"} 1"#)
+    );
     assert!(!text.contains(SECRET_A));
     relay.shutdown().await;
 }
@@ -648,5 +653,133 @@ async fn sockets_beyond_the_http_connection_cap_are_closed_at_once() {
         1
     );
     drop((held_1, held_2));
+    relay.shutdown().await;
+}
+
+/// A session opened by hand over a raw socket, to send frames no WebSocket library would.
+async fn raw_session(
+    relay: &paydesk_relay::RelayHandle,
+    key: &paydesk_protocol::Secret,
+) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let t = ticket(relay, key).await;
+    let mut s = tokio::net::TcpStream::connect(relay.local_addr())
+        .await
+        .unwrap();
+    let req = format!(
+        "GET {} HTTP/1.1\r\nHost: relay\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Protocol: {}\r\n\r\n",
+        wire::WS_PATH,
+        wire::offered_protocols(&t)
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    // The 101 head, then the hello frame: read up to the end of the hello's JSON.
+    let mut buf = Vec::new();
+    tokio::time::timeout(WAIT, async {
+        while !String::from_utf8_lossy(&buf).contains(r#""scope""#) {
+            let mut chunk = [0u8; 4096];
+            let n = s.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "closed during the handshake");
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    })
+    .await
+    .expect("no hello");
+    assert!(buf.starts_with(b"HTTP/1.1 101"));
+    s
+}
+
+/// A masked client frame (mask 0, so the payload goes as is).
+fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    assert!(payload.len() < 126);
+    let mut f = vec![0x80 | opcode, 0x80 | payload.len() as u8, 0, 0, 0, 0];
+    f.extend_from_slice(payload);
+    f
+}
+
+/// Reads server frames until a close frame; its code (`None`: the TCP connection ended
+/// without one).
+async fn close_code(s: &mut tokio::net::TcpStream) -> Option<u16> {
+    use tokio::io::AsyncReadExt as _;
+    let mut buf = Vec::new();
+    tokio::time::timeout(WAIT, async {
+        loop {
+            // Parse complete frames from the front.
+            while buf.len() >= 2 {
+                let len = (buf[1] & 0x7f) as usize;
+                let (len, start) = match len {
+                    126 if buf.len() >= 4 => (u16::from_be_bytes([buf[2], buf[3]]) as usize, 4),
+                    126 | 127 => break,
+                    n => (n, 2),
+                };
+                if buf.len() < start + len {
+                    break;
+                }
+                if buf[0] & 0x0f == 8 {
+                    return (len >= 2).then(|| u16::from_be_bytes([buf[start], buf[start + 1]]));
+                }
+                buf.drain(..start + len);
+            }
+            let mut chunk = [0u8; 1024];
+            match s.read(&mut chunk).await {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    })
+    .await
+    .expect("the relay neither closed nor answered")
+}
+
+#[tokio::test]
+async fn frames_that_break_rfc_6455_get_its_close_code_not_a_dropped_connection() {
+    use tokio::io::AsyncWriteExt as _;
+    let (cfg, keys) = config(|c| c);
+    let relay = start(cfg).await;
+    let close_with = |code: u16, reason: &[u8]| {
+        let mut p = code.to_be_bytes().to_vec();
+        p.extend_from_slice(reason);
+        client_frame(8, &p)
+    };
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        (
+            "text that is not UTF-8",
+            client_frame(1, b"{\"type\":\"pong\xff\xfe\"}"),
+            1007,
+        ),
+        (
+            "a close reason that is not UTF-8",
+            close_with(1000, b"bye\xff"),
+            1007,
+        ),
+        (
+            "close code 1005, which no endpoint may send",
+            close_with(1005, b""),
+            1002,
+        ),
+        ("close code 999", close_with(999, b""), 1002),
+        ("close code 2999 (reserved)", close_with(2999, b""), 1002),
+        ("a one-byte close payload", client_frame(8, &[3]), 1002),
+        ("an unknown opcode", client_frame(3, b"x"), 1002),
+    ];
+    for (what, frame, want) in cases {
+        let mut s = raw_session(&relay, &keys.a1).await;
+        s.write_all(&frame).await.unwrap();
+        assert_eq!(close_code(&mut s).await, Some(want), "{what}");
+    }
+    // A well-formed close still gets its echo, and the server is unharmed.
+    let mut s = raw_session(&relay, &keys.a1).await;
+    s.write_all(&close_with(1000, b"bye")).await.unwrap();
+    assert_eq!(close_code(&mut s).await, Some(1000));
+    let (mut ws, _) = connect(&relay, &keys.a1, "").await;
+    let body = event_body("evt_ok", "p", 1);
+    assert_eq!(
+        post_webhook(&relay.webhook_url("shop-a"), SECRET_A, &body)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(next_event(&mut ws).await.event.id, "evt_ok");
     relay.shutdown().await;
 }

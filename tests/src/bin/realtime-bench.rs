@@ -222,10 +222,10 @@ async fn push_latency(n: usize) -> Result<(f64, f64)> {
     let clock = ServerClock::new();
     let mut cfg = stack.session_config();
     // Straight to the relay: no proxy hop in the latency.
-    cfg.relay = Some(RelayEndpoint {
-        base_url: format!("http://{}", stack.relay.addr()),
-        terminal_key: stack.terminal_key.clone(),
-    });
+    cfg.relay = Some(RelayEndpoint::new(
+        format!("http://{}", stack.relay.addr()),
+        stack.terminal_key.clone(),
+    ));
     cfg.live_check_every = Duration::from_secs(3600);
     let mut t = till(&stack, cfg, stack.gateway(clock.clone())?, clock);
     wait_state(&mut t.sub, ConnectionState::Live, Duration::from_secs(10)).await?;
@@ -338,10 +338,8 @@ async fn ten_minute_costs(scale: u32) -> Result<Vec<Cost>> {
         let api_proxy = FaultProxy::start(stack.sandbox_addr()?).await?;
         let clock = ServerClock::new();
         let gateway = stack.gateway_at(&api_proxy.base_url(), clock.clone())?;
-        let relay = (mode == "push").then(|| RelayEndpoint {
-            base_url: stack.relay_proxy.base_url(),
-            terminal_key: stack.terminal_key.clone(),
-        });
+        let relay = (mode == "push")
+            .then(|| RelayEndpoint::new(stack.relay_proxy.base_url(), stack.terminal_key.clone()));
         let mut t = till(&stack, scaled(relay), gateway, clock);
         if mode == "push" {
             wait_state(&mut t.sub, ConnectionState::Live, Duration::from_secs(10)).await?;

@@ -48,6 +48,8 @@ async function loadMonitors() {
 }
 
 export async function load() {
+  // Tests and people alike must not edit a form that is about to be filled in again.
+  $("settings-form").dataset.loaded = "false";
   say("");
   $("doctor").hidden = true;
   try {
@@ -55,6 +57,7 @@ export async function load() {
   } catch (err) {
     say(errorText(err), false);
   }
+  $("settings-form").dataset.loaded = "true";
   loadMonitors();
 }
 

@@ -365,11 +365,23 @@ impl Journal {
 
     /// Notes that a till runs on this book now (see [`Journal::last_book`]).
     pub fn mark_in_use(&self) -> Result<()> {
+        self.set_meta("last_book", self.book.as_str())
+    }
+
+    /// A fact about this till kept in the file (the relay's id for it, say).
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
         self.write(|tx| {
             tx.execute(
-                "INSERT INTO meta (key, value) VALUES ('last_book', ?1) \
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) \
                  ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                [self.book.as_str()],
+                [key, value],
             )?;
             Ok(())
         })
@@ -381,13 +393,7 @@ impl Journal {
         if !path.exists() {
             return Ok(None);
         }
-        let j = Journal::open(path)?;
-        let value: Option<String> = j
-            .conn()
-            .query_row("SELECT value FROM meta WHERE key = 'last_book'", [], |r| {
-                r.get(0)
-            })
-            .optional()?;
+        let value = Journal::open(path)?.meta("last_book")?;
         Ok(value.and_then(|v| v.parse().ok()))
     }
 

@@ -4,6 +4,7 @@
 //! relay's heartbeat interval plus timeout when shorter), polling after 3 s without push, polls every ~1.5 s while a
 //! customer waits, reconnects backing off from 1 s to 30 s. Tests shorten them.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::secrets::Secret;
@@ -15,6 +16,26 @@ pub struct RelayEndpoint {
     pub base_url: String,
     /// Exchanged for a single-use ticket before every connection; never sent elsewhere.
     pub terminal_key: Secret,
+    /// A PEM file of extra CA certificates to trust for the relay (a relay with a private
+    /// CA), on top of the operating system's store. Config `relay_ca_file`, environment
+    /// `PAYDESK_RELAY_CA_FILE`.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl RelayEndpoint {
+    pub fn new(base_url: impl Into<String>, terminal_key: Secret) -> Self {
+        RelayEndpoint {
+            base_url: base_url.into(),
+            terminal_key,
+            ca_file: None,
+        }
+    }
+
+    /// Also trusts the CA certificates in `path` for this relay.
+    pub fn with_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_file = Some(path.into());
+        self
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -91,10 +112,7 @@ impl Default for SessionConfig {
 impl SessionConfig {
     pub fn with_relay(base_url: impl Into<String>, terminal_key: Secret) -> Self {
         SessionConfig {
-            relay: Some(RelayEndpoint {
-                base_url: base_url.into(),
-                terminal_key,
-            }),
+            relay: Some(RelayEndpoint::new(base_url, terminal_key)),
             ..SessionConfig::default()
         }
     }

@@ -66,9 +66,11 @@ mod session;
 mod socket;
 #[cfg(test)]
 mod tests;
+mod tls;
 
 pub use config::{RelayEndpoint, SessionConfig};
 pub use session::{Session, SessionStats};
+pub use tls::TlsError;
 // Where these live (leaves below the session), re-exported where users look for them.
 pub use crate::connection::{ConnectionState, ConnectionStatus};
 pub use crate::reader::{PaymentReader, ReadError, ReadOutcome};

@@ -22,6 +22,7 @@ use super::session::{Counters, Shared};
 use crate::backoff::{exp_ceiling, jittered, random_between};
 use crate::reader::{ReadError, ReadOutcome};
 use crate::tracker::Source;
+use crate::wire::{Scope, TILL_METADATA_KEY};
 
 /// Longest pause a `Retry-After` may impose; a larger value is treated as this.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
@@ -51,8 +52,8 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         let mode = *fallback_rx.borrow_and_update();
         if mode != fallback {
             fallback = mode;
-            for s in schedules.values_mut() {
-                s.next_at = if fallback {
+            for (id, s) in schedules.iter_mut() {
+                s.next_at = if fallback || !pushed_here(&shared, id) {
                     now
                 } else {
                     now + live_gap(cfg.live_check_every)
@@ -72,7 +73,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         }
         for id in &pending {
             schedules.entry(id.clone()).or_insert_with(|| Schedule {
-                next_at: if fallback {
+                next_at: if fallback || !pushed_here(&shared, id) {
                     now
                 } else {
                     now + live_gap(cfg.live_check_every)
@@ -126,7 +127,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                                 cfg.backoff_cap,
                                 s.expiry_reads - 1,
                             )
-                        } else if fallback {
+                        } else if fallback || !pushed_here(&shared, &id) {
                             now + jittered(cfg.poll_interval, cfg.poll_jitter)
                         } else {
                             now + live_gap(cfg.live_check_every)
@@ -168,6 +169,27 @@ pub(crate) async fn run(shared: Arc<Shared>) {
 
 /// The wait before the next check while live: the interval, jittered down by up to a
 /// fifth so a shop's tills spread out, never beyond it.
+/// Whether the relay pushes this payment's news to this session: every payment of the
+/// merchant for a merchant-wide session, a till's own payments (by the routing id in
+/// their metadata) for a till. Others — a web shop's payment this till watches, one made
+/// before the till knew its id — are read at the polling cadence even while live.
+fn pushed_here(shared: &Shared, id: &str) -> bool {
+    if *shared.scope() == Scope::Merchant {
+        return true;
+    }
+    let Some(mine) = shared.terminal_id.borrow().clone() else {
+        return false;
+    };
+    shared.tracker.get(id).is_some_and(|t| {
+        t.payment
+            .metadata
+            .as_ref()
+            .and_then(|m| m.get(TILL_METADATA_KEY))
+            .and_then(|v| v.as_str())
+            == Some(mine.as_str())
+    })
+}
+
 fn live_gap(every: Duration) -> Duration {
     random_between(every.mul_f64(0.8), every)
 }

@@ -26,6 +26,7 @@ use crate::connection::{ConnectionState, ConnectionStatus, Link};
 use crate::payment::Payment;
 use crate::reader::{DynReader, PaymentReader};
 use crate::tracker::{Applied, Snapshot, Source, Subscription, Tracker, TrackerError};
+use crate::wire::Scope;
 
 /// Counters for diagnostics and the benchmark.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -111,7 +112,9 @@ pub(crate) struct Shared {
     pub relay_clock: ServerClock,
     /// The id the relay knows this till by (from its hello): written into each new
     /// payment's metadata so the relay routes the payment's events to this till alone.
-    pub terminal_id: Mutex<Option<String>>,
+    pub terminal_id: watch::Sender<Option<String>>,
+    /// What the relay pushes to this session: its own payments (a till) or all of them.
+    scope: Mutex<Scope>,
     /// Last ETag per payment; dropped when a read's result could not be recorded, so the
     /// next read returns the full object again.
     pub etags: Mutex<HashMap<String, String>>,
@@ -123,6 +126,10 @@ pub(crate) struct Shared {
 impl Shared {
     fn link(&self) -> MutexGuard<'_, LinkState> {
         self.link.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn scope(&self) -> MutexGuard<'_, Scope> {
+        self.scope.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub fn etags(&self) -> MutexGuard<'_, HashMap<String, String>> {
@@ -282,7 +289,8 @@ impl Session {
             counters: Counters::default(),
             queue: ReadQueue::default(),
             relay_clock: ServerClock::new(),
-            terminal_id: Mutex::new(None),
+            terminal_id: watch::channel(None).0,
+            scope: Mutex::new(Scope::Till),
             etags: Mutex::new(HashMap::new()),
             link: Mutex::new(LinkState {
                 link: Link::default(),
@@ -352,13 +360,34 @@ impl Session {
         &self.shared.relay_clock
     }
 
-    /// The id the relay knows this till by, once a session said it.
+    /// The id the relay knows this till by, once a session said it (or a previous run
+    /// remembered it: [`Session::remember_terminal_id`]).
     pub fn terminal_id(&self) -> Option<String> {
-        self.shared
-            .terminal_id
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.shared.terminal_id.borrow().clone()
+    }
+
+    /// Seeds the id from a previous run, unless a hello already said it.
+    pub fn remember_terminal_id(&self, id: String) {
+        self.shared.terminal_id.send_if_modified(|t| {
+            if t.is_none() {
+                *t = Some(id);
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// The id, waiting at most `patience` for the first hello to say it (a till that
+    /// charges the moment it starts). `None` when no relay is configured or none answered.
+    pub async fn wait_for_terminal_id(&self, patience: Duration) -> Option<String> {
+        self.shared.config.relay.as_ref()?;
+        let mut rx = self.shared.terminal_id.subscribe();
+        let found = tokio::time::timeout(patience, rx.wait_for(Option::is_some)).await;
+        match found {
+            Ok(Ok(id)) => id.clone(),
+            _ => None,
+        }
     }
 
     pub fn status(&self) -> ConnectionStatus {

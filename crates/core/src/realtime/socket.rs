@@ -52,12 +52,18 @@ enum End {
 
 /// Connects and reconnects until the session is cancelled.
 pub(crate) async fn run(shared: Arc<Shared>, relay: RelayEndpoint) {
-    // wss:// needs rustls's process-wide crypto provider.
+    // reqwest's own TLS needs rustls's process-wide crypto provider.
     crate::init_tls();
-    let http = match reqwest::Client::builder()
-        .timeout(shared.config.connect_timeout)
-        .build()
-    {
+    // One trust store and proxy setting for the ticket request and the WebSocket.
+    let transport = match super::tls::RelayTransport::new(&relay) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(error = %e, "no TLS setup for the relay; polling only");
+            shared.set_detail(format!("relay TLS: {e}"));
+            return;
+        }
+    };
+    let http = match transport.http_client(shared.config.connect_timeout) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "no HTTP client for the relay; polling only");
@@ -71,7 +77,7 @@ pub(crate) async fn run(shared: Arc<Shared>, relay: RelayEndpoint) {
     loop {
         let span = tracing::info_span!("relay", attempt);
         let end = tracing::Instrument::instrument(
-            connect_once(&shared, &relay, &http, &mut position),
+            connect_once(&shared, &relay, &transport, &http, &mut position),
             span,
         )
         .await;
@@ -121,6 +127,7 @@ pub(crate) async fn run(shared: Arc<Shared>, relay: RelayEndpoint) {
 async fn connect_once(
     shared: &Arc<Shared>,
     relay: &RelayEndpoint,
+    transport: &super::tls::RelayTransport,
     http: &reqwest::Client,
     position: &mut Option<StreamPosition>,
 ) -> End {
@@ -139,7 +146,7 @@ async fn connect_once(
         let offered = wire::offered_protocols(ticket.expose());
         let ws = tokio::time::timeout(
             cfg.connect_timeout,
-            handshake::connect(&url, &offered, ws_config),
+            handshake::connect(&url, &offered, ws_config, transport),
         )
         .await
         .map_err(|_| ConnectError::Timeout(cfg.connect_timeout.as_millis()))??;
@@ -249,16 +256,17 @@ async fn connect_once(
                 }
             }
             Ok(Some(ServerMessage::Event(ev))) => {
-                // Offsets rise by exactly 1 per event of the merchant: a jump means events
-                // were lost between the relay's storage and this session, and a new epoch
-                // means the storage itself was replaced. Either way, ask the API.
+                // A hole in this session's own events (the relay names a till's previous
+                // event; a merchant-wide session sees every offset) means events were lost
+                // between the relay's storage and here, and a new epoch means the storage
+                // itself was replaced. Either way, ask the API.
                 let missed = match position.as_ref() {
                     Some(pos) if pos.epoch == ev.epoch => {
                         if ev.offset <= pos.offset {
                             tracing::debug!(offset = ev.offset, "event already applied; skipped");
                             continue;
                         }
-                        (ev.offset > pos.offset + 1)
+                        ev.missed_after(pos.offset, hello.scope)
                             .then(|| format!("offset jumped from {} to {}", pos.offset, ev.offset))
                     }
                     Some(_) => Some("the relay's stream has a new epoch".to_owned()),
@@ -320,6 +328,13 @@ fn on_hello(shared: &Shared, hello: &Hello, position: &mut Option<StreamPosition
     tracing::info!(session = %hello.session_id, recovery = ?hello.recovery,
         replayed = hello.replayed, "relay session live");
     Counters::add(&shared.counters.sessions, 1);
+    *shared.scope() = hello.scope;
+    if !hello.terminal_id.is_empty() {
+        // Written into every new payment's metadata: the relay routes by it.
+        shared.terminal_id.send_if_modified(|t| {
+            t.replace(hello.terminal_id.clone()).as_ref() != Some(&hello.terminal_id)
+        });
+    }
     match hello.recovery {
         // Our position stands; the missed events follow.
         Recovery::Recovered => {}

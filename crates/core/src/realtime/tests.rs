@@ -177,6 +177,8 @@ impl TestRelay {
         self.send(ServerMessage::Event(EventMessage {
             epoch: epoch.into(),
             offset,
+            till: None,
+            till_prev: None,
             event: WebhookEvent::from_json(body.as_bytes()).unwrap(),
         }));
     }
@@ -250,6 +252,8 @@ async fn serve(ctl: Arc<Ctl>, mut socket: WebSocket) {
         offset: 0,
         recovery: *ctl.recovery.lock().unwrap(),
         replayed: 0,
+        terminal_id: String::new(),
+        scope: wire::Scope::Merchant,
     });
     if socket
         .send(Message::Text(hello.to_json().into()))
@@ -295,10 +299,7 @@ async fn serve(ctl: Arc<Ctl>, mut socket: WebSocket) {
 
 fn fast_config(relay: Option<&TestRelay>) -> SessionConfig {
     SessionConfig {
-        relay: relay.map(|r| RelayEndpoint {
-            base_url: r.base.clone(),
-            terminal_key: Secret::new(KEY),
-        }),
+        relay: relay.map(|r| RelayEndpoint::new(r.base.clone(), Secret::new(KEY))),
         fallback_after: Duration::from_millis(300),
         poll_interval: Duration::from_millis(100),
         live_check_every: Duration::from_secs(60),

@@ -326,9 +326,10 @@ impl TillPlan {
     pub fn relay(&self) -> Option<RelayEndpoint> {
         let url = self.config.relay_url.as_deref()?;
         let key = self.terminal_key.key()?;
-        Some(RelayEndpoint {
-            base_url: normalize_relay_url(url),
-            terminal_key: key.secret.clone(),
+        let endpoint = RelayEndpoint::new(normalize_relay_url(url), key.secret.clone());
+        Some(match &self.config.relay_ca_file {
+            Some(ca) => endpoint.with_ca_file(ca),
+            None => endpoint,
         })
     }
 

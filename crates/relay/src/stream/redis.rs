@@ -1,20 +1,27 @@
 //! The Redis Streams backend: several relay instances act as one.
 //!
 //! Per merchant, `paydesk:{m}:meta` (a hash: `epoch`, `offset`) and `paydesk:{m}:events` (a
-//! stream, entries `o` offset, `e` epoch, `t` Redis time ms, `b` raw webhook body). One Lua
-//! script assigns the offset (HINCRBY) and XADDs with `MAXLEN ~`, so offsets and stream
-//! order can never disagree; another reads the head and the newest entries atomically for
-//! a resume. Losing the meta hash (a flushed Redis) starts a new epoch and drops the
-//! stream, so every old position is plainly `not_recovered`.
+//! stream, entries `o` offset, `e` epoch, `t` Redis time ms, `b` raw webhook body, and for
+//! a routed event `r` its till and `p` the previous offset routed there). One Lua script
+//! claims the event id, routes, assigns the offset (HINCRBY) and XADDs with `MAXLEN ~`, so
+//! offsets, routes, stream order and the replay memory can never disagree; another reads
+//! the head and what a session missed atomically for a resume. Losing the meta hash (a
+//! flushed Redis) starts a new epoch and drops the stream, so every old position is
+//! plainly `not_recovered`.
 //!
 //! The same script also appends the event to one fan-out stream for every merchant,
 //! `paydesk:fanout` (entries as above plus `m`, the merchant; `MAXLEN ~ 10000`). Each
 //! instance reads that one stream with `XREAD BLOCK` on a connection of its own and fans
 //! entries out through its local hub: a webhook stored by instance A reaches sessions on B
-//! the same way it reaches A's, and the read costs the same for 1 merchant or 10,000
-//! (a read over every merchant's stream cost ~0.5 ms of relay CPU per event at 2,000). Tickets (`paydesk:ticket:<sha256>`, GETDEL) and the replay
-//! memory (`paydesk:{m}:seen:<id>`, SET NX PX) live in Redis too, so any instance accepts
-//! a ticket another issued and a replay is caught whichever instance it hits.
+//! the same way it reaches A's, and the read costs the same for 1 merchant or 10,000 (a
+//! read over every merchant's stream cost ~0.5 ms of relay CPU per event at 2,000).
+//!
+//! Routing state: `paydesk:{m}:tills` (a hash, till → last offset routed to it, reset with
+//! the epoch) and `paydesk:{m}:pay:<payment id>` (the payment's till, with a TTL: refunds
+//! are routed by it). Tickets (`paydesk:ticket:<sha256>`, GETDEL) and the replay memory
+//! (`paydesk:{m}:seen:<id>`, holding where the event was stored) live in Redis too, so any
+//! instance accepts a ticket another issued and a replay is caught whichever instance it
+//! hits.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -31,44 +38,110 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use super::hub::Hub;
-use super::{decide, new_epoch, Appended, Backend, BackendError, Pushed, Since, TicketGrant};
+use super::{
+    decide, new_epoch, Appended, Audience, Backend, BackendError, NewEvent, Pushed, RouteBy, Since,
+    Stored, StreamState, TicketGrant,
+};
 
 /// Entries kept in the fan-out stream: what a reader cut off from Redis can catch up on
 /// (at 200 webhooks a second, 50 s); tills resume from their merchant's stream beyond that.
 const FANOUT_MAXLEN: usize = 10_000;
 
+/// Claims the event id, routes, assigns the offset and appends, in one atomic step: a
+/// claim exists only with its event. (Sent during a Redis stall and run when Redis
+/// resumes, after the webhook was answered 503, it still stores the event exactly once,
+/// and the sender's retry is acknowledged as a duplicate of it.)
+///
+/// KEYS: meta, stream, fanout, seen, tills, owner.
+/// ARGV: new epoch, maxlen, max age ms, body, merchant, fanout maxlen, window ms,
+/// route mode ('till' | 'ask'), till, owner ttl ms.
 const APPEND: &str = r#"
-local meta, stream, fanout = KEYS[1], KEYS[2], KEYS[3]
+local meta, stream, fanout, seen, tills, owner = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local prior = redis.call('GET', seen)
+if prior then
+  return {'dup', prior}
+end
 local epoch = redis.call('HGET', meta, 'epoch')
 if not epoch then
   epoch = ARGV[1]
-  redis.call('DEL', stream)
+  redis.call('DEL', stream, tills)
   redis.call('HSET', meta, 'epoch', epoch, 'offset', 0)
 end
 local offset = redis.call('HINCRBY', meta, 'offset', 1)
+local till
+if ARGV[8] == 'till' then
+  till = ARGV[9]
+  redis.call('SET', owner, till, 'PX', ARGV[10])
+else
+  till = redis.call('GET', owner)
+end
 local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('XADD', stream, 'MAXLEN', '~', ARGV[2], '*', 'o', offset, 'e', epoch, 't', now_ms, 'b', ARGV[4])
+local fields = {'o', offset, 'e', epoch, 't', now_ms, 'b', ARGV[4]}
+if till then
+  local prev = redis.call('HGET', tills, till) or '0'
+  redis.call('HSET', tills, till, offset)
+  table.insert(fields, 'r')
+  table.insert(fields, till)
+  table.insert(fields, 'p')
+  table.insert(fields, prev)
+end
+redis.call('XADD', stream, 'MAXLEN', '~', ARGV[2], '*', unpack(fields))
 redis.call('XTRIM', stream, 'MINID', '~', string.format('%d', now_ms - tonumber(ARGV[3])))
-redis.call('XADD', fanout, 'MAXLEN', '~', ARGV[6], '*', 'm', ARGV[5], 'o', offset, 'e', epoch, 't', now_ms, 'b', ARGV[4])
-return {epoch, offset}
+redis.call('XADD', fanout, 'MAXLEN', '~', ARGV[6], '*', 'm', ARGV[5], unpack(fields))
+redis.call('SET', seen, epoch .. ':' .. offset, 'PX', ARGV[7])
+return {'new', epoch, offset, till or ''}
 "#;
 
+/// The head and what a session missed, read atomically. A merchant-scope session reads
+/// the newest `head - from` entries; a till walks the stream back to its position and keeps
+/// only its own entries (a till's position may be far older than the history when nothing
+/// was routed to it since).
+///
+/// KEYS: meta, stream, tills. ARGV: new epoch, from (-1: none), max events, till ('' for
+/// the merchant).
 const SINCE: &str = r#"
-local meta, stream = KEYS[1], KEYS[2]
+local meta, stream, tills = KEYS[1], KEYS[2], KEYS[3]
 if redis.call('HEXISTS', meta, 'epoch') == 0 then
-  redis.call('DEL', stream)
+  redis.call('DEL', stream, tills)
   redis.call('HSET', meta, 'epoch', ARGV[1], 'offset', 0)
 end
 local epoch = redis.call('HGET', meta, 'epoch')
 local head = tonumber(redis.call('HGET', meta, 'offset'))
 local from = tonumber(ARGV[2])
+local till = ARGV[4]
 local entries = {}
-if from >= 0 and from < head and head - from <= tonumber(ARGV[3]) then
+local last = 0
+if till ~= '' then
+  last = tonumber(redis.call('HGET', tills, till) or '0')
+  if from >= 0 and from < last and from < head then
+    local cursor = '+'
+    local done = false
+    while not done do
+      local page = redis.call('XREVRANGE', stream, cursor, '-', 'COUNT', 100)
+      if #page == 0 then break end
+      for _, entry in ipairs(page) do
+        local f = entry[2]
+        local o, r = 0, nil
+        for i = 1, #f, 2 do
+          if f[i] == 'o' then o = tonumber(f[i + 1]) elseif f[i] == 'r' then r = f[i + 1] end
+        end
+        -- Below the position, or beyond the history (MAXLEN ~ keeps a little more than
+        -- max events; a resume uses exactly max events, as in memory).
+        if o <= from or o <= head - tonumber(ARGV[3]) then
+          done = true
+          break
+        end
+        if r == till then table.insert(entries, entry) end
+      end
+      cursor = '(' .. page[#page][1]
+    end
+  end
+elseif from >= 0 and from < head and head - from <= tonumber(ARGV[3]) then
   entries = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', head - from)
 end
 local t = redis.call('TIME')
-return {epoch, head, entries, tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)}
+return {epoch, head, entries, tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), last}
 "#;
 
 fn meta_key(m: &str) -> String {
@@ -86,6 +159,16 @@ fn seen_key(m: &str, key: &str) -> String {
     format!("paydesk:{{{m}}}:seen:{key}")
 }
 
+/// Till → the offset of the last event routed to it this epoch.
+fn tills_key(m: &str) -> String {
+    format!("paydesk:{{{m}}}:tills")
+}
+
+/// Payment id → the till that created it (for its refunds), with a TTL.
+fn owner_key(m: &str, payment_id: &str) -> String {
+    format!("paydesk:{{{m}}}:pay:{payment_id}")
+}
+
 fn ticket_key(hash: &[u8; 32]) -> String {
     format!("paydesk:ticket:{}", hex::encode(hash))
 }
@@ -97,6 +180,8 @@ pub struct RedisBackend {
     merchants: Vec<String>,
     max_events: usize,
     max_age: Duration,
+    /// How long a payment's till is remembered.
+    owner_ttl: Duration,
     /// Where the reader starts in the fan-out stream: its end when this instance
     /// connected, fixed before any session exists.
     fanout_start: String,
@@ -111,6 +196,7 @@ impl RedisBackend {
         merchants: Vec<String>,
         max_events: usize,
         max_age: Duration,
+        owner_ttl: Duration,
     ) -> Result<RedisBackend, BackendError> {
         let client = redis::Client::open(url.expose())?;
         let conn = client
@@ -142,37 +228,74 @@ impl RedisBackend {
             merchants,
             max_events,
             max_age,
+            owner_ttl,
             fanout_start,
         })
     }
 
-    async fn append_now(&self, merchant: &str, body: &str) -> Result<Appended, BackendError> {
+    async fn append_now(
+        &self,
+        merchant: &str,
+        event: &NewEvent<'_>,
+    ) -> Result<Stored, BackendError> {
         let mut c = self.conn.clone();
+        let (mode, till) = match &event.route {
+            RouteBy::Till { till, .. } => ("till", &**till),
+            RouteBy::Remembered { .. } => ("ask", ""),
+        };
         let v: Value = redis::cmd("EVAL")
             .arg(APPEND)
-            .arg(3)
+            .arg(6)
             .arg(meta_key(merchant))
             .arg(stream_key(merchant))
             .arg(FANOUT_KEY)
+            .arg(seen_key(merchant, event.key))
+            .arg(tills_key(merchant))
+            .arg(owner_key(merchant, event.route.payment_id()))
             .arg(new_epoch())
             .arg(self.max_events)
             .arg(self.max_age.as_millis() as u64)
-            .arg(body)
+            .arg(event.body)
             .arg(merchant)
             .arg(FANOUT_MAXLEN)
+            .arg((event.window.as_millis() as u64).max(1))
+            .arg(mode)
+            .arg(till)
+            .arg((self.owner_ttl.as_millis() as u64).max(1))
             .query_async(&mut c)
             .await?;
         let parts = array(&v)?;
-        Ok(Appended {
-            epoch: string(parts.first())?,
-            offset: int(parts.get(1))?,
-        })
+        match string(parts.first())?.as_str() {
+            "new" => {
+                let till = string(parts.get(3))?;
+                Ok(Stored::New(Appended {
+                    epoch: string(parts.get(1))?,
+                    offset: int(parts.get(2))?,
+                    till: (!till.is_empty()).then_some(till),
+                }))
+            }
+            "dup" => {
+                // "<epoch>:<offset>"; an older relay's "1" says only that it was seen.
+                let at = string(parts.get(1))?;
+                Ok(Stored::Duplicate(at.rsplit_once(':').and_then(
+                    |(epoch, offset)| {
+                        Some(Appended {
+                            epoch: epoch.to_owned(),
+                            offset: offset.parse().ok()?,
+                            till: None,
+                        })
+                    },
+                )))
+            }
+            other => Err(BackendError::Corrupt(format!("append answered '{other}'"))),
+        }
     }
 
     async fn since_now(
         &self,
         merchant: &str,
         from: Option<&StreamPosition>,
+        audience: &Audience,
     ) -> Result<Since, BackendError> {
         let mut c = self.conn.clone();
         let from_offset: i64 = from
@@ -180,12 +303,14 @@ impl RedisBackend {
             .unwrap_or(-1);
         let v: Value = redis::cmd("EVAL")
             .arg(SINCE)
-            .arg(2)
+            .arg(3)
             .arg(meta_key(merchant))
             .arg(stream_key(merchant))
+            .arg(tills_key(merchant))
             .arg(new_epoch())
             .arg(from_offset)
             .arg(self.max_events)
+            .arg(audience.till().unwrap_or(""))
             .query_async(&mut c)
             .await?;
         let parts = array(&v)?;
@@ -193,8 +318,14 @@ impl RedisBackend {
         let head = int(parts.get(1))?;
         let newest_first = entries(parts.get(2).unwrap_or(&Value::Nil))?;
         let now_ms = int(parts.get(3))?;
+        let till_last = int(parts.get(4))?;
         let oldest_kept = now_ms.saturating_sub(self.max_age.as_millis() as u64);
-        Ok(decide(from, &epoch, head, |after| {
+        let state = StreamState {
+            epoch: epoch.clone(),
+            head,
+            till_last,
+        };
+        Ok(decide(from, state, audience, |after| {
             let mut out = Vec::with_capacity(newest_first.len());
             for (_, fields) in newest_first.iter().rev() {
                 let e = parse_entry(fields).ok()?;
@@ -202,7 +333,7 @@ impl RedisBackend {
                     return None;
                 }
                 if e.offset > after {
-                    out.push(Pushed::new(epoch.clone(), e.offset, &e.body));
+                    out.push(e.pushed(epoch.clone()));
                 }
             }
             Some(out)
@@ -214,54 +345,18 @@ impl Backend for RedisBackend {
     fn append<'a>(
         &'a self,
         merchant: &'a str,
-        body: &'a str,
-    ) -> BoxFuture<'a, Result<Appended, BackendError>> {
-        self.append_now(merchant, body).boxed()
+        event: NewEvent<'a>,
+    ) -> BoxFuture<'a, Result<Stored, BackendError>> {
+        async move { self.append_now(merchant, &event).await }.boxed()
     }
 
     fn since<'a>(
         &'a self,
         merchant: &'a str,
         from: Option<&'a StreamPosition>,
+        audience: &'a Audience,
     ) -> BoxFuture<'a, Result<Since, BackendError>> {
-        self.since_now(merchant, from).boxed()
-    }
-
-    fn claim_event<'a>(
-        &'a self,
-        merchant: &'a str,
-        key: &'a str,
-        window: Duration,
-    ) -> BoxFuture<'a, Result<bool, BackendError>> {
-        async move {
-            let mut c = self.conn.clone();
-            let v: Value = redis::cmd("SET")
-                .arg(seen_key(merchant, key))
-                .arg(1)
-                .arg("NX")
-                .arg("PX")
-                .arg(window.as_millis() as u64)
-                .query_async(&mut c)
-                .await?;
-            Ok(!matches!(v, Value::Nil))
-        }
-        .boxed()
-    }
-
-    fn release_event<'a>(
-        &'a self,
-        merchant: &'a str,
-        key: &'a str,
-    ) -> BoxFuture<'a, Result<(), BackendError>> {
-        async move {
-            let mut c = self.conn.clone();
-            let _: Value = redis::cmd("DEL")
-                .arg(seen_key(merchant, key))
-                .query_async(&mut c)
-                .await?;
-            Ok(())
-        }
-        .boxed()
+        self.since_now(merchant, from, audience).boxed()
     }
 
     fn put_ticket<'a>(
@@ -272,7 +367,12 @@ impl Backend for RedisBackend {
     ) -> BoxFuture<'a, Result<(), BackendError>> {
         async move {
             let mut c = self.conn.clone();
-            let value = serde_json::json!([grant.merchant, grant.terminal]).to_string();
+            let value = serde_json::json!({
+                "m": grant.merchant,
+                "n": grant.terminal,
+                "k": hex::encode(grant.key_hash),
+            })
+            .to_string();
             let _: Value = redis::cmd("SET")
                 .arg(ticket_key(&hash))
                 .arg(value)
@@ -296,9 +396,26 @@ impl Backend for RedisBackend {
                 .query_async(&mut c)
                 .await?;
             let Some(v) = v else { return Ok(None) };
-            let (merchant, terminal): (String, String) = serde_json::from_str(&v)
-                .map_err(|e| BackendError::Corrupt(format!("ticket value: {e}")))?;
-            Ok(Some(TicketGrant { merchant, terminal }))
+            #[derive(serde::Deserialize)]
+            struct Stored {
+                m: String,
+                n: String,
+                k: String,
+            }
+            // A ticket an older relay issued names no key: refused, and the till simply
+            // fetches another (they live 30 s).
+            let Ok(s) = serde_json::from_str::<Stored>(&v) else {
+                return Ok(None);
+            };
+            let key_hash = hex::decode(&s.k)
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .ok_or_else(|| BackendError::Corrupt("ticket key hash".into()))?;
+            Ok(Some(TicketGrant {
+                merchant: s.m,
+                terminal: s.n,
+                key_hash,
+            }))
         }
         .boxed()
     }
@@ -412,8 +529,7 @@ impl Reader {
                             .entry(e.epoch.clone())
                             .or_insert_with(|| Arc::from(e.epoch.as_str()))
                             .clone();
-                        self.hub
-                            .publish(merchant, Pushed::new(epoch, e.offset, &e.body));
+                        self.hub.publish(merchant, e.pushed(epoch));
                     }
                     Err(err) => warn!(%merchant, error = %err, "skipping a malformed stream entry"),
                 }
@@ -431,6 +547,18 @@ struct Entry {
     epoch: String,
     stored_ms: u64,
     body: String,
+    /// The till it was routed to, and the previous offset routed there.
+    till: Option<(String, u64)>,
+}
+
+impl Entry {
+    fn pushed(&self, epoch: Arc<str>) -> Pushed {
+        let (till, prev) = match &self.till {
+            Some((t, p)) => (Some(Arc::from(t.as_str())), Some(*p)),
+            None => (None, None),
+        };
+        Pushed::new(epoch, self.offset, till, prev, &self.body)
+    }
 }
 
 fn parse_entry(fields: &[(String, String)]) -> Result<Entry, BackendError> {
@@ -446,11 +574,16 @@ fn parse_entry(fields: &[(String, String)]) -> Result<Entry, BackendError> {
             .parse::<u64>()
             .map_err(|_| BackendError::Corrupt(format!("stream entry '{k}' is not a number")))
     };
+    let till = match get("r") {
+        Ok(t) => Some((t.to_owned(), num("p")?)),
+        Err(_) => None,
+    };
     Ok(Entry {
         offset: num("o")?,
         epoch: get("e")?.to_owned(),
         stored_ms: num("t")?,
         body: get("b")?.to_owned(),
+        till,
     })
 }
 

@@ -1,11 +1,14 @@
 //! Shared test helpers: a real relay on 127.0.0.1:0, real HTTP and WebSocket clients.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod connect_proxy;
+pub mod pki;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use paydesk_protocol::signature;
-use paydesk_protocol::wire::{self, ClientMessage, Pong, ServerMessage};
+use paydesk_protocol::wire::{self, ClientMessage, Pong, Scope, ServerMessage};
 use paydesk_protocol::Secret;
 use paydesk_relay::{generate_terminal_key, RelayConfig, RelayHandle};
 use tokio::net::{TcpListener, TcpStream};
@@ -23,25 +26,39 @@ pub const WAIT: Duration = Duration::from_secs(10);
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 pub struct Keys {
+    /// Merchant-scope terminals (back offices, monitors): every event of their merchant.
     pub a1: Secret,
     pub a2: Secret,
     pub b1: Secret,
+    /// Tills of shop-a: the events of their own payments.
+    pub t1: Secret,
+    pub t2: Secret,
 }
 
-/// Two merchants, three terminals; `tweak` adjusts the config before start.
+/// Two merchants; three merchant-scope terminals and two tills; `tweak` adjusts the config
+/// before start.
 pub fn config(tweak: impl FnOnce(RelayConfig) -> RelayConfig) -> (RelayConfig, Keys) {
     let keys = Keys {
         a1: generate_terminal_key(),
         a2: generate_terminal_key(),
         b1: generate_terminal_key(),
+        t1: generate_terminal_key(),
+        t2: generate_terminal_key(),
     };
     let c = RelayConfig::memory()
         .merchant("shop-a", SECRET_A)
         .merchant("shop-b", SECRET_B)
-        .terminal("shop-a", "till-a1", &keys.a1)
-        .terminal("shop-a", "till-a2", &keys.a2)
-        .terminal("shop-b", "till-b1", &keys.b1);
+        .terminal_scoped("shop-a", "till-a1", &keys.a1, Scope::Merchant)
+        .terminal_scoped("shop-a", "till-a2", &keys.a2, Scope::Merchant)
+        .terminal_scoped("shop-b", "till-b1", &keys.b1, Scope::Merchant)
+        .terminal("shop-a", "till-1", &keys.t1)
+        .terminal("shop-a", "till-2", &keys.t2);
     (tweak(c), keys)
+}
+
+/// The id a till is routed by (what its hello says).
+pub fn till_id(key: &Secret) -> String {
+    paydesk_relay::terminals::derived_terminal_id(&paydesk_relay::hash_key(key))
 }
 
 pub async fn start(config: RelayConfig) -> RelayHandle {
@@ -60,6 +77,21 @@ pub fn now_unix() -> i64 {
 pub fn event_body(event_id: &str, payment_id: &str, amount: i128) -> String {
     format!(
         r#"{{"id":"{event_id}","type":"payment.captured","created":1700000000,"data":{{"object":{{"id":"{payment_id}","amount":{amount},"currency":"USD","status":"succeeded","captured":true,"description":"coffee"}}}}}}"#
+    )
+}
+
+/// A webhook body for an event of a payment created by the till `till` (its metadata
+/// names the till, as PayDesk's tills write it).
+pub fn till_event_body(event_id: &str, kind: &str, payment_id: &str, till: &str) -> String {
+    format!(
+        r#"{{"id":"{event_id}","type":"{kind}","created":1700000000,"data":{{"object":{{"id":"{payment_id}","amount":1250,"currency":"USD","status":"succeeded","captured":true,"metadata":{{"paydesk_till":"{till}","cashier":"ann"}}}}}}}}"#
+    )
+}
+
+/// A refund event: the object names only its payment.
+pub fn refund_body(event_id: &str, payment_id: &str) -> String {
+    format!(
+        r#"{{"id":"{event_id}","type":"payment.refund_transferred","created":1700000000,"data":{{"object":{{"id":"rf_{event_id}","payment_id":"{payment_id}","amount":1250,"currency":"USD","status":"succeeded"}}}}}}"#
     )
 }
 
