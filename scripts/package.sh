@@ -28,7 +28,18 @@ cp "$CARGO_TARGET_DIR/$profile/paydesk-cli" .stage/paydesk-cli
 
 say "building the app's .deb ($profile)"
 "$TAURI_CLI" build "${tauri_flags[@]}" --bundles deb --ci >&2
-app_deb=$(ls -t "$CARGO_TARGET_DIR/$profile/bundle/deb/"*.deb | head -n 1)
+tauri_deb=$(ls -t "$CARGO_TARGET_DIR/$profile/bundle/deb/"*.deb | grep -v '/paydesk_' | head -n 1)
+# Tauri names the package after productName, kebab-cased ("pay-desk"); installers and
+# `dpkg -s` look for "paydesk", the name of the binary, the docs and the CLI.
+unpacked=$(mktemp -d)
+dpkg-deb -R "$tauri_deb" "$unpacked"
+sed -i -e 's/^Package: .*/Package: paydesk/' "$unpacked/DEBIAN/control"
+printf 'Conflicts: pay-desk\nReplaces: pay-desk\n' >> "$unpacked/DEBIAN/control"
+version=$(sed -n 's/^Version: //p' "$unpacked/DEBIAN/control")
+arch=$(sed -n 's/^Architecture: //p' "$unpacked/DEBIAN/control")
+app_deb="$CARGO_TARGET_DIR/$profile/bundle/deb/paydesk_${version}_${arch}.deb"
+dpkg-deb --root-owner-group --build "$unpacked" "$app_deb" >/dev/null
+rm -rf "$unpacked" "$tauri_deb"
 
 say "building the relay's .deb ($profile)"
 relay_deb=$("$PAYDESK_ROOT/crates/relay/dist/build-deb.sh" "$CARGO_TARGET_DIR/$profile/paydesk-relay" "$CARGO_TARGET_DIR/$profile/bundle/deb")

@@ -13,6 +13,13 @@ say "cargo fmt --check"
 cargo fmt --all -- --check
 say "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+say "the relay and the sandbox build without the till's dependencies"
+for crate in paydesk-relay paydesk-sandbox; do
+  if cargo tree -p "$crate" -e normal --prefix none --locked | grep -E '^(rusqlite|keyring|qrcode|tauri|paydesk-core) '; then
+    echo "$crate depends on the till's crates above" >&2
+    exit 1
+  fi
+done
 say "building every binary the system and end-to-end tests start"
 cargo build --workspace --bins --locked
 say "running every test (target: $CARGO_TARGET_DIR)"
@@ -24,5 +31,6 @@ if [ $# -eq 0 ]; then
   mapfile -t debs <<<"$packages"
   as_root dpkg -i "${debs[0]}" >/dev/null
   dpkg-deb --info "${debs[1]}" >/dev/null
-  with_keyring cargo test --workspace --locked --test e2e_installed -- --ignored
+  PAYDESK_APP_DEB="${debs[0]}" PAYDESK_RELAY_DEB="${debs[1]}" \
+    with_keyring cargo test --workspace --locked --test e2e_installed --test packaging -- --ignored
 fi

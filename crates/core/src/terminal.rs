@@ -33,8 +33,10 @@ const RECONCILE_EVERY: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum TerminalError {
+    /// Said in the cashier's words; the technical error is not chained under them (it
+    /// would repeat them: "… Check the payment ID.: payment API has no such object").
     #[error("{}", .0.cashier_message())]
-    Gateway(#[from] GatewayError),
+    Gateway(GatewayError),
     #[error("the local journal failed: {0}")]
     Journal(#[from] JournalError),
     #[error("{0}")]
@@ -45,6 +47,12 @@ pub enum TerminalError {
     UnknownPayment(String),
     #[error("{0}")]
     Refused(String),
+}
+
+impl From<GatewayError> for TerminalError {
+    fn from(e: GatewayError) -> Self {
+        TerminalError::Gateway(e)
+    }
 }
 
 /// What one charge asks Crypto.com Pay for.

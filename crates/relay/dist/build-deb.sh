@@ -15,6 +15,7 @@ install -Dm755 "$bin" "$stage/usr/bin/paydesk-relay"
 install -Dm644 "$here/paydesk-relay.service" "$stage/lib/systemd/system/paydesk-relay.service"
 install -Dm640 "$here/relay.example.toml" "$stage/etc/paydesk-relay/relay.toml"
 install -Dm644 "$here/relay.example.toml" "$stage/usr/share/doc/paydesk-relay/relay.example.toml"
+install -Dm644 "$root/packaging/copyright" "$stage/usr/share/doc/paydesk-relay/copyright"
 for doc in relay.md protocol.md operations.md; do
   [ -f "$root/docs/$doc" ] && install -Dm644 "$root/docs/$doc" "$stage/usr/share/doc/paydesk-relay/$doc"
 done
@@ -39,6 +40,8 @@ set -e
 if [ "$1" = configure ]; then
   getent passwd paydesk-relay >/dev/null || adduser --system --group --no-create-home --home /var/lib/paydesk-relay paydesk-relay
   chgrp paydesk-relay /etc/paydesk-relay/relay.toml
+  # Its state and logs, before anyone runs `terminal add` as the service user.
+  install -d -o paydesk-relay -g paydesk-relay -m 0750 /var/lib/paydesk-relay /var/log/paydesk-relay
   if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
     systemctl daemon-reload || true
   fi

@@ -463,7 +463,7 @@ async fn fetch_ticket(
             if e.is_timeout() {
                 ConnectError::Timeout(shared.config.connect_timeout.as_millis())
             } else {
-                ConnectError::Unreachable(e.without_url().to_string())
+                ConnectError::Unreachable(with_causes(&e.without_url()))
             }
         })?;
     match response.status() {
@@ -518,6 +518,22 @@ fn ws_url(base: &str, position: Option<&StreamPosition>) -> Result<String, Conne
         url.push_str(&query);
     }
     Ok(url)
+}
+
+/// An error with the causes under it ("error sending request: … Connection refused"):
+/// reqwest's own words name neither.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 #[cfg(test)]
