@@ -20,6 +20,7 @@ use crate::journal::{ActionKind, Journal, JournalError, JournalHandle};
 use crate::money::{Currency, Money, MoneyError};
 use crate::payment::{CreatePayment, CreateRefund, Payment, PaymentStatus, Refund};
 use crate::realtime::{RelayEndpoint, Session, SessionConfig};
+use crate::receipts::{PrintService, ReceiptSetup};
 use crate::secrets::Secret;
 use crate::tracker::{Keep, Snapshot, Source, Subscription, Tracker, TrackerError, Update};
 
@@ -82,6 +83,9 @@ pub struct TerminalSetup {
     pub local_clock: LocalClock,
     /// The start of this till's order ids (`T1` → `T1-20261128-0042`).
     pub order_prefix: String,
+    /// The shop, the printer and `auto_print`; `None`: no printer, the terminal's name as
+    /// the shop's.
+    pub receipts: Option<ReceiptSetup>,
 }
 
 impl TerminalSetup {
@@ -94,6 +98,7 @@ impl TerminalSetup {
             session: SessionConfig::default(),
             local_clock: LocalClock::system(),
             order_prefix: "T".to_owned(),
+            receipts: None,
         }
     }
 
@@ -133,6 +138,7 @@ pub struct Terminal {
     tracker: Tracker,
     stop: CancellationToken,
     reconciler: Option<JoinHandle<()>>,
+    printing: Option<PrintService>,
 }
 
 impl std::fmt::Debug for Terminal {
@@ -170,6 +176,22 @@ impl Terminal {
         for id in &restored_ids {
             session.check_now(id);
         }
+        let receipts = setup.receipts.clone().unwrap_or_else(|| ReceiptSetup {
+            shop: paydesk_receipt::Shop {
+                name: setup.name.clone(),
+                address: Vec::new(),
+            },
+            printer: None,
+            auto_print: false,
+            confirmation: crate::receipts::confirmation(journal.journal().book()),
+            till: setup.name.clone(),
+        });
+        let printing = PrintService::start(
+            receipts,
+            journal.clone(),
+            tracker.clone(),
+            crate::receipts::DEFAULT_QUEUE,
+        );
         let stop = CancellationToken::new();
         let reconciler = tokio::spawn(reconcile_intents(
             gateway.clone(),
@@ -187,6 +209,7 @@ impl Terminal {
             tracker,
             stop,
             reconciler: Some(reconciler),
+            printing: Some(printing),
         })
     }
 
@@ -212,6 +235,17 @@ impl Terminal {
 
     pub fn tracker(&self) -> &Tracker {
         &self.tracker
+    }
+
+    /// The till's receipt printing: queue a sale's receipt, a refund slip or a report;
+    /// outcomes arrive as [`crate::tracker::TrackerEvent::Receipt`].
+    pub fn printing(&self) -> Option<&PrintService> {
+        self.printing.as_ref()
+    }
+
+    /// The order-id prefix of this till's charges.
+    pub fn order_prefix(&self) -> &str {
+        &self.order_prefix
     }
 
     pub fn subscribe(&self) -> Subscription {
@@ -475,6 +509,9 @@ impl Terminal {
         self.stop.cancel();
         if let Some(task) = self.reconciler.take() {
             let _ = task.await;
+        }
+        if let Some(printing) = self.printing.take() {
+            printing.shutdown().await;
         }
         if let Some(session) = self.session.take() {
             session.shutdown().await;
