@@ -185,6 +185,7 @@ impl Terminal {
             auto_print: false,
             confirmation: crate::receipts::confirmation(journal.journal().book()),
             till: setup.name.clone(),
+            timeouts: paydesk_receipt::Timeouts::default(),
         });
         let printing = PrintService::start(
             receipts,

@@ -19,7 +19,7 @@ pub use service::{PrintJob, PrintService, ServiceError, DEFAULT_QUEUE};
 use chrono::TimeZone;
 use paydesk_receipt::{
     CodePage, Confirmation, Kind, Layout, PrintError, Printed, Printer, PrinterSettings, Receipt,
-    RefundSlip, Sale, SettingsError, Shop,
+    RefundSlip, Sale, SettingsError, Shop, Timeouts,
 };
 use serde::Serialize;
 
@@ -94,6 +94,8 @@ pub struct ReceiptSetup {
     pub confirmation: Confirmation,
     /// The till's name, for payments the journal holds without one.
     pub till: String,
+    /// The printer's deadlines (connect, status, write).
+    pub timeouts: Timeouts,
 }
 
 impl ReceiptSetup {
@@ -105,13 +107,14 @@ impl ReceiptSetup {
             auto_print: config.auto_print && config.printer.is_some(),
             confirmation: confirmation(mode),
             till: config.terminal_name.clone(),
+            timeouts: Timeouts::default(),
         }
     }
 
     /// A printer for these settings; [`ReceiptError::NoPrinter`] when none is set.
     pub fn printer(&self) -> Result<Printer, ReceiptError> {
         let settings = self.printer.as_ref().ok_or(ReceiptError::NoPrinter)?;
-        Ok(Printer::new(settings)?)
+        Ok(Printer::new(settings)?.with_timeouts(self.timeouts))
     }
 
     /// The customer's receipt for a journaled, paid payment.
