@@ -941,6 +941,76 @@ mod tests {
     }
 
     #[test]
+    fn shop_and_printer_sections_layer_field_by_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(
+            &path,
+            "merchant = \"Müller GmbH\"\n[shop]\naddress = [\"Hauptstraße 1\", \"Berlin\"]\n\
+             [printer]\nurl = \"tcp://10.0.0.5\"\npaper = \"58mm\"\ncode_page = \"wpc1252\"\n",
+        )
+        .unwrap();
+        let env = env_of(&[
+            ("PAYDESK_PRINTER", "tcp://127.0.0.1:9100"),
+            ("PAYDESK_AUTO_PRINT", "1"),
+        ]);
+        let c = Config::load_from(&path, env, ConfigLayer::default()).unwrap();
+        // The name falls back to the merchant label; the address is the file's.
+        assert_eq!(c.shop.name, "Müller GmbH");
+        assert_eq!(c.shop.address, ["Hauptstraße 1", "Berlin"]);
+        let printer = c.printer.unwrap();
+        // The environment's address over the file's; the file's paper and code page kept.
+        assert_eq!(printer.url, "tcp://127.0.0.1:9100");
+        assert_eq!(printer.paper, Paper::Mm58);
+        assert_eq!(printer.code_page, CodePage::Wpc1252);
+        assert!(c.auto_print);
+
+        let none = Config::from_layer(ConfigLayer::default(), Path::new("x")).unwrap();
+        assert_eq!(none.printer, None);
+        assert!(!none.auto_print);
+        assert_eq!(none.shop.name, DEFAULT_TERMINAL_NAME);
+    }
+
+    #[test]
+    fn bad_shop_and_printer_settings_are_refused_with_their_name() {
+        let err =
+            ConfigLayer::parse("[printer]\nurl = \"ftp://x\"", Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("printer"), "{err}");
+        let err = ConfigLayer::parse(
+            "[printer]\nurl = \"tcp://x\"\ncolumns = 3",
+            Path::new("c.toml"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("printer"), "{err}");
+        let err = ConfigLayer::parse(
+            "[printer]\nurl = \"tcp://x\"\nautoprint = true",
+            Path::new("c.toml"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("autoprint"), "{err}");
+        let err = ConfigLayer::parse("[shop]\nname = \"\"", Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("shop.name"), "{err}");
+        let lines = format!("[shop]\naddress = [{}]", ["\"l\""; 7].join(","));
+        let err = ConfigLayer::parse(&lines, Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("shop.address"), "{err}");
+        let err = ConfigLayer::from_env(env_of(&[("PAYDESK_AUTO_PRINT", "maybe")])).unwrap_err();
+        assert!(err.to_string().starts_with("PAYDESK_AUTO_PRINT"), "{err}");
+    }
+
+    #[test]
+    fn a_provisioning_file_may_set_the_shop_and_the_printer() {
+        let p = crate::provision::Provisioning::parse(
+            "terminal_name = \"Front\"\n[shop]\nname = \"Café\"\n[printer]\nurl = \"/dev/usb/lp0\"\nauto_print = true\n",
+            Path::new("till.toml"),
+        )
+        .unwrap();
+        let c = Config::from_layer(p.settings, Path::new("x")).unwrap();
+        assert_eq!(c.shop.name, "Café");
+        assert_eq!(c.printer.unwrap().url, "/dev/usb/lp0");
+        assert!(c.auto_print);
+    }
+
+    #[test]
     fn paydesk_config_env_names_the_file() {
         let p =
             default_path_with(|v| (v == CONFIG_ENV).then(|| "/etc/paydesk.toml".into())).unwrap();

@@ -249,6 +249,42 @@ impl Terminal {
         &self.order_prefix
     }
 
+    /// A journaled payment's receipt (or one refund's slip) as the screen shows it; print
+    /// it with [`Terminal::printing`].
+    pub async fn receipt(
+        &self,
+        payment_id: &str,
+        refund_id: Option<&str>,
+    ) -> Result<crate::receipts::ReceiptView, crate::receipts::ReceiptError> {
+        use crate::receipts::ReceiptError;
+        let id = payment_id.to_owned();
+        let entry = self
+            .journal
+            .call(move |j| j.entry(&id))
+            .await?
+            .ok_or_else(|| ReceiptError::UnknownPayment(payment_id.to_owned()))?;
+        let setup = match &self.printing {
+            Some(p) => p.setup(),
+            None => return Err(ReceiptError::NoPrinter),
+        };
+        let receipt = match refund_id {
+            Some(r) => setup.refund(&entry, r)?,
+            None => setup.sale(&entry)?,
+        };
+        Ok(setup.screen(&receipt))
+    }
+
+    /// Reconciliation for a close (`day::close_shift`, `day::close_day`), merging through
+    /// this till's tracker: a payment on screen is repaired on screen too.
+    pub fn reconciler(&self) -> crate::day::Reconciler {
+        crate::day::Reconciler::new(
+            self.gateway.clone(),
+            self.journal.clone(),
+            self.tracker.clone(),
+            self.order_prefix.clone(),
+        )
+    }
+
     pub fn subscribe(&self) -> Subscription {
         self.tracker.subscribe()
     }

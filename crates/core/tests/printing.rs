@@ -359,3 +359,63 @@ async fn without_a_printer_a_print_says_so_and_the_screen_still_shows_the_receip
     unpaid.status = PaymentStatus::Pending;
     assert_eq!(setup.sale(&unpaid).unwrap_err().code(), "not_paid");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminal_prints_the_receipt_when_its_charge_is_paid_at_the_sandbox() {
+    use paydesk_core::money::Money;
+    use paydesk_core::secrets::Secret;
+    use paydesk_core::terminal::{Terminal, TerminalSetup};
+
+    paydesk_core::init_tls();
+    let sandbox = paydesk_sandbox::spawn(
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        paydesk_sandbox::SandboxConfig::default(),
+    )
+    .await
+    .unwrap();
+    let fake = FakePrinter::start(Behaviour::silent()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Arc::new(Journal::open(dir.path().join("journal.sqlite3")).unwrap());
+    let mut setup = TerminalSetup::new("Front", sandbox.api_url(), Secret::new("sk_test_sandbox"));
+    setup.receipts = Some(self::setup(Some(fake.url()), true));
+    // No relay: the till polls, as a till whose relay is down does.
+    setup.session.fallback_after = Duration::from_millis(100);
+    setup.session.poll_interval = Duration::from_millis(200);
+    let terminal = Terminal::start(setup, journal).await.unwrap();
+    let mut sub = terminal.subscribe();
+
+    let payment = terminal
+        .charge(
+            Money::parse("12.50", paydesk_core::Currency::from_code("EUR").unwrap()).unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+    sandbox.pay(&payment.id).unwrap();
+
+    let event = next_receipt_event(&mut sub).await;
+    assert_eq!(event.outcome, PrintOutcome::Printed { paper_low: false });
+    assert_eq!(event.job.payment_id.as_deref(), Some(payment.id.as_str()));
+    let decoded = timeout(ARRIVES, fake.next_job())
+        .await
+        .unwrap()
+        .unwrap()
+        .decode()
+        .unwrap();
+    assert_eq!(decoded.qr_codes(), [payment.id.as_str()]);
+    assert!(decoded.line_with("TOTAL").unwrap().text.ends_with("€12.50"));
+    // The same receipt for the screen, and a reprint on a tap.
+    let view = terminal.receipt(&payment.id, None).await.unwrap();
+    assert!(view.text.contains("€12.50"), "{}", view.text);
+    assert_eq!(view.qr.as_deref(), Some(payment.id.as_str()));
+    terminal
+        .printing()
+        .unwrap()
+        .print(PrintJob::Sale {
+            payment_id: payment.id.clone(),
+        })
+        .unwrap();
+    assert!(!next_receipt_event(&mut sub).await.job.automatic);
+    terminal.shutdown().await;
+    sandbox.shutdown().await;
+}

@@ -17,7 +17,7 @@ use super::{JobView, PrintOutcome, ReceiptError, ReceiptEvent, ReceiptSetup};
 use crate::journal::JournalHandle;
 use crate::merge::{Source, Transition};
 use crate::payment::PaymentStatus;
-use crate::tracker::{Tracker, TrackerEvent};
+use crate::tracker::{Subscription, Tracker, TrackerEvent};
 use paydesk_receipt::{Kind, Printed, Printer, Receipt};
 
 /// How many receipts may wait for the printer.
@@ -102,14 +102,19 @@ impl PrintService {
                 None
             }
         };
-        let task = tokio::spawn(run(Worker {
-            setup: setup.clone(),
-            printer,
-            journal,
-            tracker,
-            jobs: rx,
-            stop: stop.clone(),
-        }));
+        // Subscribed before returning: a payment paid the next instant still prints.
+        let events = setup.auto_print.then(|| tracker.subscribe());
+        let task = tokio::spawn(run(
+            Worker {
+                setup: setup.clone(),
+                printer,
+                journal,
+                tracker,
+                jobs: rx,
+                stop: stop.clone(),
+            },
+            events,
+        ));
         PrintService {
             jobs,
             setup,
@@ -166,8 +171,7 @@ fn prints_on(t: &Transition) -> bool {
         )
 }
 
-async fn run(mut w: Worker) {
-    let mut events = w.setup.auto_print.then(|| w.tracker.subscribe());
+async fn run(mut w: Worker, mut events: Option<Subscription>) {
     loop {
         let (job, automatic) = tokio::select! {
             biased;
