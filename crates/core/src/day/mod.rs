@@ -69,8 +69,14 @@ fn period_payments(
 /// through [`JournalHandle::call`]).
 pub fn compute(j: &Journal, period: Period, now_ms: i64) -> Result<Report, JournalError> {
     let (entries, shift, from_ms, to_ms) = period_payments(j, period, now_ms)?;
+    // Reconciliation can only have repaired a payment after the period began (a day's
+    // margin: the API's creation time and the till's clock may disagree).
+    let repaired = j.reconciled_since(from_ms.saturating_sub(86_400_000))?;
     let mut reconciled = Vec::new();
     for (i, e) in entries.iter().enumerate() {
+        if !repaired.contains(&e.payment.id) {
+            continue;
+        }
         for t in j.transitions(&e.payment.id)? {
             if t.source == Source::Reconciliation {
                 reconciled.push((i, t));

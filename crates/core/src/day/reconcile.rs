@@ -26,7 +26,7 @@ use crate::gateway::{Gateway, GatewayConfig, GatewayError, ListPayments};
 use crate::journal::{Journal, JournalError, JournalHandle};
 use crate::payment::Payment;
 use crate::terminal::TerminalSetup;
-use crate::tracker::{Keep, Source, Tracker, Update};
+use crate::tracker::{Keep, Source, Tracker, TrackerError, Update};
 
 /// Payments read from the API at once.
 const CONCURRENT_READS: usize = 4;
@@ -43,6 +43,8 @@ pub enum ReconcileError {
     Journal(#[from] JournalError),
     #[error("{}", .0.cashier_message())]
     Gateway(#[from] GatewayError),
+    #[error("{0}")]
+    Tracker(#[from] TrackerError),
 }
 
 /// What a reconciliation runs on: the API client, the journal and the tracker that merges.
@@ -169,8 +171,7 @@ impl Reconciler {
         };
         self.tracker
             .merge_in(Update::Payment(p.clone()), Source::Reconciliation, keep)
-            .await
-            .map_err(|e| JournalError::Corrupt(e.to_string()))?;
+            .await?;
         if let Some(order_id) = p.order_id.clone() {
             let at = self.tracker.server_now_ms();
             // Resolves the intent if one waits for this order (the merge above already

@@ -1107,8 +1107,8 @@ impl Journal {
         let mut stmt = conn.prepare(&format!(
             "SELECT seq, payment_id, from_status, to_status, refunded_before_minor, \
              refunded_after_minor, source, observed_at_ms, recorded_at_ms, kind, refund_id \
-             FROM transitions WHERE payment_id = ?1 AND payment_id IN \
-             (SELECT id FROM payments WHERE {}) ORDER BY seq",
+             FROM transitions WHERE payment_id = ?1 AND EXISTS \
+             (SELECT 1 FROM payments p WHERE p.id = ?1 AND p.{}) ORDER BY seq",
             self.in_book()
         ))?;
         let rows = stmt.query_map([payment_id], |r| {

@@ -11,6 +11,8 @@
 //! reprint is the report the cashier signed off, even if a later reconciliation repairs a
 //! payment of that period (that repair shows in the next close).
 
+use std::collections::HashSet;
+
 use chrono::NaiveDate;
 use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
@@ -18,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::{HistoryEntry, Journal, JournalError, Result};
 use crate::clock::local_now_ms;
 use crate::config::Mode;
+use crate::merge::Source;
 
 /// A shift's row id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -227,6 +230,24 @@ impl Journal {
             )
             .optional()?;
         Ok(id.flatten().map(ShiftId))
+    }
+
+    /// The payments with a transition that reconciliation recorded at or after
+    /// `since_ms` (a report reads only their transitions back, not every payment's).
+    pub fn reconciled_since(&self, since_ms: i64) -> Result<HashSet<String>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT DISTINCT payment_id FROM transitions \
+             WHERE source = ?1 AND recorded_at_ms >= ?2",
+        )?;
+        let rows = stmt.query_map(params![Source::Reconciliation.as_str(), since_ms], |r| {
+            r.get::<_, String>(0)
+        })?;
+        let mut out = HashSet::new();
+        for row in rows {
+            out.insert(row?);
+        }
+        Ok(out)
     }
 
     /// Keeps a closed period's report as written; returns its row id.
