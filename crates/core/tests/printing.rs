@@ -419,3 +419,36 @@ async fn a_terminal_prints_the_receipt_when_its_charge_is_paid_at_the_sandbox() 
     terminal.shutdown().await;
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_printer_whose_roll_is_nearly_used_up_prints_and_says_paper_low() {
+    let fake = FakePrinter::start(Behaviour::answering(paydesk_receipt::PaperSensor::NearEnd))
+        .await
+        .unwrap();
+    let t = till();
+    pay(&t).await;
+    let mut sub = t.tracker.subscribe();
+    let service = PrintService::start(
+        setup(Some(fake.url()), false),
+        t.handle.clone(),
+        t.tracker.clone(),
+        4,
+    );
+    service
+        .print(PrintJob::Sale {
+            payment_id: PAYMENT_ID.into(),
+        })
+        .unwrap();
+    assert_eq!(
+        next_receipt_event(&mut sub).await.outcome,
+        PrintOutcome::Printed { paper_low: true }
+    );
+    assert!(
+        timeout(ARRIVES, fake.next_job())
+            .await
+            .unwrap()
+            .unwrap()
+            .complete
+    );
+    service.shutdown().await;
+}
