@@ -63,6 +63,21 @@ pub enum Command {
     Provision(ProvisionArgs),
     /// Run the sandbox and the relay in this process and point the command at them.
     Demo(DemoArgs),
+    /// Open, close or show this till's shift. Closing reconciles the shift's payments with
+    /// Crypto.com Pay and stores its final report.
+    Shift(ShiftArgs),
+    /// The report of a day (all tills) or a shift: totals per currency, per till and per
+    /// cashier, and every repair reconciliation made. A closed period shows its stored
+    /// report.
+    ///
+    /// Exit status: 0 success, 1 error, 5 the printer failed (the report is kept; print it
+    /// again), 6 reconciliation could not check everything (the report lists what).
+    Report(ReportArgs),
+    /// Print (or reprint) the receipt of a journaled payment, or a refund's slip; without
+    /// a printer, show it here.
+    ///
+    /// Exit status: 0 printed or shown, 1 error, 5 the printer failed (print it again).
+    Receipt(ReceiptArgs),
 }
 
 impl Command {
@@ -77,6 +92,9 @@ impl Command {
             Command::Doctor(_) => "doctor",
             Command::Provision(_) => "provision",
             Command::Demo(_) => "demo",
+            Command::Shift(_) => "shift",
+            Command::Report(_) => "report",
+            Command::Receipt(_) => "receipt",
         }
     }
 }
@@ -127,6 +145,82 @@ pub struct HistoryArgs {
     /// Write the day's payments as CSV to stdout instead of a table.
     #[arg(long)]
     pub csv: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShiftArgs {
+    #[command(subcommand)]
+    pub command: ShiftCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ShiftCommand {
+    /// Open a shift on this till (refused while one is open).
+    Open(ShiftOpenArgs),
+    /// Close this till's shift: reconcile, then store and show its report.
+    Close(ShiftCloseArgs),
+    /// Whether a shift is open, and its numbers so far.
+    Status,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ShiftOpenArgs {
+    /// Who opens it (the cashier).
+    #[arg(long, value_name = "NAME")]
+    pub by: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ShiftCloseArgs {
+    /// Who closes it (the cashier).
+    #[arg(long, value_name = "NAME")]
+    pub by: Option<String>,
+    /// Close without asking Crypto.com Pay (offline); the report says it is not reconciled.
+    #[arg(long)]
+    pub no_reconcile: bool,
+    #[command(flatten)]
+    pub print: PrintArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PrintArgs {
+    /// Print it on the receipt printer (the settings' printer, or --printer).
+    #[arg(long)]
+    pub print: bool,
+    /// The printer to use instead of the settings' one (tcp://HOST:PORT, /dev/usb/lp0, …).
+    #[arg(long, value_name = "URL")]
+    pub printer: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// The local day (YYYY-MM-DD); today when omitted.
+    #[arg(long, value_name = "YYYY-MM-DD", conflicts_with = "shift")]
+    pub date: Option<String>,
+    /// A shift's report instead of a day's.
+    #[arg(long, value_name = "ID")]
+    pub shift: Option<i64>,
+    /// Write the report as CSV to stdout.
+    #[arg(long)]
+    pub csv: bool,
+    /// Ask Crypto.com Pay about every payment of the period first, repair the journal,
+    /// and store the result as the period's final (Z) report.
+    #[arg(long)]
+    pub reconcile: bool,
+    #[command(flatten)]
+    pub print: PrintArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReceiptArgs {
+    /// The payment's id.
+    pub payment_id: String,
+    /// The slip of this refund of the payment instead of the sale's receipt.
+    #[arg(long, value_name = "REFUND_ID")]
+    pub refund: Option<String>,
+    /// The printer to use instead of the settings' one (tcp://HOST:PORT, /dev/usb/lp0, …).
+    #[arg(long, value_name = "URL")]
+    pub printer: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

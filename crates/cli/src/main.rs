@@ -3,7 +3,8 @@
 //! is for people and scripts) and runs one command from `cmd/`.
 //!
 //! Exit status: 0 success / paid, 1 error (or a failed doctor check), 3 expired,
-//! 4 cancelled, 130 interrupted while following a payment.
+//! 4 cancelled, 5 the printer failed, 6 reconciliation incomplete, 130 interrupted while
+//! following a payment.
 
 mod cli;
 mod cmd;
@@ -98,5 +99,10 @@ async fn run(cli: &Cli, out: &mut Printer) -> Result<ExitCode> {
         }
         Command::Provision(args) => cmd::provision::run(global, args, out),
         Command::Demo(args) => cmd::demo::run(global, args, out).await,
+        Command::Shift(args) => cmd::shift::run(global, args, out).await,
+        Command::Report(args) => cmd::report::run(global, args, out).await,
+        Command::Receipt(args) => {
+            cmd::receipt::run(&Context::load_without_keys(global)?, args, out).await
+        }
     }
 }

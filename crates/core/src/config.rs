@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::money::Currency;
 use crate::secrets::Secret;
+use paydesk_receipt::{CodePage, Cut, Paper, Printer, PrinterSettings, Shop};
 
 /// Names another config file.
 pub const CONFIG_ENV: &str = "PAYDESK_CONFIG";
@@ -30,6 +31,14 @@ pub const CURRENCY_ENV: &str = "PAYDESK_CURRENCY";
 pub const QR_CONTENT_ENV: &str = "PAYDESK_QR_CONTENT";
 pub const ORDER_PREFIX_ENV: &str = "PAYDESK_ORDER_PREFIX";
 pub const RELAY_CA_FILE_ENV: &str = "PAYDESK_RELAY_CA_FILE";
+/// The receipt printer's address (`tcp://192.168.1.50:9100`, `/dev/usb/lp0`, …).
+pub const PRINTER_ENV: &str = "PAYDESK_PRINTER";
+/// `1` prints the receipt on Paid, `0` only on a tap.
+pub const AUTO_PRINT_ENV: &str = "PAYDESK_AUTO_PRINT";
+
+/// Lines of a shop's address a receipt prints at most, and characters a line.
+const MAX_ADDRESS_LINES: usize = 6;
+const MAX_SHOP_LINE: usize = 64;
 
 /// Crypto.com Pay's API.
 pub const DEFAULT_API_URL: &str = "https://pay.crypto.com/api/";
@@ -200,6 +209,101 @@ pub struct ConfigLayer {
     /// system's store: a shop's own CA, or a TLS-inspecting proxy's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relay_ca_file: Option<PathBuf>,
+    /// `[shop]`: what the top of a receipt says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shop: Option<ShopLayer>,
+    /// `[printer]`: the receipt printer and whether it prints on Paid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub printer: Option<PrinterLayer>,
+}
+
+/// The `[shop]` section.
+///
+/// ```toml
+/// [shop]
+/// name = "Café Müller"
+/// address = ["Hauptstraße 1", "10115 Berlin"]
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShopLayer {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<Vec<String>>,
+}
+
+impl ShopLayer {
+    fn overlaid(self, over: ShopLayer) -> ShopLayer {
+        ShopLayer {
+            name: over.name.or(self.name),
+            address: over.address.or(self.address),
+        }
+    }
+}
+
+/// The `[printer]` section: paydesk-receipt's `PrinterSettings`, each field optional so
+/// the file, `PAYDESK_PRINTER` and Settings can each set part of it, plus `auto_print`.
+///
+/// ```toml
+/// [printer]
+/// url = "tcp://192.168.1.50:9100"
+/// paper = "80mm"
+/// code_page = "cp858"
+/// auto_print = true
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrinterLayer {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paper: Option<Paper>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_page: Option<CodePage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cut: Option<Cut>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub columns: Option<usize>,
+    /// Print the sale's receipt as soon as it is Paid (default: only on a tap).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_print: Option<bool>,
+}
+
+impl PrinterLayer {
+    fn overlaid(self, over: PrinterLayer) -> PrinterLayer {
+        PrinterLayer {
+            url: over.url.or(self.url),
+            paper: over.paper.or(self.paper),
+            code_page: over.code_page.or(self.code_page),
+            cut: over.cut.or(self.cut),
+            columns: over.columns.or(self.columns),
+            auto_print: over.auto_print.or(self.auto_print),
+        }
+    }
+
+    /// The receipt crate's settings, when an address is set (a blank one means none).
+    fn settings(&self) -> Option<PrinterSettings> {
+        let url = self
+            .url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())?;
+        let mut settings = PrinterSettings::new(url);
+        settings.paper = self.paper.unwrap_or_default();
+        settings.code_page = self.code_page.unwrap_or_default();
+        settings.cut = self.cut.unwrap_or_default();
+        settings.columns = self.columns;
+        Some(settings)
+    }
+}
+
+/// Two optional sections, overlaid field by field.
+fn overlay_section<T>(low: Option<T>, high: Option<T>, f: impl FnOnce(T, T) -> T) -> Option<T> {
+    match (low, high) {
+        (Some(l), Some(h)) => Some(f(l, h)),
+        (l, h) => h.or(l),
+    }
 }
 
 impl ConfigLayer {
@@ -218,6 +322,8 @@ impl ConfigLayer {
             qr_content: over.qr_content.or(self.qr_content),
             order_prefix: over.order_prefix.or(self.order_prefix),
             relay_ca_file: over.relay_ca_file.or(self.relay_ca_file),
+            shop: overlay_section(self.shop, over.shop, ShopLayer::overlaid),
+            printer: overlay_section(self.printer, over.printer, PrinterLayer::overlaid),
         }
     }
 
@@ -295,6 +401,21 @@ impl ConfigLayer {
                 .transpose()?,
             order_prefix: get(ORDER_PREFIX_ENV),
             relay_ca_file: get(RELAY_CA_FILE_ENV).map(PathBuf::from),
+            printer: {
+                let auto_print = get(AUTO_PRINT_ENV)
+                    .map(|v| match v.as_str() {
+                        "1" | "true" | "yes" | "on" => Ok(true),
+                        "0" | "false" | "no" | "off" => Ok(false),
+                        _ => Err(invalid(AUTO_PRINT_ENV, format!("'{v}' is not 1 or 0"))),
+                    })
+                    .transpose()?;
+                let url = get(PRINTER_ENV);
+                (url.is_some() || auto_print.is_some()).then(|| PrinterLayer {
+                    url,
+                    auto_print,
+                    ..PrinterLayer::default()
+                })
+            },
             ..ConfigLayer::default()
         };
         layer.validate("environment")?;
@@ -335,6 +456,28 @@ impl ConfigLayer {
                     "order_prefix must be 1 to 12 letters, digits or _".into(),
                 ));
             }
+        }
+        if let Some(shop) = &self.shop {
+            let printable =
+                |l: &str| l.chars().count() <= MAX_SHOP_LINE && !l.chars().any(char::is_control);
+            if let Some(name) = &shop.name {
+                if name.trim().is_empty() || !printable(name) {
+                    return Err(invalid(format!(
+                        "shop.name must be 1 to {MAX_SHOP_LINE} printable characters"
+                    )));
+                }
+            }
+            if let Some(lines) = &shop.address {
+                if lines.len() > MAX_ADDRESS_LINES || !lines.iter().all(|l| printable(l)) {
+                    return Err(invalid(format!(
+                        "shop.address must be at most {MAX_ADDRESS_LINES} lines of at most \
+                         {MAX_SHOP_LINE} printable characters"
+                    )));
+                }
+            }
+        }
+        if let Some(settings) = self.printer.as_ref().and_then(PrinterLayer::settings) {
+            Printer::new(&settings).map_err(|e| invalid(format!("printer: {e}")))?;
         }
         for (field, value, range) in [
             (
@@ -380,6 +523,13 @@ pub struct Config {
     /// The start of this till's order ids.
     pub order_prefix: String,
     pub relay_ca_file: Option<PathBuf>,
+    /// What a receipt's head says: the shop's name (else the merchant label, else the
+    /// terminal name) and address lines.
+    pub shop: Shop,
+    /// The receipt printer; `None`: receipts are shown on screen only.
+    pub printer: Option<PrinterSettings>,
+    /// Print the sale's receipt on Paid (only with a printer).
+    pub auto_print: bool,
     /// The file layer came from here (settings changes go back through [`ConfigLayer::save`]).
     pub path: PathBuf,
 }
@@ -443,7 +593,7 @@ impl Config {
                 .api_url
                 .map_or_else(|| DEFAULT_API_URL.to_owned(), |u| normalize_api_url(&u)),
             relay_url: layer.relay_url,
-            merchant: layer.merchant,
+            merchant: layer.merchant.clone(),
             heartbeat_timeout: layer.heartbeat_timeout_secs.map(Duration::from_secs),
             fallback_after: layer.fallback_after_secs.map(Duration::from_secs),
             poll_interval: layer.poll_interval_secs.map(Duration::from_secs),
@@ -452,6 +602,25 @@ impl Config {
                 .order_prefix
                 .unwrap_or_else(|| order_prefix_from_name(Some(&terminal_name))),
             relay_ca_file: layer.relay_ca_file,
+            shop: Shop {
+                name: layer
+                    .shop
+                    .as_ref()
+                    .and_then(|s| s.name.clone())
+                    .or_else(|| layer.merchant.clone())
+                    .unwrap_or_else(|| terminal_name.clone()),
+                address: layer
+                    .shop
+                    .as_ref()
+                    .and_then(|s| s.address.clone())
+                    .unwrap_or_default(),
+            },
+            printer: layer.printer.as_ref().and_then(PrinterLayer::settings),
+            auto_print: layer
+                .printer
+                .as_ref()
+                .and_then(|p| p.auto_print)
+                .unwrap_or(false),
             path: path.to_owned(),
         })
     }
@@ -778,6 +947,76 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         assert_eq!(names, vec!["config.toml".to_owned()]);
+    }
+
+    #[test]
+    fn shop_and_printer_sections_layer_field_by_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(
+            &path,
+            "merchant = \"Müller GmbH\"\n[shop]\naddress = [\"Hauptstraße 1\", \"Berlin\"]\n\
+             [printer]\nurl = \"tcp://10.0.0.5\"\npaper = \"58mm\"\ncode_page = \"wpc1252\"\n",
+        )
+        .unwrap();
+        let env = env_of(&[
+            ("PAYDESK_PRINTER", "tcp://127.0.0.1:9100"),
+            ("PAYDESK_AUTO_PRINT", "1"),
+        ]);
+        let c = Config::load_from(&path, env, ConfigLayer::default()).unwrap();
+        // The name falls back to the merchant label; the address is the file's.
+        assert_eq!(c.shop.name, "Müller GmbH");
+        assert_eq!(c.shop.address, ["Hauptstraße 1", "Berlin"]);
+        let printer = c.printer.unwrap();
+        // The environment's address over the file's; the file's paper and code page kept.
+        assert_eq!(printer.url, "tcp://127.0.0.1:9100");
+        assert_eq!(printer.paper, Paper::Mm58);
+        assert_eq!(printer.code_page, CodePage::Wpc1252);
+        assert!(c.auto_print);
+
+        let none = Config::from_layer(ConfigLayer::default(), Path::new("x")).unwrap();
+        assert_eq!(none.printer, None);
+        assert!(!none.auto_print);
+        assert_eq!(none.shop.name, DEFAULT_TERMINAL_NAME);
+    }
+
+    #[test]
+    fn bad_shop_and_printer_settings_are_refused_with_their_name() {
+        let err =
+            ConfigLayer::parse("[printer]\nurl = \"ftp://x\"", Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("printer"), "{err}");
+        let err = ConfigLayer::parse(
+            "[printer]\nurl = \"tcp://x\"\ncolumns = 3",
+            Path::new("c.toml"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("printer"), "{err}");
+        let err = ConfigLayer::parse(
+            "[printer]\nurl = \"tcp://x\"\nautoprint = true",
+            Path::new("c.toml"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("autoprint"), "{err}");
+        let err = ConfigLayer::parse("[shop]\nname = \"\"", Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("shop.name"), "{err}");
+        let lines = format!("[shop]\naddress = [{}]", ["\"l\""; 7].join(","));
+        let err = ConfigLayer::parse(&lines, Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("shop.address"), "{err}");
+        let err = ConfigLayer::from_env(env_of(&[("PAYDESK_AUTO_PRINT", "maybe")])).unwrap_err();
+        assert!(err.to_string().starts_with("PAYDESK_AUTO_PRINT"), "{err}");
+    }
+
+    #[test]
+    fn a_provisioning_file_may_set_the_shop_and_the_printer() {
+        let p = crate::provision::Provisioning::parse(
+            "terminal_name = \"Front\"\n[shop]\nname = \"Café\"\n[printer]\nurl = \"/dev/usb/lp0\"\nauto_print = true\n",
+            Path::new("till.toml"),
+        )
+        .unwrap();
+        let c = Config::from_layer(p.settings, Path::new("x")).unwrap();
+        assert_eq!(c.shop.name, "Café");
+        assert_eq!(c.printer.unwrap().url, "/dev/usb/lp0");
+        assert!(c.auto_print);
     }
 
     #[test]

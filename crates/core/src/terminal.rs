@@ -20,6 +20,7 @@ use crate::journal::{ActionKind, Journal, JournalError, JournalHandle};
 use crate::money::{Currency, Money, MoneyError};
 use crate::payment::{CreatePayment, CreateRefund, Payment, PaymentStatus, Refund};
 use crate::realtime::{RelayEndpoint, Session, SessionConfig};
+use crate::receipts::{PrintService, ReceiptSetup};
 use crate::secrets::Secret;
 use crate::tracker::{Keep, Snapshot, Source, Subscription, Tracker, TrackerError, Update};
 
@@ -95,6 +96,9 @@ pub struct TerminalSetup {
     pub local_clock: LocalClock,
     /// The start of this till's order ids (`T1` → `T1-20261128-0042`).
     pub order_prefix: String,
+    /// The shop, the printer and `auto_print`; `None`: no printer, the terminal's name as
+    /// the shop's.
+    pub receipts: Option<ReceiptSetup>,
 }
 
 impl TerminalSetup {
@@ -107,6 +111,7 @@ impl TerminalSetup {
             session: SessionConfig::default(),
             local_clock: LocalClock::system(),
             order_prefix: "T".to_owned(),
+            receipts: None,
         }
     }
 
@@ -146,6 +151,7 @@ pub struct Terminal {
     tracker: Tracker,
     stop: CancellationToken,
     reconciler: Option<JoinHandle<()>>,
+    printing: Option<PrintService>,
 }
 
 impl std::fmt::Debug for Terminal {
@@ -186,6 +192,23 @@ impl Terminal {
         for id in &restored_ids {
             session.check_now(id);
         }
+        let receipts = setup.receipts.clone().unwrap_or_else(|| ReceiptSetup {
+            shop: paydesk_receipt::Shop {
+                name: setup.name.clone(),
+                address: Vec::new(),
+            },
+            printer: None,
+            auto_print: false,
+            confirmation: crate::receipts::confirmation(journal.journal().book()),
+            till: setup.name.clone(),
+            timeouts: paydesk_receipt::Timeouts::default(),
+        });
+        let printing = PrintService::start(
+            receipts,
+            journal.clone(),
+            tracker.clone(),
+            crate::receipts::DEFAULT_QUEUE,
+        );
         let stop = CancellationToken::new();
         let reconciler = tokio::spawn(reconcile_intents(
             gateway.clone(),
@@ -203,6 +226,7 @@ impl Terminal {
             tracker,
             stop,
             reconciler: Some(reconciler),
+            printing: Some(printing),
         })
     }
 
@@ -228,6 +252,53 @@ impl Terminal {
 
     pub fn tracker(&self) -> &Tracker {
         &self.tracker
+    }
+
+    /// The till's receipt printing: queue a sale's receipt, a refund slip or a report;
+    /// outcomes arrive as [`crate::tracker::TrackerEvent::Receipt`].
+    pub fn printing(&self) -> Option<&PrintService> {
+        self.printing.as_ref()
+    }
+
+    /// The order-id prefix of this till's charges.
+    pub fn order_prefix(&self) -> &str {
+        &self.order_prefix
+    }
+
+    /// A journaled payment's receipt (or one refund's slip) as the screen shows it; print
+    /// it with [`Terminal::printing`].
+    pub async fn receipt(
+        &self,
+        payment_id: &str,
+        refund_id: Option<&str>,
+    ) -> Result<crate::receipts::ReceiptView, crate::receipts::ReceiptError> {
+        use crate::receipts::ReceiptError;
+        let id = payment_id.to_owned();
+        let entry = self
+            .journal
+            .call(move |j| j.entry(&id))
+            .await?
+            .ok_or_else(|| ReceiptError::UnknownPayment(payment_id.to_owned()))?;
+        let setup = match &self.printing {
+            Some(p) => p.setup(),
+            None => return Err(ReceiptError::NoPrinter),
+        };
+        let receipt = match refund_id {
+            Some(r) => setup.refund(&entry, r)?,
+            None => setup.sale(&entry)?,
+        };
+        Ok(setup.screen(&receipt))
+    }
+
+    /// Reconciliation for a close (`day::close_shift`, `day::close_day`), merging through
+    /// this till's tracker: a payment on screen is repaired on screen too.
+    pub fn reconciler(&self) -> crate::day::Reconciler {
+        crate::day::Reconciler::new(
+            self.gateway.clone(),
+            self.journal.clone(),
+            self.tracker.clone(),
+            self.order_prefix.clone(),
+        )
     }
 
     pub fn subscribe(&self) -> Subscription {
@@ -516,6 +587,9 @@ impl Terminal {
         self.stop.cancel();
         if let Some(task) = self.reconciler.take() {
             let _ = task.await;
+        }
+        if let Some(printing) = self.printing.take() {
+            printing.shutdown().await;
         }
         if let Some(session) = self.session.take() {
             session.shutdown().await;

@@ -111,6 +111,8 @@ pub enum TrackerEvent {
     Resnapshot {
         missed: u64,
     },
+    /// A receipt printed, or why it did not (the till's print service).
+    Receipt(crate::receipts::ReceiptEvent),
 }
 
 /// Why the journal refused a transition.

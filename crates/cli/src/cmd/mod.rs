@@ -7,7 +7,10 @@ pub mod demo;
 pub mod doctor;
 pub mod history;
 pub mod provision;
+pub mod receipt;
 pub mod refund;
+pub mod report;
+pub mod shift;
 pub mod watch;
 
 use anyhow::{Context as _, Result};

@@ -173,6 +173,49 @@ impl Shop {
         );
     }
 
+    /// The merchant refunds through the API, behind the till's back (the dashboard, a
+    /// script); returns the refund object.
+    pub async fn refund(&self, payment_id: &str, amount: i64, currency: &str) -> serde_json::Value {
+        let response = self
+            .http
+            .post(format!("{}/refunds", self.api_url))
+            .bearer_auth(&self.secret_key)
+            .json(&serde_json::json!({
+                "payment_id": payment_id,
+                "amount": amount,
+                "currency": currency,
+                "reason": "made in the dashboard",
+            }))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert!(status.is_success(), "refund: {status} {body}");
+        body
+    }
+
+    /// A payment created through the API by someone other than this till's journal (the
+    /// till died before it could journal it, say); returns its id.
+    pub async fn create_payment(&self, amount: i64, currency: &str, order_id: &str) -> String {
+        let response = self
+            .http
+            .post(format!("{}/payments", self.api_url))
+            .bearer_auth(&self.secret_key)
+            .json(&serde_json::json!({
+                "amount": amount,
+                "currency": currency,
+                "order_id": order_id,
+            }))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert!(status.is_success(), "create: {status} {body}");
+        body["id"].as_str().unwrap().to_owned()
+    }
+
     /// Stops the relay; the sandbox keeps running.
     pub async fn stop_relay(&mut self) {
         if let Some(relay) = self.relay.take() {

@@ -94,21 +94,21 @@ where
 
 /// "12.50" for USD; the bare minor units when the currency is unknown to this build
 /// (there is no honest way to place its decimal point).
-fn amount_text(minor: i128, currency: &str) -> String {
+pub(crate) fn amount_text(minor: i128, currency: &str) -> String {
     match Currency::from_code(currency) {
         Ok(c) => Money::new(minor, c).amount_string(),
         Err(_) => minor.to_string(),
     }
 }
 
-enum Field<'a> {
+pub(crate) enum Field<'a> {
     /// Written by us (numbers, timestamps): quoted if needed, never defused.
     Plain(&'a str),
     /// From a person or the network: also defused against formula injection.
     Text(&'a str),
 }
 
-fn write_row<'a, W: Write>(
+pub(crate) fn write_row<'a, W: Write>(
     out: &mut W,
     fields: impl Iterator<Item = Field<'a>>,
 ) -> std::io::Result<()> {

@@ -25,9 +25,10 @@
 //! Calls block on an fsync: async code reaches the journal through its [`JournalHandle`],
 //! which runs every call on the journal's own thread.
 
-mod export;
+pub(crate) mod export;
 mod handle;
 mod schema;
+mod shifts;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -49,6 +50,7 @@ use crate::payment::{Payment, PaymentStatus, RefundStatus};
 pub use export::CASHIER_METADATA_KEY;
 pub use handle::JournalHandle;
 pub use schema::CURRENT_VERSION as SCHEMA_VERSION;
+pub use shifts::{Period, Shift, ShiftId, StoredReport};
 
 /// The file name inside the data directory.
 pub const FILE_NAME: &str = "journal.sqlite3";
@@ -127,6 +129,14 @@ pub enum JournalError {
     Conflict(Box<PaymentState>),
     #[error("the journal's thread has stopped")]
     Stopped,
+    #[error("{till} already has shift {id} open; close it first")]
+    ShiftOpen { id: i64, till: String },
+    #[error("{till} has no open shift")]
+    NoOpenShift { till: String },
+    #[error("shift {0} does not exist")]
+    UnknownShift(i64),
+    #[error("shift {0} is already closed")]
+    ShiftClosed(i64),
 }
 
 pub type Result<T, E = JournalError> = std::result::Result<T, E>;
@@ -441,7 +451,8 @@ impl Journal {
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO intents (order_id, amount_minor, currency, description, terminal, \
-                 created_at_ms, token, book) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 created_at_ms, token, book, shift_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, \
+                 (SELECT id FROM shifts WHERE book = ?8 AND till = ?5 AND closed_at_ms IS NULL))",
                 params![
                     order_id,
                     money.minor.to_string(),
@@ -487,7 +498,8 @@ impl Journal {
             let order_id = format!("{stem}{next:04}");
             tx.execute(
                 "INSERT INTO intents (order_id, amount_minor, currency, description, terminal, \
-                 created_at_ms, token, book) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 created_at_ms, token, book, shift_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, \
+                 (SELECT id FROM shifts WHERE book = ?8 AND till = ?5 AND closed_at_ms IS NULL))",
                 params![
                     order_id,
                     money.minor.to_string(),
@@ -582,6 +594,14 @@ impl Journal {
                     "UPDATE payments SET terminal = COALESCE(terminal, ?1), \
                      order_id = COALESCE(order_id, ?2) WHERE id = ?3",
                     params![terminal, order_id, payment.id],
+                )?;
+            }
+            if let Some((intent_id, _, _)) = &intent {
+                // The payment belongs to the shift its charge was made in.
+                tx.execute(
+                    "UPDATE payments SET shift_id = COALESCE(shift_id, \
+                     (SELECT shift_id FROM intents WHERE id = ?1)) WHERE id = ?2",
+                    params![intent_id, payment.id],
                 )?;
             }
             Ok(recorded)
@@ -1093,8 +1113,8 @@ impl Journal {
         let mut stmt = conn.prepare(&format!(
             "SELECT seq, payment_id, from_status, to_status, refunded_before_minor, \
              refunded_after_minor, source, observed_at_ms, recorded_at_ms, kind, refund_id \
-             FROM transitions WHERE payment_id = ?1 AND payment_id IN \
-             (SELECT id FROM payments WHERE {}) ORDER BY seq",
+             FROM transitions WHERE payment_id = ?1 AND EXISTS \
+             (SELECT 1 FROM payments p WHERE p.id = ?1 AND p.{}) ORDER BY seq",
             self.in_book()
         ))?;
         let rows = stmt.query_map([payment_id], |r| {
@@ -1254,7 +1274,6 @@ impl Journal {
         Ok(entries.len())
     }
 
-    /// This book's payments matching `condition`, in `order`.
     fn entries(
         &self,
         condition: &str,
@@ -1399,7 +1418,7 @@ fn parse_minor(s: &str) -> Result<i128> {
 
 /// Unix ms of the start of `day` and of the next day in `tz`. A midnight skipped by a DST
 /// change starts the day at the first local time that exists.
-fn day_bounds_ms<Tz: TimeZone>(day: NaiveDate, tz: &Tz) -> Result<(i64, i64)> {
+pub(crate) fn day_bounds_ms<Tz: TimeZone>(day: NaiveDate, tz: &Tz) -> Result<(i64, i64)> {
     let next = day.succ_opt().ok_or(JournalError::BadDay(day))?;
     Ok((local_start_ms(day, tz)?, local_start_ms(next, tz)?))
 }

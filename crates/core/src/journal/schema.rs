@@ -130,6 +130,39 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 4: the counter's day. Shifts per till and book (at most one open); a charge belongs
+    // to the shift open when it was charged (set on the intent in the same transaction,
+    // copied to the payment when the create call's answer is attached); the close-of-day
+    // and shift reports are kept as written, so a closed period reprints exactly.
+    r#"
+    CREATE TABLE shifts (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        book          TEXT    NOT NULL,
+        till          TEXT    NOT NULL,
+        opened_at_ms  INTEGER NOT NULL,
+        opened_by     TEXT,
+        closed_at_ms  INTEGER,
+        closed_by     TEXT
+    );
+    CREATE UNIQUE INDEX shifts_one_open ON shifts(book, till) WHERE closed_at_ms IS NULL;
+
+    ALTER TABLE intents ADD COLUMN shift_id INTEGER REFERENCES shifts(id);
+    ALTER TABLE payments ADD COLUMN shift_id INTEGER REFERENCES shifts(id);
+    CREATE INDEX payments_shift ON payments(shift_id);
+
+    CREATE TABLE reports (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        book          TEXT    NOT NULL,
+        -- A shift's report names the shift; a day's names the local day (YYYY-MM-DD).
+        shift_id      INTEGER REFERENCES shifts(id),
+        day           TEXT,
+        created_at_ms INTEGER NOT NULL,
+        -- The report exactly as it was shown (day::Report's JSON).
+        json          TEXT    NOT NULL,
+        CHECK ((shift_id IS NULL) <> (day IS NULL))
+    );
+    CREATE INDEX reports_period ON reports(book, shift_id, day);
+    "#,
 ];
 
 /// The schema version this build writes.

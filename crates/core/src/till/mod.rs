@@ -395,6 +395,10 @@ impl TillPlan {
         );
         setup.session = self.session_config();
         setup.order_prefix = self.config.order_prefix.clone();
+        setup.receipts = Some(crate::receipts::ReceiptSetup::from_config(
+            &self.config,
+            self.mode,
+        ));
         if self.config.relay_url.is_some() {
             match self.relay() {
                 Some(relay) => setup = setup.relay(relay.base_url, relay.terminal_key),

@@ -1,0 +1,319 @@
+//! Receipts from the journal: a journaled payment or refund → a `paydesk_receipt::Receipt`.
+//!
+//! Place in the flow: the tracker journals a payment as Paid → the print service
+//! ([`PrintService`], `service.rs`) or a reprint from History asks here for the receipt →
+//! paydesk-receipt lays it out for the screen or a printer. Everything printed comes from
+//! the journal's copy of the payment (the API's own object, merged), never from what a
+//! screen shows, so a reprint a week later says what the first print said.
+//!
+//! What a sale's receipt holds: the shop (settings), the till, the time, the fiat amount,
+//! the crypto amount and coin once Crypto.com Pay reports them, the payment and order ids,
+//! the cashier (the payment's `paydesk_cashier` metadata, once staff exists), and who
+//! confirmed it — Crypto.com Pay, or DEMO / TEST by the journal's book. Line items and
+//! tax are left to the sale crate's metadata (not read yet: the receipt has none).
+
+mod service;
+
+pub use service::{PrintJob, PrintService, ServiceError, DEFAULT_QUEUE};
+
+use chrono::TimeZone;
+use paydesk_receipt::{
+    CodePage, Confirmation, Kind, Layout, PrintError, Printed, Printer, PrinterSettings, Receipt,
+    RefundSlip, Sale, SettingsError, Shop, Timeouts,
+};
+use serde::Serialize;
+
+use crate::config::{Config, Mode};
+use crate::journal::{HistoryEntry, JournalError, CASHIER_METADATA_KEY};
+use crate::money::{Currency, Money, MoneyError};
+use crate::payment::{PaymentStatus, RefundStatus};
+
+/// Columns of an on-screen receipt when no printer says otherwise (80 mm paper).
+const SCREEN_COLUMNS: usize = 48;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiptError {
+    #[error("payment {0} is not in this till's journal")]
+    UnknownPayment(String),
+    #[error("payment {payment_id} has no refund {refund_id}")]
+    UnknownRefund {
+        payment_id: String,
+        refund_id: String,
+    },
+    #[error("payment {payment_id} is {status}, not paid: there is no receipt to print")]
+    NotPaid {
+        payment_id: String,
+        status: PaymentStatus,
+    },
+    #[error("{0}")]
+    Money(#[from] MoneyError),
+    #[error(
+        "no receipt printer is set up: add one in Settings (or [printer] url in the settings file)"
+    )]
+    NoPrinter,
+    #[error("the printer settings are wrong: {0}")]
+    Settings(#[from] SettingsError),
+    #[error("{0}")]
+    Print(#[from] PrintError),
+    #[error("the journal failed: {0}")]
+    Journal(#[from] JournalError),
+}
+
+impl ReceiptError {
+    /// A stable name for the UI ("unreachable", "out_of_paper", "no_printer", …).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ReceiptError::Print(e) => e.code(),
+            ReceiptError::UnknownPayment(_) => "unknown_payment",
+            ReceiptError::UnknownRefund { .. } => "unknown_refund",
+            ReceiptError::NotPaid { .. } => "not_paid",
+            ReceiptError::Money(_) => "money",
+            ReceiptError::NoPrinter => "no_printer",
+            ReceiptError::Settings(_) => "printer_settings",
+            ReceiptError::Journal(_) => "journal",
+        }
+    }
+}
+
+/// Who confirmed the payments of a book, as the foot of a slip says it.
+pub fn confirmation(book: Mode) -> Confirmation {
+    match book {
+        Mode::Live => Confirmation::Live,
+        Mode::Test => Confirmation::Test,
+        Mode::Demo => Confirmation::Demo,
+    }
+}
+
+/// What a till needs to print: the shop, the printer, whether Paid prints by itself, and
+/// whose payments they are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReceiptSetup {
+    pub shop: Shop,
+    pub printer: Option<PrinterSettings>,
+    pub auto_print: bool,
+    pub confirmation: Confirmation,
+    /// The till's name, for payments the journal holds without one.
+    pub till: String,
+    /// The printer's deadlines (connect, status, write).
+    pub timeouts: Timeouts,
+}
+
+impl ReceiptSetup {
+    /// From the merged settings and the mode the till runs in.
+    pub fn from_config(config: &Config, mode: Mode) -> ReceiptSetup {
+        ReceiptSetup {
+            shop: config.shop.clone(),
+            printer: config.printer.clone(),
+            auto_print: config.auto_print && config.printer.is_some(),
+            confirmation: confirmation(mode),
+            till: config.terminal_name.clone(),
+            timeouts: Timeouts::default(),
+        }
+    }
+
+    /// A printer for these settings; [`ReceiptError::NoPrinter`] when none is set.
+    pub fn printer(&self) -> Result<Printer, ReceiptError> {
+        let settings = self.printer.as_ref().ok_or(ReceiptError::NoPrinter)?;
+        Ok(Printer::new(settings)?.with_timeouts(self.timeouts))
+    }
+
+    /// The customer's receipt for a journaled, paid payment.
+    pub fn sale(&self, entry: &HistoryEntry) -> Result<Receipt, ReceiptError> {
+        sale(&self.shop, entry, self.confirmation, &self.till)
+    }
+
+    /// The slip for one refund of a journaled payment.
+    pub fn refund(&self, entry: &HistoryEntry, refund_id: &str) -> Result<Receipt, ReceiptError> {
+        refund(&self.shop, entry, refund_id, self.confirmation, &self.till)
+    }
+
+    /// The receipt as the screen shows it: this printer's width, full Unicode.
+    pub fn screen(&self, receipt: &Receipt) -> ReceiptView {
+        ReceiptView::of(receipt, self.printer.as_ref())
+    }
+}
+
+/// A receipt for the app to show: the laid-out text and the QR payload beneath it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReceiptView {
+    pub kind: Kind,
+    pub title: String,
+    /// Monospaced lines, as the printer would lay them out.
+    pub text: String,
+    pub columns: usize,
+    /// Draw this as a QR code under the text (the payment id).
+    pub qr: Option<String>,
+}
+
+impl ReceiptView {
+    pub fn of(receipt: &Receipt, printer: Option<&PrinterSettings>) -> ReceiptView {
+        let columns = printer
+            .and_then(|p| Printer::new(p).ok())
+            .map_or(SCREEN_COLUMNS, |p| p.columns());
+        let layout = Layout::new(receipt, columns, None::<CodePage>);
+        ReceiptView {
+            kind: receipt.kind,
+            title: receipt.title.clone(),
+            text: layout.text(),
+            columns: layout.columns(),
+            qr: receipt.qr.clone(),
+        }
+    }
+}
+
+/// `2026-11-28 14:05`, local time.
+pub fn local_time(unix_ms: i64) -> String {
+    chrono::Local
+        .timestamp_millis_opt(unix_ms)
+        .single()
+        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default()
+}
+
+fn cashier(entry: &HistoryEntry) -> Option<String> {
+    entry
+        .payment
+        .metadata
+        .as_ref()
+        .and_then(|m| m.get(CASHIER_METADATA_KEY))
+        .and_then(|c| c.as_str())
+        .map(str::to_owned)
+}
+
+/// The crypto side once Crypto.com Pay reported it, in a coin this build knows.
+fn crypto(entry: &HistoryEntry) -> Option<Money> {
+    let p = &entry.payment;
+    let coin = Currency::from_code(p.crypto_currency.as_deref()?).ok()?;
+    Money::parse(p.crypto_amount.as_deref()?, coin).ok()
+}
+
+/// The customer's receipt for a journaled payment that is paid.
+pub fn sale(
+    shop: &Shop,
+    entry: &HistoryEntry,
+    confirmation: Confirmation,
+    till: &str,
+) -> Result<Receipt, ReceiptError> {
+    let p = &entry.payment;
+    if entry.status != PaymentStatus::Succeeded {
+        return Err(ReceiptError::NotPaid {
+            payment_id: p.id.clone(),
+            status: entry.status.clone(),
+        });
+    }
+    Ok(Receipt::sale(
+        shop,
+        &Sale {
+            till: entry.terminal.clone().unwrap_or_else(|| till.to_owned()),
+            time: local_time(entry.created_at_ms),
+            amount: p.money()?,
+            crypto: crypto(entry),
+            payment_id: p.id.clone(),
+            order_id: p.order_id.clone(),
+            cashier: cashier(entry),
+            items: Vec::new(),
+            taxes: Vec::new(),
+            confirmation,
+        },
+    ))
+}
+
+/// The slip for refund `refund_id` of a journaled payment.
+pub fn refund(
+    shop: &Shop,
+    entry: &HistoryEntry,
+    refund_id: &str,
+    confirmation: Confirmation,
+    till: &str,
+) -> Result<Receipt, ReceiptError> {
+    let p = &entry.payment;
+    let r = entry
+        .refunds
+        .iter()
+        .find(|r| r.id == refund_id)
+        .ok_or_else(|| ReceiptError::UnknownRefund {
+            payment_id: p.id.clone(),
+            refund_id: refund_id.to_owned(),
+        })?;
+    let currency = Currency::from_code(&r.currency)?;
+    let status = match r.status {
+        RefundStatus::Succeeded => "Sent",
+        RefundStatus::Failed => "Failed",
+        RefundStatus::Pending => "Requested",
+        RefundStatus::Unknown(_) => "Unknown",
+    };
+    let time = if r.created > 0 {
+        local_time(r.created.saturating_mul(1000))
+    } else {
+        local_time(entry.updated_at_ms)
+    };
+    Ok(Receipt::refund(
+        shop,
+        &RefundSlip {
+            till: entry.terminal.clone().unwrap_or_else(|| till.to_owned()),
+            time,
+            refund_id: r.id.clone(),
+            payment_id: p.id.clone(),
+            order_id: p.order_id.clone(),
+            amount: Money::new(r.amount, currency),
+            status: status.to_owned(),
+            reason: r.reason.clone(),
+            cashier: cashier(entry),
+            confirmation,
+        },
+    ))
+}
+
+/// What a print job was.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct JobView {
+    pub kind: Kind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refund_id: Option<String>,
+    /// Printed on Paid by itself (not asked for).
+    pub automatic: bool,
+}
+
+/// How a print went, for the cashier.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum PrintOutcome {
+    Printed {
+        /// The roll is nearly used up: say so before it runs out mid-receipt.
+        paper_low: bool,
+    },
+    Failed {
+        /// `unreachable`, `out_of_paper`, `stalled`, `no_printer`, … (see
+        /// [`ReceiptError::code`]).
+        code: String,
+        /// What to tell the cashier; the receipt can be printed again.
+        message: String,
+        /// Part of it may be on paper: a reprint is a second copy.
+        partly_printed: bool,
+    },
+}
+
+impl PrintOutcome {
+    pub fn of(result: &Result<Printed, ReceiptError>) -> PrintOutcome {
+        match result {
+            Ok(printed) => PrintOutcome::Printed {
+                paper_low: printed.paper_low(),
+            },
+            Err(e) => PrintOutcome::Failed {
+                code: e.code().to_owned(),
+                message: e.to_string(),
+                partly_printed: matches!(e, ReceiptError::Print(p) if p.maybe_partly_printed()),
+            },
+        }
+    }
+}
+
+/// One print's outcome, as the tracker's event stream carries it
+/// ([`crate::tracker::TrackerEvent::Receipt`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReceiptEvent {
+    pub job: JobView,
+    pub outcome: PrintOutcome,
+}
