@@ -18,6 +18,7 @@ pub mod provision;
 pub mod qr;
 pub mod reader;
 pub mod realtime;
+pub mod sale;
 pub mod secrets;
 pub mod terminal;
 pub mod till;

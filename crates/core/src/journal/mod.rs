@@ -27,6 +27,7 @@
 
 mod export;
 mod handle;
+mod sales;
 mod schema;
 
 use std::io::Write;
@@ -45,9 +46,11 @@ use crate::merge::{
 };
 use crate::money::{Currency, Money};
 use crate::payment::{Payment, PaymentStatus, RefundStatus};
+use crate::sale::Sale;
 
 pub use export::CASHIER_METADATA_KEY;
 pub use handle::JournalHandle;
+pub use sales::{IntentOrder, TaxSummary};
 pub use schema::CURRENT_VERSION as SCHEMA_VERSION;
 
 /// The file name inside the data directory.
@@ -219,6 +222,8 @@ pub struct HistoryEntry {
     pub created_at_ms: i64,
     /// When the last transition was journaled (unix ms).
     pub updated_at_ms: i64,
+    /// What was rung up — lines, tax per rate, tip — when it was charged as a sale.
+    pub sale: Option<Sale>,
 }
 
 /// Count and sums of one day's payments of one currency in one status.
@@ -256,6 +261,15 @@ pub struct CurrencySummary {
     pub cancelled_count: u64,
     /// Payments in a status this build does not know.
     pub other_count: u64,
+    /// Paid payments charged as sales (with lines, tax and tip journaled).
+    pub sales_count: u64,
+    /// Tips in paid sales: part of `paid_minor`, kept apart for the staff.
+    pub tips_minor: i128,
+    /// Tax in paid sales, added and included: inside `paid_minor`.
+    pub tax_minor: i128,
+    /// The tax of paid sales per rate, in order of first appearance. Refunds are not
+    /// apportioned to rates: a report shows them against the payment.
+    pub taxes: Vec<TaxSummary>,
 }
 
 impl CurrencySummary {
@@ -430,25 +444,7 @@ impl Journal {
         if order_id.trim().is_empty() {
             return Err(JournalError::EmptyOrderId);
         }
-        let now = local_now_ms();
-        let token = uuid::Uuid::new_v4().simple().to_string();
-        self.write(|tx| {
-            tx.execute(
-                "INSERT INTO intents (order_id, amount_minor, currency, description, terminal, \
-                 created_at_ms, token, book) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    order_id,
-                    money.minor.to_string(),
-                    money.currency.code(),
-                    description,
-                    terminal,
-                    now,
-                    token,
-                    self.book.as_str()
-                ],
-            )?;
-            Ok(IntentId(tx.last_insert_rowid()))
-        })
+        self.write(|tx| self.insert_intent(tx, order_id, money, description, terminal))
     }
 
     /// Journals a charge under the next readable order id of this till and day,
@@ -463,40 +459,39 @@ impl Journal {
         description: Option<&str>,
         terminal: &str,
     ) -> Result<Intent> {
-        let now = local_now_ms();
-        let token = uuid::Uuid::new_v4().simple().to_string();
-        let stem = format!("{prefix}-{}-", day.format("%Y%m%d"));
         let id = self.write(|tx| {
-            let last: Option<String> = tx
-                .query_row(
-                    "SELECT order_id FROM intents WHERE substr(order_id, 1, ?2) = ?1 \
-                     ORDER BY length(order_id) DESC, order_id DESC LIMIT 1",
-                    params![stem, i64::try_from(stem.len()).unwrap_or(i64::MAX)],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let next = last
-                .and_then(|o| o[stem.len()..].parse::<u64>().ok())
-                .map_or(1, |n| n + 1);
-            let order_id = format!("{stem}{next:04}");
-            tx.execute(
-                "INSERT INTO intents (order_id, amount_minor, currency, description, terminal, \
-                 created_at_ms, token, book) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    order_id,
-                    money.minor.to_string(),
-                    money.currency.code(),
-                    description,
-                    terminal,
-                    now,
-                    token,
-                    self.book.as_str()
-                ],
-            )?;
-            Ok(IntentId(tx.last_insert_rowid()))
+            let order_id = next_order_id(tx, prefix, day)?;
+            self.insert_intent(tx, &order_id, money, description, terminal)
         })?;
         self.intent(id)?
             .ok_or_else(|| JournalError::Corrupt(format!("intent {} vanished", id.0)))
+    }
+
+    /// The insert behind every intent, inside the caller's transaction, with a new token.
+    fn insert_intent(
+        &self,
+        tx: &Transaction<'_>,
+        order_id: &str,
+        money: Money,
+        description: Option<&str>,
+        terminal: &str,
+    ) -> Result<IntentId> {
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        tx.execute(
+            "INSERT INTO intents (order_id, amount_minor, currency, description, terminal, \
+             created_at_ms, token, book) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                order_id,
+                money.minor.to_string(),
+                money.currency.code(),
+                description,
+                terminal,
+                local_now_ms(),
+                token,
+                self.book.as_str()
+            ],
+        )?;
+        Ok(IntentId(tx.last_insert_rowid()))
     }
 
     /// One intent, resolved or not (for its token, right after [`Journal::record_intent`]).
@@ -561,6 +556,7 @@ impl Journal {
                         "UPDATE intents SET payment_id = ?1 WHERE id = ?2",
                         params![payment.id, id],
                     )?;
+                    sales::attach_in(tx, *id, &payment.id)?;
                     (Some(terminal.as_str()), *created)
                 }
                 None => (None, observed_at_ms),
@@ -1279,6 +1275,7 @@ impl Journal {
                 .map_err(|e| JournalError::Corrupt(format!("payment {id}: {e}")))?;
             out.push(HistoryEntry {
                 refunds: refunds_in(&tx, &id)?,
+                sale: sales::sale_in(&tx, &payment)?,
                 payment,
                 status: PaymentStatus::parse(&status),
                 terminal,
@@ -1326,6 +1323,9 @@ pub fn summarize(entries: &[HistoryEntry]) -> Result<Vec<CurrencySummary>> {
                         .refund_requested_minor
                         .checked_add(r.amount)
                         .ok_or_else(overflow)?;
+                }
+                if let Some(sale) = &e.sale {
+                    sales::add_to(t, sale)?;
                 }
             }
             PaymentStatus::Pending => t.pending_count += 1,
@@ -1384,6 +1384,24 @@ fn restrict_to_owner(path: &Path) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn restrict_to_owner(_path: &Path) -> std::io::Result<()> {
     Ok(())
+}
+
+/// The next readable order id of `prefix` on `day`: `<prefix>-<YYYYMMDD>-<NNNN>`, one more
+/// than the highest taken (in any book: the service's order ids are one namespace).
+fn next_order_id(tx: &Transaction<'_>, prefix: &str, day: NaiveDate) -> Result<String> {
+    let stem = format!("{prefix}-{}-", day.format("%Y%m%d"));
+    let last: Option<String> = tx
+        .query_row(
+            "SELECT order_id FROM intents WHERE substr(order_id, 1, ?2) = ?1 \
+             ORDER BY length(order_id) DESC, order_id DESC LIMIT 1",
+            params![stem, i64::try_from(stem.len()).unwrap_or(i64::MAX)],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let next = last
+        .and_then(|o| o[stem.len()..].parse::<u64>().ok())
+        .map_or(1, |n| n + 1);
+    Ok(format!("{stem}{next:04}"))
 }
 
 fn parse_minor(s: &str) -> Result<i128> {
