@@ -231,8 +231,18 @@ async fn json_events_carry_the_sale_before_the_payment_and_a_typed_amount_is_a_l
         shop.payment(&id).await["description"],
         "Croissant, 2.50 EUR"
     );
-    shop.expire(&id).await;
-    cli.finish().await.assert_code(3);
+    // The relay pushes; wait until the till listens before the customer pays.
+    cli.line_where("a live connection", |l| {
+        serde_json::from_str::<serde_json::Value>(l)
+            .is_ok_and(|v| v["type"] == "connection" && v["state"] == "live")
+    })
+    .await;
+    shop.pay(&id).await;
+    let done = cli.finish().await;
+    done.assert_code(0);
+    let result = done.events().into_iter().last().unwrap();
+    assert_eq!(result["type"], "result");
+    assert_eq!(result["payment"]["amount"], 500);
     shop.shutdown().await;
 }
 

@@ -7,6 +7,10 @@
 //! the create answer, a cancel's or refund's answer, a re-read, a reconciliation — goes
 //! through the tracker's one merge rule, and is journaled before it is shown. The journal
 //! is reached through its own thread ([`JournalHandle`]), never from an async worker.
+//!
+//! A sale ([`Terminal::charge_sale`]) is a charge like any other, for the sale's total,
+//! with its summary as the payment's description and metadata; the sale is journaled with
+//! the intent, in the same transaction.
 
 use std::sync::Arc;
 use std::time::Duration;

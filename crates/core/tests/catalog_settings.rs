@@ -267,3 +267,22 @@ fn a_catalog_in_another_currency_than_the_tills_is_refused_before_the_config_cha
     assert_eq!(std::fs::read_to_string(&config_path).unwrap(), before);
     assert!(store.get(Account::SecretKey).unwrap().is_none());
 }
+
+#[test]
+fn the_example_provisioning_file_and_its_catalog_are_accepted() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/provisioning.example.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let p = Provisioning::parse(&text, &path).unwrap();
+    let config = Config::from_layer(p.settings, &path).unwrap();
+    let catalog = config.catalog().unwrap();
+    let keys: Vec<&str> = catalog
+        .quick_keys()
+        .iter()
+        .map(|i| i.sku.as_str())
+        .collect();
+    assert_eq!(keys, vec!["latte", "espresso", "croissant"]);
+    assert_eq!(
+        catalog.item("croissant").unwrap().tax.as_deref(),
+        Some("vat5.5")
+    );
+}

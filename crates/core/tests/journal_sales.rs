@@ -68,6 +68,17 @@ fn today() -> NaiveDate {
 /// Journals `sale` as a charge, attaches the payment the service "created", and sets its
 /// status. Returns the payment id.
 fn charge(j: &Journal, id: &str, sale: &Sale, status: PaymentStatus) -> String {
+    charge_by(j, id, sale, status, None)
+}
+
+/// [`charge`] with the cashier's name in the payment's metadata.
+fn charge_by(
+    j: &Journal,
+    id: &str,
+    sale: &Sale,
+    status: PaymentStatus,
+    cashier: Option<&str>,
+) -> String {
     let intent = j
         .record_sale_intent(
             IntentOrder::Numbered {
@@ -82,12 +93,15 @@ fn charge(j: &Journal, id: &str, sale: &Sale, status: PaymentStatus) -> String {
     assert_eq!(intent.money, sale.amount());
     // From text: a JSON value cannot hold amounts beyond 64 bits.
     let mut payment: Payment = serde_json::from_str(&format!(
-        r#"{{"id":"{id}","amount":{},"currency":"{}","status":"pending","order_id":"{}","metadata":{{"{}":"{}"}}}}"#,
+        r#"{{"id":"{id}","amount":{},"currency":"{}","status":"pending","order_id":"{}","metadata":{{"{}":"{}"{}}}}}"#,
         sale.amount().minor,
         sale.amount().currency.code(),
         intent.order_id,
         journal::INTENT_METADATA_KEY,
-        intent.token
+        intent.token,
+        cashier
+            .map(|c| format!(r#","{}":"{c}""#, journal::CASHIER_METADATA_KEY))
+            .unwrap_or_default()
     ))
     .unwrap();
     j.attach_payment(&intent.order_id, &payment).unwrap();
@@ -218,4 +232,38 @@ fn the_days_summary_sums_tips_and_tax_per_rate_of_paid_sales_only() {
     let jpy = summary.iter().find(|s| s.currency == "JPY").unwrap();
     // 100 yen + 2.5 % (2.5 → 3 half up) = 103; 10 % of it is 10.3 → 10.
     assert_eq!((jpy.sales_count, jpy.tips_minor, jpy.tax_minor), (1, 10, 3));
+}
+
+#[test]
+fn tips_are_summed_per_cashier_and_unnamed_payments_come_last() {
+    let (_dir, j) = open(Mode::Live);
+    let eur = catalog("20", "EUR");
+    let paid = PaymentStatus::Succeeded;
+    let soup = |tip| sale(&eur, &[("soup", 1)], &percent(tip));
+    charge_by(&j, "pay_1", &soup(10), paid.clone(), Some("Zoe"));
+    charge_by(&j, "pay_2", &soup(20), paid.clone(), Some("Ana"));
+    charge_by(&j, "pay_3", &soup(15), paid.clone(), Some("Zoe"));
+    charge_by(&j, "pay_4", &soup(10), PaymentStatus::Pending, Some("Ana"));
+    charge(&j, "pay_5", &soup(5), paid);
+    let entries = j.history(today(), &Local).unwrap();
+    // 10 % of 4.00 is 0.40, 20 % 0.80, 15 % 0.60, 5 % 0.20; Ana's pending sale is no tip yet.
+    let named: Vec<(Option<String>, u64, i128)> = journal::summarize_by_cashier(&entries)
+        .unwrap()
+        .into_iter()
+        .map(|c| {
+            (
+                c.cashier,
+                c.currencies[0].paid_count,
+                c.currencies[0].tips_minor,
+            )
+        })
+        .collect();
+    assert_eq!(
+        named,
+        vec![
+            (Some("Ana".to_owned()), 1, 80),
+            (Some("Zoe".to_owned()), 2, 40 + 60),
+            (None, 1, 20),
+        ]
+    );
 }

@@ -10,7 +10,9 @@
 //! succeeded just before the till died) and resumes tracking [`Journal::pending`].
 //! Cancels and refunds work the same way ([`Journal::record_action`] before the call,
 //! [`Journal::resolve_action`] after, [`Journal::unresolved_actions`] to re-read on start),
-//! so a refund that went out just before a crash is never offered twice.
+//! so a refund that went out just before a crash is never offered twice. A sale's lines,
+//! tax and tip are written with its intent ([`Journal::record_sale_intent`]) and read back
+//! with its payment ([`HistoryEntry::sale`]); see `sales.rs`.
 //!
 //! Books: one file holds the demo, test and live books apart; a [`Journal`] is opened on
 //! one book and sees only its payments, intents and requests, so demo and test sales never
@@ -1291,6 +1293,49 @@ impl Journal {
 
 /// Sums entries per currency (History's totals, the close-of-day report).
 pub fn summarize(entries: &[HistoryEntry]) -> Result<Vec<CurrencySummary>> {
+    summarize_all(entries)
+}
+
+/// One cashier's part of a day: [`summarize`] over the payments charged under their name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CashierSummary {
+    /// The payment's `paydesk_cashier` metadata ([`CASHIER_METADATA_KEY`]); `None` for
+    /// payments charged without one.
+    pub cashier: Option<String>,
+    pub currencies: Vec<CurrencySummary>,
+}
+
+/// [`summarize`] per cashier (tips and tax included), by name, those without one last.
+pub fn summarize_by_cashier(entries: &[HistoryEntry]) -> Result<Vec<CashierSummary>> {
+    let cashier_of = |e: &HistoryEntry| {
+        e.payment
+            .metadata
+            .as_ref()
+            .and_then(|m| m.get(CASHIER_METADATA_KEY))
+            .and_then(|c| c.as_str())
+            .map(str::to_owned)
+    };
+    let mut names: Vec<Option<String>> = entries.iter().map(cashier_of).collect();
+    names.sort_by(|a, b| match (a, b) {
+        (Some(a), Some(b)) => a.cmp(b),
+        (a, b) => b.is_some().cmp(&a.is_some()),
+    });
+    names.dedup();
+    names
+        .into_iter()
+        .map(|cashier| {
+            let theirs = entries.iter().filter(|e| cashier_of(e) == cashier);
+            Ok(CashierSummary {
+                currencies: summarize_all(theirs)?,
+                cashier,
+            })
+        })
+        .collect()
+}
+
+fn summarize_all<'a>(
+    entries: impl IntoIterator<Item = &'a HistoryEntry>,
+) -> Result<Vec<CurrencySummary>> {
     let mut out: Vec<CurrencySummary> = Vec::new();
     for e in entries {
         let p = &e.payment;
