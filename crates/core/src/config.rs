@@ -513,17 +513,15 @@ impl Config {
     }
 
     /// Prices mean nothing without their currency: a catalog with items needs the till's
-    /// currency chosen (or named in the catalog, where it must match it).
+    /// currency chosen, never the built-in default. (A `currency` inside the catalog is
+    /// checked against it by the catalog.)
     fn check_catalog_priced(&self) -> Result<(), ConfigError> {
         if self.catalog.items.is_empty() || self.currency_chosen {
-            return Ok(());
-        }
-        match &self.catalog.currency {
-            // The catalog's own currency is checked against the till's by the catalog.
-            Some(_) => Ok(()),
-            None => Err(ConfigError::CatalogWithoutCurrency {
+            Ok(())
+        } else {
+            Err(ConfigError::CatalogWithoutCurrency {
                 origin: self.path.display().to_string(),
-            }),
+            })
         }
     }
 

@@ -55,7 +55,9 @@ impl TipBy {
 }
 
 /// A cart totalled with its tip: what one payment charges, and what the journal keeps.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Made only by ringing up a cart (or read back from the journal), never from a window's
+/// JSON: serialized for views, not deserialized.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Sale {
     totals: Totals,
     /// `None`: nobody chose one (the till did not ask, the cashier skipped, or the customer
