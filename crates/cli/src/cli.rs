@@ -46,6 +46,10 @@ pub struct Global {
 pub enum Command {
     /// Create a payment, show its QR code and follow it until it ends.
     ///
+    /// Ring up items of the till's catalog with `--item SKU[×N]` (repeatable), a typed
+    /// amount as a line of its own with `--amount`, and a tip with `--tip`: the lines, tax
+    /// and tip are shown before the QR code and travel in the payment's metadata.
+    ///
     /// Exit status: 0 paid, 3 expired, 4 cancelled, 1 error, 130 interrupted (the payment
     /// stays pending and journaled; follow it with `watch`).
     Charge(ChargeArgs),
@@ -101,10 +105,20 @@ impl Command {
 
 #[derive(Debug, Clone, Args)]
 pub struct ChargeArgs {
-    /// The amount, as a cashier types it: 12.50, 12,50, 1 234.00.
-    #[arg(long)]
-    pub amount: String,
-    /// Shown to the customer on the checkout page.
+    /// The amount, as a cashier types it: 12.50, 12,50, 1 234.00. With --item or --tip it
+    /// is a line of its own (taxed at the catalog's default rate).
+    #[arg(long, required_unless_present = "items")]
+    pub amount: Option<String>,
+    /// An item of the till's catalog by SKU, with a quantity: latte, latte×2, latte*2,
+    /// "latte x2", 2×latte. Repeat for more items.
+    #[arg(long = "item", value_name = "SKU[×N]")]
+    pub items: Vec<String>,
+    /// The tip, before the payment is created: 15%, 12.5%, round (up to a whole unit),
+    /// none, or an amount (2.50). Part of the charged amount, kept apart in the journal.
+    #[arg(long, value_name = "15%|round|none|2.50")]
+    pub tip: Option<String>,
+    /// Shown to the customer on the checkout page (for a sale: instead of its summary,
+    /// e.g. "2× Latte, Croissant").
     #[arg(long)]
     pub description: Option<String>,
     /// Your own reference for this sale (unique); one is generated when omitted.
@@ -298,6 +312,29 @@ mod tests {
         .unwrap();
         assert_eq!(cli.global.currency.as_deref(), Some("EUR"));
         assert!(cli.global.json);
-        assert!(matches!(cli.command, Command::Charge(ref c) if c.amount == "12.50"));
+        assert!(
+            matches!(cli.command, Command::Charge(ref c) if c.amount.as_deref() == Some("12.50"))
+        );
+    }
+
+    #[test]
+    fn a_charge_needs_an_amount_or_an_item() {
+        assert!(Cli::try_parse_from(["paydesk-cli", "charge", "--tip", "15%"]).is_err());
+        let cli = Cli::try_parse_from([
+            "paydesk-cli",
+            "charge",
+            "--item",
+            "latte×2",
+            "--item",
+            "croissant",
+            "--tip",
+            "15%",
+        ])
+        .unwrap();
+        let Command::Charge(c) = cli.command else {
+            panic!("not a charge")
+        };
+        assert_eq!(c.items, vec!["latte×2", "croissant"]);
+        assert_eq!((c.amount, c.tip.as_deref()), (None, Some("15%")));
     }
 }

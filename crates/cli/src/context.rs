@@ -85,10 +85,12 @@ impl Context {
         })
     }
 
-    /// The settings a demo run uses (the environment and the flags, no file), to check
-    /// the input before a demo shop starts.
+    /// The settings a demo run uses (the till's catalog and currency from its file, then
+    /// the environment and the flags), to check the input before a demo shop starts.
     pub fn demo_settings(global: &Global) -> Result<paydesk_core::config::Config> {
-        let layer = ConfigLayer::from_env(|v| std::env::var(v).ok())?.overlaid(overrides(global)?);
+        let layer = demo_file_layer(global)?
+            .overlaid(ConfigLayer::from_env(|v| std::env::var(v).ok())?)
+            .overlaid(overrides(global)?);
         Ok(paydesk_core::config::Config::from_layer(
             layer,
             std::path::Path::new(config::FILE_NAME),
@@ -102,12 +104,16 @@ impl Context {
             .prefix("paydesk-demo-")
             .tempdir()
             .context("cannot create a folder for the demo journal")?;
+        // The till's catalog and currency as the demo's file: below the environment and
+        // the flags, as on the till.
+        let config_path = scratch.path().join(config::FILE_NAME);
+        demo_file_layer(global)?.save(&config_path)?;
         let layer = overrides(global)?.overlaid(ConfigLayer {
             mode: Some(Mode::Demo),
             ..ConfigLayer::default()
         });
         let assembly = Assembly {
-            config_path: scratch.path().join(config::FILE_NAME),
+            config_path,
             overrides: layer,
             keychain: Arc::new(paydesk_core::secrets::MemoryStore::new()),
             journal_path: Some(scratch.path().join(journal::FILE_NAME)),
@@ -171,6 +177,22 @@ impl Context {
     pub fn uses_keychain(&self) -> bool {
         self.keychain.is_some()
     }
+}
+
+/// What a demo takes from the till's config file: its catalog and the currency its prices
+/// are in, so the quick keys can be tried without keys or money. Nothing else: the demo
+/// shop has its own URLs, keys and journal.
+fn demo_file_layer(global: &Global) -> Result<ConfigLayer> {
+    let path = match &global.config {
+        Some(p) => p.clone(),
+        None => config::default_path()?,
+    };
+    let file = ConfigLayer::load(&path)?;
+    Ok(ConfigLayer {
+        catalog: file.catalog,
+        default_currency: file.default_currency,
+        ..ConfigLayer::default()
+    })
 }
 
 /// Seconds from a flag, refusing zero.

@@ -1,10 +1,14 @@
 //! The till's settings: mode, terminal name, default currency, where the API and the relay
-//! are, and realtime tuning.
+//! are, realtime tuning, and the catalog behind the quick keys (`[catalog]`).
 //!
 //! Three layers of the same shape ([`ConfigLayer`]), later wins: the TOML file in the OS
 //! config directory (`PAYDESK_CONFIG` names another), the `PAYDESK_*` environment, and
 //! explicit overrides (the CLI's flags, the Settings screen). [`Config`] is the merged
 //! result the rest of the core reads.
+//!
+//! The `[catalog]` section is one setting, replaced as a whole by a later layer (the
+//! Settings screen sends the whole section); it is checked in the till's currency when the
+//! layers are merged, with the line of each problem when it came from the file.
 //!
 //! Secrets never come near this module: no type here has a field for one, and a config
 //! file that holds a key is refused with a pointer to the keychain (the refusal never
@@ -16,6 +20,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+use paydesk_sale::{Catalog, CatalogError, CatalogSection};
 
 use crate::money::Currency;
 use crate::secrets::Secret;
@@ -93,6 +99,25 @@ pub enum ConfigError {
     UnknownKeyKind,
     #[error("could not encode the config: {0}")]
     Encode(#[from] toml::ser::Error),
+    #[error("{origin}: the catalog is not valid:{}", issue_lines(.source))]
+    Catalog {
+        origin: String,
+        #[source]
+        source: CatalogError,
+    },
+    #[error(
+        "{origin}: the catalog prices items but the till has no currency; set \
+         default_currency (the currency the prices are in)"
+    )]
+    CatalogWithoutCurrency { origin: String },
+}
+
+/// Each problem of a catalog on a line of its own.
+fn issue_lines(e: &CatalogError) -> String {
+    match e.issues() {
+        [] => format!(" {e}"),
+        issues => issues.iter().map(|i| format!("\n  {i}")).collect(),
+    }
 }
 
 /// Which service the till talks to.
@@ -215,6 +240,10 @@ pub struct ConfigLayer {
     /// `[printer]`: the receipt printer and whether it prints on Paid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub printer: Option<PrinterLayer>,
+    /// The quick keys, tax rates and tip settings (`[catalog]`); a later layer replaces
+    /// the whole section.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<CatalogSection>,
 }
 
 /// The `[shop]` section.
@@ -324,40 +353,39 @@ impl ConfigLayer {
             relay_ca_file: over.relay_ca_file.or(self.relay_ca_file),
             shop: overlay_section(self.shop, over.shop, ShopLayer::overlaid),
             printer: overlay_section(self.printer, over.printer, PrinterLayer::overlaid),
+            catalog: over.catalog.or(self.catalog),
         }
     }
 
     /// Reads a config file; a missing file is an empty layer (first start).
     pub fn load(path: &Path) -> Result<ConfigLayer, ConfigError> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ConfigLayer::default()),
-            Err(source) => {
-                return Err(ConfigError::Read {
-                    path: path.to_owned(),
-                    source,
-                })
-            }
-        };
-        ConfigLayer::parse(&text, path)
+        match read_text(path)? {
+            Some(text) => ConfigLayer::parse(&text, path),
+            None => Ok(ConfigLayer::default()),
+        }
     }
 
     /// Parses config TOML. `path` only names the origin in errors.
     pub fn parse(text: &str, path: &Path) -> Result<ConfigLayer, ConfigError> {
-        let table = parse_table(text, path)?;
+        let mut table = parse_table(text, path)?;
         if let Some(key) = table.keys().find(|k| looks_secret(k)) {
             return Err(ConfigError::SecretInFile {
                 path: path.to_owned(),
                 key: key.clone(),
             });
         }
+        let catalog = table
+            .remove("catalog")
+            .map(|c| catalog_section(c, text, &path.display().to_string()))
+            .transpose()?;
         // From the parsed table, not the text: toml's text errors quote the source line.
-        let layer = ConfigLayer::deserialize(toml::Value::Table(table)).map_err(|e| {
+        let mut layer = ConfigLayer::deserialize(toml::Value::Table(table)).map_err(|e| {
             ConfigError::Invalid {
                 origin: path.display().to_string(),
                 message: e.message().to_owned(),
             }
         })?;
+        layer.catalog = catalog;
         layer.validate(&path.display().to_string())?;
         Ok(layer)
     }
@@ -530,6 +558,9 @@ pub struct Config {
     pub printer: Option<PrinterSettings>,
     /// Print the sale's receipt on Paid (only with a printer).
     pub auto_print: bool,
+    /// The catalog as written (empty when no layer has one); [`Config::catalog`] checks it
+    /// in the till's currency.
+    pub catalog: CatalogSection,
     /// The file layer came from here (settings changes go back through [`ConfigLayer::save`]).
     pub path: PathBuf,
 }
@@ -559,17 +590,39 @@ impl Config {
         Config::load_from(&path, |v| std::env::var(v).ok(), overrides)
     }
 
-    /// [`Config::load`] with the file path and the environment supplied.
+    /// [`Config::load`] with the file path and the environment supplied. The catalog is
+    /// checked in the merged currency; when it is the file's, its problems name their lines.
     pub fn load_from(
         path: &Path,
         env: impl Fn(&str) -> Option<String>,
         overrides: ConfigLayer,
     ) -> Result<Config, ConfigError> {
         overrides.validate("command line")?;
-        let merged = ConfigLayer::load(path)?
+        let text = read_text(path)?;
+        let file = match &text {
+            Some(text) => ConfigLayer::parse(text, path)?,
+            None => ConfigLayer::default(),
+        };
+        let catalog_from_file = overrides.catalog.is_none() && file.catalog.is_some();
+        let merged = file
             .overlaid(ConfigLayer::from_env(env)?)
             .overlaid(overrides);
-        Config::from_layer(merged, path)
+        let config = Config::from_layer(merged, path)?;
+        match text {
+            Some(text) if catalog_from_file => {
+                config.check_catalog_priced()?;
+                Catalog::from_toml(&text, config.default_currency).map_err(|source| {
+                    ConfigError::Catalog {
+                        origin: path.display().to_string(),
+                        source,
+                    }
+                })?;
+            }
+            _ => {
+                config.catalog()?;
+            }
+        }
+        Ok(config)
     }
 
     /// Fills the defaults in for whatever `layer` leaves unset.
@@ -621,8 +674,33 @@ impl Config {
                 .as_ref()
                 .and_then(|p| p.auto_print)
                 .unwrap_or(false),
+            catalog: layer.catalog.unwrap_or_default(),
             path: path.to_owned(),
         })
+    }
+
+    /// The catalog, checked in the till's currency ([`Config::default_currency`]).
+    pub fn catalog(&self) -> Result<Catalog, ConfigError> {
+        self.check_catalog_priced()?;
+        Catalog::from_section(&self.catalog, self.default_currency).map_err(|source| {
+            ConfigError::Catalog {
+                origin: self.path.display().to_string(),
+                source,
+            }
+        })
+    }
+
+    /// Prices mean nothing without their currency: a catalog with items needs the till's
+    /// currency chosen, never the built-in default. (A `currency` inside the catalog is
+    /// checked against it by the catalog.)
+    fn check_catalog_priced(&self) -> Result<(), ConfigError> {
+        if self.catalog.items.is_empty() || self.currency_chosen {
+            Ok(())
+        } else {
+            Err(ConfigError::CatalogWithoutCurrency {
+                origin: self.path.display().to_string(),
+            })
+        }
     }
 
     /// The mode to run in, given the secret key that [`crate::secrets::resolve`] found:
@@ -694,6 +772,41 @@ fn order_prefix_from_name(name: Option<&str>) -> String {
     } else {
         out
     }
+}
+
+/// A file's text; `None` when there is no file (first start).
+fn read_text(path: &Path) -> Result<Option<String>, ConfigError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// The `[catalog]` value of a parsed file as a section. A value of the wrong shape is
+/// reported by the catalog's own reader, which names the line (never repeating it).
+pub(crate) fn catalog_section(
+    value: toml::Value,
+    text: &str,
+    origin: &str,
+) -> Result<CatalogSection, ConfigError> {
+    CatalogSection::deserialize(value).map_err(|e| {
+        let currency = Currency::from_code(DEFAULT_CURRENCY);
+        let source = match currency.map(|c| Catalog::from_toml(text, c)) {
+            Ok(Err(syntax @ CatalogError::Syntax { .. })) => syntax,
+            _ => CatalogError::Syntax {
+                line: None,
+                message: e.message().trim().to_owned(),
+            },
+        };
+        ConfigError::Catalog {
+            origin: origin.to_owned(),
+            source,
+        }
+    })
 }
 
 fn parse_table(text: &str, path: &Path) -> Result<toml::Table, ConfigError> {

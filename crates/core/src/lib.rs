@@ -20,6 +20,7 @@ pub mod qr;
 pub mod reader;
 pub mod realtime;
 pub mod receipts;
+pub mod sale;
 pub mod secrets;
 pub mod terminal;
 pub mod till;

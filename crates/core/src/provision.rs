@@ -11,7 +11,23 @@
 //! merchant      = "Corner Shop"
 //! secret_key    = "sk_live_…"      # optional; goes to the keychain
 //! terminal_key  = "…"              # optional; goes to the keychain
+//!
+//! [catalog]                        # optional: quick keys, tax rates, tips (docs/sale.md)
+//! default_tax = "vat20"
+//! [[catalog.tax]]
+//! id = "vat20"
+//! label = "VAT 20%"
+//! rate = "20"
+//! kind = "inclusive"
+//! [[catalog.item]]
+//! sku = "latte"
+//! name = "Latte"
+//! price = "3.50"
 //! ```
+//!
+//! The same file can provision many tills of a shop: the catalog replaces the till's whole
+//! `[catalog]`. Its prices are read in the file's `currency` (or the catalog's own), so a
+//! file with a catalog must name one; every problem is reported with its line.
 //!
 //! A file holding keys must be private to its owner (`chmod 600`): it is refused otherwise.
 //! No error from this module repeats a line of the file, since that line may hold a key.
@@ -21,7 +37,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::config::{syntax_position, Config, ConfigError, ConfigLayer, Mode};
+use paydesk_sale::Catalog;
+
+use crate::config::{catalog_section, syntax_position, Config, ConfigError, ConfigLayer, Mode};
 use crate::secrets::{resolve_with, Account, Secret, SecretStore, SecretsError};
 
 #[derive(Debug, thiserror::Error)]
@@ -114,11 +132,44 @@ impl Provisioning {
             path: path.to_owned(),
             message,
         };
-        let settings = ConfigLayer::deserialize(toml::Value::Table(table))
+        let origin = path.display().to_string();
+        let catalog = table
+            .remove("catalog")
+            .map(|c| catalog_section(c, text, &origin))
+            .transpose()?;
+        let mut settings = ConfigLayer::deserialize(toml::Value::Table(table))
             .map_err(|e| invalid(e.message().to_owned()))?;
         settings
-            .validate(&path.display().to_string())
+            .validate(&origin)
             .map_err(|e| invalid(e.to_string()))?;
+        if let Some(section) = &catalog {
+            // The prices are in the file's currency, else the catalog's own.
+            let currency = match (settings.default_currency, &section.currency) {
+                (Some(c), _) => Some(c),
+                (None, Some(code)) => Some(
+                    crate::money::Currency::from_code(code.trim())
+                        .map_err(|e| invalid(format!("[catalog] currency: {e}")))?,
+                ),
+                (None, None) => None,
+            };
+            match currency {
+                Some(c) => {
+                    Catalog::from_toml(text, c).map_err(|source| ConfigError::Catalog {
+                        origin: origin.clone(),
+                        source,
+                    })?;
+                }
+                None if section.items.is_empty() => {}
+                None => {
+                    return Err(invalid(
+                        "the catalog's prices need their currency: add currency = \"EUR\" \
+                         (or currency in [catalog])"
+                            .into(),
+                    ))
+                }
+            }
+        }
+        settings.catalog = catalog;
         let provisioning = Provisioning {
             settings,
             secret_key,
@@ -182,6 +233,9 @@ impl Provisioning {
                     .filter(|m| *m != Mode::Demo);
             }
         }
+        // A catalog priced in another currency than the till charges in is refused here,
+        // not when the till next starts.
+        Config::from_layer(settings.clone(), config_path)?.catalog()?;
         if let Some(Mode::Test | Mode::Live) = settings.mode {
             let key = match &self.secret_key {
                 Some(key) => Some(key.clone()),

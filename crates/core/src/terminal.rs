@@ -7,6 +7,10 @@
 //! the create answer, a cancel's or refund's answer, a re-read, a reconciliation — goes
 //! through the tracker's one merge rule, and is journaled before it is shown. The journal
 //! is reached through its own thread ([`JournalHandle`]), never from an async worker.
+//!
+//! A sale ([`Terminal::charge_sale`]) is a charge like any other, for the sale's total,
+//! with its summary as the payment's description and metadata; the sale is journaled with
+//! the intent, in the same transaction.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,11 +20,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::{LocalClock, ServerClock};
 use crate::gateway::{Gateway, GatewayConfig, GatewayError};
-use crate::journal::{ActionKind, Journal, JournalError, JournalHandle};
+use crate::journal::{ActionKind, IntentOrder, Journal, JournalError, JournalHandle};
 use crate::money::{Currency, Money, MoneyError};
 use crate::payment::{CreatePayment, CreateRefund, Payment, PaymentStatus, Refund};
 use crate::realtime::{RelayEndpoint, Session, SessionConfig};
 use crate::receipts::{PrintService, ReceiptSetup};
+use crate::sale::{Sale, SaleRequest};
 use crate::secrets::Secret;
 use crate::tracker::{Keep, Snapshot, Source, Subscription, Tracker, TrackerError, Update};
 
@@ -337,6 +342,45 @@ impl Terminal {
     /// Creates the payment `request` asks for and starts tracking it. The intent is
     /// journaled first (with its order id), its token travels in the payment's metadata.
     pub async fn charge_request(&self, request: ChargeRequest) -> Result<Payment, TerminalError> {
+        self.create(request, None).await
+    }
+
+    /// Charges a sale: the payment's amount is the sale's total (tip included), its
+    /// `description` the sale's summary ("2× Latte, Croissant") unless the request names
+    /// one, its `metadata` the lines, tax and tip (beside the request's keys and PayDesk's
+    /// own, which win). The sale is journaled with the charge's intent, in one transaction.
+    pub async fn charge_sale(&self, request: SaleRequest) -> Result<Payment, TerminalError> {
+        let SaleRequest {
+            sale,
+            description,
+            order_id,
+            metadata: mut extra,
+        } = request;
+        sale.totals()
+            .charge_amount()
+            .map_err(|e| TerminalError::Refused(e.to_string()))?;
+        let summary = sale.summary();
+        extra.extend(summary.metadata);
+        let description = description
+            .map(|d| d.trim().to_owned())
+            .filter(|d| !d.is_empty())
+            .unwrap_or(summary.description);
+        let charge = ChargeRequest {
+            money: sale.amount(),
+            description: Some(description),
+            order_id,
+            metadata: extra,
+        };
+        self.create(charge, Some(sale)).await
+    }
+
+    /// The one way a payment is created: intent (and sale) journaled, create call, the
+    /// answer merged and attached.
+    async fn create(
+        &self,
+        request: ChargeRequest,
+        sale: Option<Sale>,
+    ) -> Result<Payment, TerminalError> {
         let ChargeRequest {
             money,
             description,
@@ -345,28 +389,37 @@ impl Terminal {
         } = request;
         let name = self.name.clone();
         let desc = description.clone();
-        let intent = match order_id.map(|o| o.trim().to_owned()) {
+        let given = match order_id.map(|o| o.trim().to_owned()) {
             Some(o) if o.is_empty() => {
                 return Err(TerminalError::Refused("an order id cannot be empty".into()))
             }
-            Some(o) => {
-                self.journal
-                    .call(move |j| {
-                        let id = j.record_intent(&o, money, desc.as_deref(), &name)?;
-                        j.intent(id)?.ok_or(JournalError::UnknownIntent(id.0))
-                    })
-                    .await?
-            }
-            None => {
-                let prefix = self.order_prefix.clone();
-                let day = chrono::Local::now().date_naive();
-                self.journal
-                    .call(move |j| {
-                        j.record_numbered_intent(&prefix, day, money, desc.as_deref(), &name)
-                    })
-                    .await?
-            }
+            given => given,
         };
+        let prefix = self.order_prefix.clone();
+        let day = chrono::Local::now().date_naive();
+        let intent = self
+            .journal
+            .call(move |j| {
+                let desc = desc.as_deref();
+                let order = match &given {
+                    Some(o) => IntentOrder::Given(o),
+                    None => IntentOrder::Numbered {
+                        prefix: &prefix,
+                        day,
+                    },
+                };
+                match (&sale, order) {
+                    (Some(sale), order) => j.record_sale_intent(order, sale, desc, &name),
+                    (None, IntentOrder::Given(o)) => {
+                        let id = j.record_intent(o, money, desc, &name)?;
+                        j.intent(id)?.ok_or(JournalError::UnknownIntent(id.0))
+                    }
+                    (None, IntentOrder::Numbered { prefix, day }) => {
+                        j.record_numbered_intent(prefix, day, money, desc, &name)
+                    }
+                }
+            })
+            .await?;
         let order_id = intent.order_id.clone();
         let span = tracing::info_span!("charge", order_id = %order_id, amount = %money);
         let _enter = span.enter();

@@ -13,7 +13,7 @@
 //! not fit an `i128` is [`CartError::TooLarge`], never a wrap or a panic.
 
 use paydesk_protocol::{Currency, Money};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cart::{CartError, Line, LineId};
 use crate::catalog::{Catalog, TaxKind, TaxRate};
@@ -22,7 +22,8 @@ use crate::rounding::{RoundingMode, TaxRounding};
 use crate::tip::Tip;
 
 /// Everything the receipt, the payment and the journal need to know about a sale.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// Serializable both ways: the till journals it and reads it back for receipts and reports.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Totals {
     pub currency: Currency,
     pub lines: Vec<LineTotal>,
@@ -44,7 +45,7 @@ pub struct Totals {
 }
 
 /// One line as it enters the totals.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LineTotal {
     pub id: LineId,
     pub sku: Option<String>,
@@ -60,7 +61,7 @@ pub struct LineTotal {
 }
 
 /// The tax of one rate over the sale.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaxTotal {
     pub id: String,
     pub label: String,

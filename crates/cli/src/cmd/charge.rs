@@ -1,5 +1,10 @@
 //! `charge`: create a payment, show its QR code and id, follow it to its end.
 //!
+//! A plain `--amount` is charged as it is. With `--item` or `--tip` the charge is a sale,
+//! rung up by the core (`paydesk_core::sale`) from the till's catalog: its lines, tax and
+//! tip are shown first, the payment's description and metadata carry them, and the journal
+//! keeps them for History and the day's report.
+//!
 //! The core journals the charge before the create call leaves and the payment before its
 //! id is printed, so a CLI killed at any point leaves a payment `watch` can pick up.
 
@@ -7,8 +12,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context as _, Result};
+use anyhow::{bail, Context as _, Result};
+use paydesk_core::config::Config;
 use paydesk_core::payment::Payment;
+use paydesk_core::sale::{
+    AmountTax, Cart, CartError, Catalog, ItemSpec, Receipt, Sale, SaleRequest, Tip, TipBy, Totals,
+};
 use paydesk_core::terminal::TerminalError;
 use paydesk_core::{qr, Money};
 use paydesk_demo::Demo;
@@ -35,17 +44,148 @@ pub struct DemoCustomer {
     pub pay_after: Option<Duration>,
 }
 
-/// The amount to charge, in the currency the settings or `--currency` chose: never a
-/// silent default.
-pub fn money_of(config: &paydesk_core::config::Config, args: &ChargeArgs) -> Result<Money> {
+#[derive(Serialize)]
+struct SaleEvent<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    /// The payment's description.
+    description: &'a str,
+    /// As printed: lines, subtotal, tax per rate, tip, total.
+    receipt: &'a Receipt,
+    /// Exact: every amount in minor units.
+    totals: &'a Totals,
+    tip_by: Option<TipBy>,
+}
+
+/// What `charge` asks for.
+#[derive(Debug)]
+pub enum Charge {
+    /// `--amount` alone.
+    Amount(Money),
+    /// Items, a typed amount as a line, a tip.
+    Sale(Sale),
+}
+
+impl Charge {
+    pub fn money(&self) -> Money {
+        match self {
+            Charge::Amount(m) => *m,
+            Charge::Sale(s) => s.amount(),
+        }
+    }
+}
+
+/// What to charge, in the currency the settings or `--currency` chose (never a silent
+/// default), rung up from `catalog` when there are items or a tip.
+pub fn charge_of(config: &Config, catalog: &Arc<Catalog>, args: &ChargeArgs) -> Result<Charge> {
     if !config.currency_chosen {
-        anyhow::bail!(
+        bail!(
             "say which currency: --currency EUR (or set default_currency in the settings, or \
              PAYDESK_CURRENCY)"
         );
     }
-    Money::parse(&args.amount, config.default_currency)
-        .with_context(|| format!("--amount {}", args.amount))
+    let currency = config.default_currency;
+    let amount = args
+        .amount
+        .as_deref()
+        .map(|a| Money::parse(a, currency).with_context(|| format!("--amount {a}")))
+        .transpose()?;
+    if args.items.is_empty() && args.tip.is_none() {
+        return amount
+            .map(Charge::Amount)
+            .context("say what to charge: --amount, or --item");
+    }
+    let tip = args
+        .tip
+        .as_deref()
+        .map(|t| Tip::parse(t, currency).with_context(|| format!("--tip {t}")))
+        .transpose()?;
+    let mut cart = Cart::new(Arc::clone(catalog));
+    for item in &args.items {
+        let spec: ItemSpec = item.parse().with_context(|| format!("--item {item}"))?;
+        cart.add_item(&spec.sku, spec.quantity)
+            .map_err(|e| unknown_item_hint(e, catalog))
+            .with_context(|| format!("--item {item}"))?;
+    }
+    if let Some(amount) = amount {
+        cart.add_amount(amount, None, AmountTax::Default)
+            .context("--amount")?;
+    }
+    let tip_by = tip.as_ref().map(|_| TipBy::Cashier);
+    let sale =
+        Sale::ring_up(&cart, &tip.unwrap_or_default(), tip_by).with_context(|| {
+            match &args.tip {
+                Some(t) => format!("cannot ring up the sale with --tip {t}"),
+                None => "cannot ring up the sale".to_owned(),
+            }
+        })?;
+    Ok(Charge::Sale(sale))
+}
+
+/// An unknown SKU says what the catalog has (or that there is none).
+fn unknown_item_hint(e: CartError, catalog: &Catalog) -> anyhow::Error {
+    match e {
+        CartError::UnknownSku(_) if catalog.items().is_empty() => anyhow::anyhow!(
+            "{e}: this till has no catalog; add [catalog] items to its settings (see \
+             docs/sale.md) or provision them"
+        ),
+        CartError::UnknownSku(_) => {
+            const SHOWN: usize = 12;
+            let mut skus: Vec<&str> = catalog
+                .quick_keys()
+                .iter()
+                .map(|i| i.sku.as_str())
+                .take(SHOWN)
+                .collect();
+            if catalog.items().len() > SHOWN {
+                skus.push("…");
+            }
+            anyhow::anyhow!("{e} (the catalog has: {})", skus.join(", "))
+        }
+        other => other.into(),
+    }
+}
+
+/// The sale's lines, tax and tip, before the QR code.
+fn show_sale(out: &mut Printer, sale: &Sale, description: &str) {
+    let receipt = sale.receipt();
+    out.event(&SaleEvent {
+        kind: "sale",
+        description,
+        receipt: &receipt,
+        totals: sale.totals(),
+        tip_by: sale.tip_by(),
+    });
+    let mut rows: Vec<[String; 3]> = receipt
+        .lines
+        .iter()
+        .map(|l| {
+            let name = match &l.detail {
+                Some(detail) => format!("{}  {detail}", l.name),
+                None => l.name.clone(),
+            };
+            [name, l.amount.clone(), l.tax.clone().unwrap_or_default()]
+        })
+        .collect();
+    rows.push(["Subtotal".into(), receipt.subtotal.clone(), String::new()]);
+    for t in &receipt.taxes {
+        rows.push([t.label.clone(), t.tax.clone(), String::new()]);
+    }
+    if let Some(tip) = &receipt.tip {
+        rows.push(["Tip".into(), tip.clone(), String::new()]);
+    }
+    rows.push(["Total".into(), receipt.total.clone(), String::new()]);
+    let name_width = rows.iter().map(|r| r[0].chars().count()).max().unwrap_or(0);
+    let amount_width = rows.iter().map(|r| r[1].chars().count()).max().unwrap_or(0);
+    for [name, amount, tax] in rows {
+        let pad = |s: &str, w: usize| " ".repeat(w.saturating_sub(s.chars().count()));
+        let line = format!(
+            "  {name}{}  {}{amount}  {tax}",
+            pad(&name, name_width),
+            pad(&amount, amount_width)
+        );
+        out.line(line.trim_end());
+    }
 }
 
 /// Runs `charge`.
@@ -56,7 +196,8 @@ pub async fn run(
     customer: Option<&DemoCustomer>,
 ) -> Result<ExitCode> {
     ctx.require_secret_key()?;
-    let money = money_of(&ctx.config, args)?;
+    let charge = charge_of(&ctx.config, &ctx.catalog, args)?;
+    let money = charge.money();
     let mut stop = Stop::listen().context("cannot listen for Ctrl-C")?;
     let terminal = start_terminal(ctx, out).await?;
     // Subscribed before the create call, so no change of the new payment can be missed.
@@ -71,11 +212,30 @@ pub async fn run(
             ),
         );
     }
-    out.line(format!("Charging {money} on {} …", terminal.name()));
-    let payment = match terminal
-        .charge_with_order(money, args.description.clone(), args.order_id.clone())
-        .await
-    {
+    let created = match charge {
+        Charge::Amount(money) => {
+            out.line(format!("Charging {money} on {} …", terminal.name()));
+            terminal
+                .charge_with_order(money, args.description.clone(), args.order_id.clone())
+                .await
+        }
+        Charge::Sale(sale) => {
+            let mut request = SaleRequest::new(sale);
+            request.description = args.description.clone();
+            request.order_id = args.order_id.clone();
+            let summary = request.sale.summary();
+            let description = request
+                .description
+                .as_deref()
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+                .unwrap_or(&summary.description);
+            show_sale(out, &request.sale, description);
+            out.line(format!("Charging {money} on {} …", terminal.name()));
+            terminal.charge_sale(request).await
+        }
+    };
+    let payment = match created {
         Ok(p) => p,
         Err(TerminalError::Gateway(e)) if e.is_ambiguous() => {
             terminal.shutdown().await;

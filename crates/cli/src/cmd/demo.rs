@@ -32,7 +32,8 @@ pub async fn run(global: &Global, args: &DemoArgs, out: &mut Printer) -> Result<
     // The input first: a bad amount must not start (and tear down) a demo shop.
     let settings = Context::demo_settings(global)?;
     if let DemoCommand::Charge(c) = &args.command {
-        charge::money_of(&settings, &c.charge)?;
+        let catalog = std::sync::Arc::new(settings.catalog()?);
+        charge::charge_of(&settings, &catalog, &c.charge)?;
     }
     let demo = Demo::start(DemoConfig {
         time_window,

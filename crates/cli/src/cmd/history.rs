@@ -1,12 +1,14 @@
 //! `history [--date YYYY-MM-DD] [--csv]`: one local day of this till's journal — every
-//! payment with its latest status, then totals by currency and status — or the same day
-//! as CSV on stdout for a spreadsheet. Needs no keys and no network.
+//! payment with its latest status and tip, then totals by currency and status, and the
+//! tips and tax per rate of the paid sales — or the same day as CSV on stdout for a
+//! spreadsheet. Needs no keys and no network.
 
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 use chrono::{Local, NaiveDate, TimeZone};
-use paydesk_core::journal::{HistoryEntry, Total};
+use paydesk_core::journal::{self, CurrencySummary, HistoryEntry, Total};
+use paydesk_core::sale::TaxKind;
 use serde::Serialize;
 
 use crate::cli::HistoryArgs;
@@ -21,6 +23,8 @@ struct History<'a> {
     date: NaiveDate,
     payments: &'a [HistoryEntry],
     totals: &'a [Total],
+    /// Per currency, netted, with the tips and tax of paid sales.
+    summary: &'a [CurrencySummary],
 }
 
 pub fn parse_day(text: Option<&str>) -> Result<NaiveDate> {
@@ -42,11 +46,13 @@ pub fn run(ctx: &Context, args: &HistoryArgs, out: &mut Printer) -> Result<ExitC
     }
     let entries = journal.history(day, &Local)?;
     let totals = journal.totals(day, &Local)?;
+    let summary = journal::summarize(&entries)?;
     out.event(&History {
         kind: "history",
         date: day,
         payments: &entries,
         totals: &totals,
+        summary: &summary,
     });
     if out.json() {
         return Ok(ExitCode::SUCCESS);
@@ -56,7 +62,7 @@ pub fn run(ctx: &Context, args: &HistoryArgs, out: &mut Printer) -> Result<ExitC
         out.line("  none");
         return Ok(ExitCode::SUCCESS);
     }
-    let rows: Vec<[String; 6]> = entries
+    let rows: Vec<[String; 7]> = entries
         .iter()
         .map(|e| {
             let p = &e.payment;
@@ -70,10 +76,18 @@ pub fn run(ctx: &Context, args: &HistoryArgs, out: &mut Printer) -> Result<ExitC
             } else {
                 String::new()
             };
+            let tip = e
+                .sale
+                .as_ref()
+                .map(|s| s.tip())
+                .filter(|t| t.minor > 0)
+                .map(|t| t.to_string())
+                .unwrap_or_default();
             [
                 time,
                 p.id.clone(),
                 money_text(p.amount, &p.currency),
+                tip,
                 e.status.to_string(),
                 refunded,
                 e.terminal.clone().unwrap_or_default(),
@@ -82,7 +96,9 @@ pub fn run(ctx: &Context, args: &HistoryArgs, out: &mut Printer) -> Result<ExitC
         .collect();
     table(
         out,
-        ["TIME", "PAYMENT", "AMOUNT", "STATUS", "REFUNDED", "TILL"],
+        [
+            "TIME", "PAYMENT", "AMOUNT", "TIP", "STATUS", "REFUNDED", "TILL",
+        ],
         &rows,
     );
     out.line("");
@@ -104,7 +120,52 @@ pub fn run(ctx: &Context, args: &HistoryArgs, out: &mut Printer) -> Result<ExitC
         })
         .collect();
     table(out, ["CURRENCY", "STATUS", "COUNT", "AMOUNT", ""], &rows);
+    show_sales(out, &summary);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The tips and the tax per rate of the day's paid sales, when there were any.
+fn show_sales(out: &mut Printer, summary: &[CurrencySummary]) {
+    let sold: Vec<&CurrencySummary> = summary.iter().filter(|s| s.sales_count > 0).collect();
+    if sold.is_empty() {
+        return;
+    }
+    out.line("");
+    out.line("Paid sales");
+    let rows: Vec<[String; 4]> = sold
+        .iter()
+        .map(|s| {
+            [
+                s.currency.clone(),
+                s.sales_count.to_string(),
+                money_text(s.tips_minor, &s.currency),
+                money_text(s.tax_minor, &s.currency),
+            ]
+        })
+        .collect();
+    table(out, ["CURRENCY", "SALES", "TIPS", "TAX"], &rows);
+    let rows: Vec<[String; 4]> = sold
+        .iter()
+        .flat_map(|s| {
+            s.taxes.iter().map(|t| {
+                let label = match t.kind {
+                    TaxKind::Inclusive => format!("{} incl.", t.label),
+                    TaxKind::Additive => t.label.clone(),
+                };
+                [
+                    s.currency.clone(),
+                    label,
+                    money_text(t.net_minor, &s.currency),
+                    money_text(t.tax_minor, &s.currency),
+                ]
+            })
+        })
+        .collect();
+    if !rows.is_empty() {
+        out.line("");
+        out.line("Tax per rate");
+        table(out, ["CURRENCY", "RATE", "NET", "TAX"], &rows);
+    }
 }
 
 /// Left-aligned columns, two spaces apart.

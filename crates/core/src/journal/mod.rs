@@ -10,7 +10,9 @@
 //! succeeded just before the till died) and resumes tracking [`Journal::pending`].
 //! Cancels and refunds work the same way ([`Journal::record_action`] before the call,
 //! [`Journal::resolve_action`] after, [`Journal::unresolved_actions`] to re-read on start),
-//! so a refund that went out just before a crash is never offered twice.
+//! so a refund that went out just before a crash is never offered twice. A sale's lines,
+//! tax and tip are written with its intent ([`Journal::record_sale_intent`]) and read back
+//! with its payment ([`HistoryEntry::sale`]); see `sales.rs`.
 //!
 //! Books: one file holds the demo, test and live books apart; a [`Journal`] is opened on
 //! one book and sees only its payments, intents and requests, so demo and test sales never
@@ -27,6 +29,7 @@
 
 pub(crate) mod export;
 mod handle;
+mod sales;
 mod schema;
 mod shifts;
 
@@ -46,9 +49,11 @@ use crate::merge::{
 };
 use crate::money::{Currency, Money};
 use crate::payment::{Payment, PaymentStatus, RefundStatus};
+use crate::sale::Sale;
 
 pub use export::CASHIER_METADATA_KEY;
 pub use handle::JournalHandle;
+pub use sales::{IntentOrder, TaxSummary};
 pub use schema::CURRENT_VERSION as SCHEMA_VERSION;
 pub use shifts::{Period, Shift, ShiftId, StoredReport};
 
@@ -229,6 +234,8 @@ pub struct HistoryEntry {
     pub created_at_ms: i64,
     /// When the last transition was journaled (unix ms).
     pub updated_at_ms: i64,
+    /// What was rung up — lines, tax per rate, tip — when it was charged as a sale.
+    pub sale: Option<Sale>,
 }
 
 /// Count and sums of one day's payments of one currency in one status.
@@ -266,6 +273,15 @@ pub struct CurrencySummary {
     pub cancelled_count: u64,
     /// Payments in a status this build does not know.
     pub other_count: u64,
+    /// Paid payments charged as sales (with lines, tax and tip journaled).
+    pub sales_count: u64,
+    /// Tips in paid sales: part of `paid_minor`, kept apart for the staff.
+    pub tips_minor: i128,
+    /// Tax in paid sales, added and included: inside `paid_minor`.
+    pub tax_minor: i128,
+    /// The tax of paid sales per rate, in order of first appearance. Refunds are not
+    /// apportioned to rates: a report shows them against the payment.
+    pub taxes: Vec<TaxSummary>,
 }
 
 impl CurrencySummary {
@@ -446,26 +462,7 @@ impl Journal {
         if order_id.trim().is_empty() {
             return Err(JournalError::EmptyOrderId);
         }
-        let now = local_now_ms();
-        let token = uuid::Uuid::new_v4().simple().to_string();
-        self.write(|tx| {
-            tx.execute(
-                "INSERT INTO intents (order_id, amount_minor, currency, description, terminal, \
-                 created_at_ms, token, book, shift_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, \
-                 (SELECT id FROM shifts WHERE book = ?8 AND till = ?5 AND closed_at_ms IS NULL))",
-                params![
-                    order_id,
-                    money.minor.to_string(),
-                    money.currency.code(),
-                    description,
-                    terminal,
-                    now,
-                    token,
-                    self.book.as_str()
-                ],
-            )?;
-            Ok(IntentId(tx.last_insert_rowid()))
-        })
+        self.write(|tx| self.insert_intent(tx, order_id, money, description, terminal))
     }
 
     /// Journals a charge under the next readable order id of this till and day,
@@ -480,41 +477,41 @@ impl Journal {
         description: Option<&str>,
         terminal: &str,
     ) -> Result<Intent> {
-        let now = local_now_ms();
-        let token = uuid::Uuid::new_v4().simple().to_string();
-        let stem = format!("{prefix}-{}-", day.format("%Y%m%d"));
         let id = self.write(|tx| {
-            let last: Option<String> = tx
-                .query_row(
-                    "SELECT order_id FROM intents WHERE substr(order_id, 1, ?2) = ?1 \
-                     ORDER BY length(order_id) DESC, order_id DESC LIMIT 1",
-                    params![stem, i64::try_from(stem.len()).unwrap_or(i64::MAX)],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let next = last
-                .and_then(|o| o[stem.len()..].parse::<u64>().ok())
-                .map_or(1, |n| n + 1);
-            let order_id = format!("{stem}{next:04}");
-            tx.execute(
-                "INSERT INTO intents (order_id, amount_minor, currency, description, terminal, \
-                 created_at_ms, token, book, shift_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, \
-                 (SELECT id FROM shifts WHERE book = ?8 AND till = ?5 AND closed_at_ms IS NULL))",
-                params![
-                    order_id,
-                    money.minor.to_string(),
-                    money.currency.code(),
-                    description,
-                    terminal,
-                    now,
-                    token,
-                    self.book.as_str()
-                ],
-            )?;
-            Ok(IntentId(tx.last_insert_rowid()))
+            let order_id = next_order_id(tx, prefix, day)?;
+            self.insert_intent(tx, &order_id, money, description, terminal)
         })?;
         self.intent(id)?
             .ok_or_else(|| JournalError::Corrupt(format!("intent {} vanished", id.0)))
+    }
+
+    /// The insert behind every intent, inside the caller's transaction, with a new token.
+    fn insert_intent(
+        &self,
+        tx: &Transaction<'_>,
+        order_id: &str,
+        money: Money,
+        description: Option<&str>,
+        terminal: &str,
+    ) -> Result<IntentId> {
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        // A charge belongs to the shift open on its till when it was charged.
+        tx.execute(
+            "INSERT INTO intents (order_id, amount_minor, currency, description, terminal, \
+             created_at_ms, token, book, shift_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, \
+             (SELECT id FROM shifts WHERE book = ?8 AND till = ?5 AND closed_at_ms IS NULL))",
+            params![
+                order_id,
+                money.minor.to_string(),
+                money.currency.code(),
+                description,
+                terminal,
+                local_now_ms(),
+                token,
+                self.book.as_str()
+            ],
+        )?;
+        Ok(IntentId(tx.last_insert_rowid()))
     }
 
     /// One intent, resolved or not (for its token, right after [`Journal::record_intent`]).
@@ -579,6 +576,7 @@ impl Journal {
                         "UPDATE intents SET payment_id = ?1 WHERE id = ?2",
                         params![payment.id, id],
                     )?;
+                    sales::attach_in(tx, *id, &payment.id)?;
                     (Some(terminal.as_str()), *created)
                 }
                 None => (None, observed_at_ms),
@@ -1304,6 +1302,7 @@ impl Journal {
                 .map_err(|e| JournalError::Corrupt(format!("payment {id}: {e}")))?;
             out.push(HistoryEntry {
                 refunds: refunds_in(&tx, &id)?,
+                sale: sales::sale_in(&tx, &payment)?,
                 payment,
                 status: PaymentStatus::parse(&status),
                 terminal,
@@ -1319,6 +1318,49 @@ impl Journal {
 
 /// Sums entries per currency (History's totals, the close-of-day report).
 pub fn summarize(entries: &[HistoryEntry]) -> Result<Vec<CurrencySummary>> {
+    summarize_all(entries)
+}
+
+/// One cashier's part of a day: [`summarize`] over the payments charged under their name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CashierSummary {
+    /// The payment's `paydesk_cashier` metadata ([`CASHIER_METADATA_KEY`]); `None` for
+    /// payments charged without one.
+    pub cashier: Option<String>,
+    pub currencies: Vec<CurrencySummary>,
+}
+
+/// [`summarize`] per cashier (tips and tax included), by name, those without one last.
+pub fn summarize_by_cashier(entries: &[HistoryEntry]) -> Result<Vec<CashierSummary>> {
+    let cashier_of = |e: &HistoryEntry| {
+        e.payment
+            .metadata
+            .as_ref()
+            .and_then(|m| m.get(CASHIER_METADATA_KEY))
+            .and_then(|c| c.as_str())
+            .map(str::to_owned)
+    };
+    let mut names: Vec<Option<String>> = entries.iter().map(cashier_of).collect();
+    names.sort_by(|a, b| match (a, b) {
+        (Some(a), Some(b)) => a.cmp(b),
+        (a, b) => b.is_some().cmp(&a.is_some()),
+    });
+    names.dedup();
+    names
+        .into_iter()
+        .map(|cashier| {
+            let theirs = entries.iter().filter(|e| cashier_of(e) == cashier);
+            Ok(CashierSummary {
+                currencies: summarize_all(theirs)?,
+                cashier,
+            })
+        })
+        .collect()
+}
+
+fn summarize_all<'a>(
+    entries: impl IntoIterator<Item = &'a HistoryEntry>,
+) -> Result<Vec<CurrencySummary>> {
     let mut out: Vec<CurrencySummary> = Vec::new();
     for e in entries {
         let p = &e.payment;
@@ -1351,6 +1393,9 @@ pub fn summarize(entries: &[HistoryEntry]) -> Result<Vec<CurrencySummary>> {
                         .refund_requested_minor
                         .checked_add(r.amount)
                         .ok_or_else(overflow)?;
+                }
+                if let Some(sale) = &e.sale {
+                    sales::add_to(t, sale)?;
                 }
             }
             PaymentStatus::Pending => t.pending_count += 1,
@@ -1409,6 +1454,24 @@ fn restrict_to_owner(path: &Path) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn restrict_to_owner(_path: &Path) -> std::io::Result<()> {
     Ok(())
+}
+
+/// The next readable order id of `prefix` on `day`: `<prefix>-<YYYYMMDD>-<NNNN>`, one more
+/// than the highest taken (in any book: the service's order ids are one namespace).
+fn next_order_id(tx: &Transaction<'_>, prefix: &str, day: NaiveDate) -> Result<String> {
+    let stem = format!("{prefix}-{}-", day.format("%Y%m%d"));
+    let last: Option<String> = tx
+        .query_row(
+            "SELECT order_id FROM intents WHERE substr(order_id, 1, ?2) = ?1 \
+             ORDER BY length(order_id) DESC, order_id DESC LIMIT 1",
+            params![stem, i64::try_from(stem.len()).unwrap_or(i64::MAX)],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let next = last
+        .and_then(|o| o[stem.len()..].parse::<u64>().ok())
+        .map_or(1, |n| n + 1);
+    Ok(format!("{stem}{next:04}"))
 }
 
 fn parse_minor(s: &str) -> Result<i128> {

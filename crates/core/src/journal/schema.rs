@@ -162,6 +162,27 @@ const MIGRATIONS: &[&str] = &[
         CHECK ((shift_id IS NULL) <> (day IS NULL))
     );
     CREATE INDEX reports_period ON reports(book, shift_id, day);
+    // 5: sales. What a charge rang up — its
+    // lines, tax per rate and tip, paydesk-sale's `Totals` as JSON — written with the
+    // charge's intent in one transaction; `payment_id` is set when the intent gets its
+    // payment. The parts a report sums are columns too (TEXT: amounts are i128).
+    r#"
+    CREATE TABLE sales (
+        intent_id          INTEGER PRIMARY KEY REFERENCES intents(id),
+        payment_id         TEXT,
+        book               TEXT    NOT NULL,
+        currency           TEXT    NOT NULL,
+        subtotal_minor     TEXT    NOT NULL,
+        added_tax_minor    TEXT    NOT NULL,
+        included_tax_minor TEXT    NOT NULL,
+        tip_minor          TEXT    NOT NULL,
+        total_minor        TEXT    NOT NULL,
+        -- Who chose the tip: customer | cashier; NULL when nobody did (no tip).
+        tip_by             TEXT,
+        totals             TEXT    NOT NULL,
+        created_at_ms      INTEGER NOT NULL
+    );
+    CREATE INDEX sales_payment ON sales(payment_id) WHERE payment_id IS NOT NULL;
     "#,
 ];
 

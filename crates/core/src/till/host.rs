@@ -6,6 +6,10 @@
 //! Events reach subscribers through one stream that survives restarts: the status
 //! whenever it changes, and the tracker's events of whichever till is running. The host
 //! owns the task that forwards them and stops it with the till.
+//!
+//! The host also holds the cashier's [`Register`] — the cart being rung up and the sale
+//! awaiting the customer's tip — which outlives restarts too (a restart withdraws an open
+//! tip prompt; the cart keeps the catalog it was opened with).
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -17,6 +21,8 @@ use super::{Assembly, DemoLauncher, Till, TillError};
 use crate::config::{self, Mode};
 use crate::connection::{ConnectionState, ConnectionStatus};
 use crate::money::Currency;
+use crate::payment::Payment;
+use crate::sale::{Catalog, PromptId, Register, SaleRequest};
 use crate::tracker::TrackerEvent;
 
 /// How many events a subscriber may fall behind before it must re-read the status.
@@ -119,6 +125,7 @@ pub struct TillHost {
     events: broadcast::Sender<HostEvent>,
     /// Stops the current run's forwarder.
     forwarder: Mutex<CancellationToken>,
+    register: Register,
 }
 
 impl std::fmt::Debug for TillHost {
@@ -143,11 +150,57 @@ impl TillHost {
             status: Mutex::new(TillStatus::initial()),
             events,
             forwarder: Mutex::new(CancellationToken::new()),
+            register: Register::new(),
         })
     }
 
     pub fn assembly(&self) -> &Assembly {
         &self.assembly
+    }
+
+    /// The cart being rung up and the sale awaiting the customer's tip.
+    pub fn register(&self) -> &Register {
+        &self.register
+    }
+
+    /// The catalog of the running till (quick keys, tax rates, tip settings).
+    pub async fn catalog(&self) -> Option<Arc<Catalog>> {
+        self.till
+            .read()
+            .await
+            .as_ref()
+            .map(|t| Arc::clone(&t.plan.catalog))
+    }
+
+    /// Charges the sale whose tip prompt `prompt` decided, with `metadata` beside the
+    /// sale's (the cashier); on success the cart empties and the payment is in progress.
+    /// A failed charge leaves the sale decided, to try again without asking the customer
+    /// twice.
+    pub async fn charge_sale(
+        &self,
+        prompt: PromptId,
+        metadata: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Payment, String> {
+        let decision = self
+            .register
+            .tips()
+            .sale(prompt)
+            .map_err(|e| e.to_string())?;
+        let mut request = SaleRequest::new(decision.sale);
+        request.metadata = metadata;
+        let payment = {
+            let slot = self.till.read().await;
+            let till = slot
+                .as_ref()
+                .ok_or_else(|| "the till is not running".to_owned())?;
+            till.terminal
+                .charge_sale(request)
+                .await
+                .map_err(|e| e.to_string())?
+        };
+        self.register.sold(prompt);
+        self.set_active(Some(payment.id.clone()));
+        Ok(payment)
     }
 
     /// Subscribe first, then read [`status`](Self::status) and the till's snapshot.
@@ -182,6 +235,7 @@ impl TillHost {
     pub async fn restart(self: &Arc<Self>) -> Result<(), String> {
         let mut slot = self.till.write().await;
         lock(&self.forwarder).cancel();
+        self.register.tips().reset();
         if let Some(old) = slot.take() {
             old.shutdown().await;
         }

@@ -29,6 +29,7 @@ use crate::config::{self, Config, ConfigError, ConfigLayer, Mode};
 use crate::doctor::DoctorSetup;
 use crate::journal::{self, Journal, JournalError};
 use crate::realtime::{RelayEndpoint, SessionConfig};
+use crate::sale::Catalog;
 use crate::secrets::{self, Account, Keychain, Secret, SecretSource, SecretStore, SecretsError};
 use crate::terminal::{normalize_relay_url, Terminal, TerminalError, TerminalSetup};
 
@@ -254,6 +255,7 @@ impl Assembly {
             }
         };
         Ok(TillPlan {
+            catalog: Arc::new(config.catalog()?),
             config,
             mode,
             secret_key,
@@ -284,6 +286,7 @@ impl Assembly {
             },
         };
         Ok(TillPlan {
+            catalog: Arc::new(config.catalog()?),
             config,
             mode,
             secret_key,
@@ -311,6 +314,8 @@ fn env_key(account: Account) -> KeyLookup {
 #[derive(Clone, Debug)]
 pub struct TillPlan {
     pub config: Config,
+    /// The quick keys, tax rates and tip settings, checked in the till's currency.
+    pub catalog: Arc<Catalog>,
     pub mode: Mode,
     pub secret_key: KeyLookup,
     pub terminal_key: KeyLookup,
