@@ -162,6 +162,7 @@ const MIGRATIONS: &[&str] = &[
         CHECK ((shift_id IS NULL) <> (day IS NULL))
     );
     CREATE INDEX reports_period ON reports(book, shift_id, day);
+    "#,
     // 5: sales. What a charge rang up — its
     // lines, tax per rate and tip, paydesk-sale's `Totals` as JSON — written with the
     // charge's intent in one transaction; `payment_id` is set when the intent gets its
