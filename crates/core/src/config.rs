@@ -29,6 +29,15 @@ pub const TERMINAL_NAME_ENV: &str = "PAYDESK_TERMINAL_NAME";
 pub const CURRENCY_ENV: &str = "PAYDESK_CURRENCY";
 pub const QR_CONTENT_ENV: &str = "PAYDESK_QR_CONTENT";
 pub const ORDER_PREFIX_ENV: &str = "PAYDESK_ORDER_PREFIX";
+/// `1` (or `true`) runs the till as a kiosk, `0` not.
+pub const KIOSK_ENV: &str = "PAYDESK_KIOSK";
+/// Seconds without activity before the till locks (`0`: only on demand).
+pub const LOCK_AFTER_ENV: &str = "PAYDESK_LOCK_AFTER";
+
+/// How long a till with staff stays signed in without activity, unless set.
+pub const DEFAULT_LOCK_AFTER: Duration = Duration::from_secs(5 * 60);
+/// The longest idle time a setting may ask for (a day).
+const MAX_LOCK_AFTER_SECS: u64 = 24 * 60 * 60;
 
 /// Crypto.com Pay's API.
 pub const DEFAULT_API_URL: &str = "https://pay.crypto.com/api/";
@@ -46,6 +55,7 @@ const SECRET_KEYS: &[&str] = &[
     "webhook_secret",
     "password",
     "token",
+    "pin",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +80,12 @@ pub enum ConfigError {
          PAYDESK_SECRET_KEY / PAYDESK_TERMINAL_KEY"
     )]
     SecretInFile { path: PathBuf, key: String },
+    #[error(
+        "{path} holds '{key}'; PINs never go in the config file. Remove that line: the \
+         owner's PIN is set with `paydesk-cli staff add --owner NAME` or in a provisioning \
+         file, everyone else's by the owner"
+    )]
+    PinInFile { path: PathBuf, key: String },
     #[error("{origin}: {message}")]
     Invalid { origin: String, message: String },
     #[error("{mode} mode needs a secret API key: save one in Settings, run `paydesk-cli provision`, or set PAYDESK_SECRET_KEY")]
@@ -195,6 +211,18 @@ pub struct ConfigLayer {
     /// (default: from the terminal name, e.g. `T1` for "Till 1").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_prefix: Option<String>,
+    /// Kiosk mode: full screen, one instance, started at login, the window cannot be
+    /// closed while a payment is pending (docs/operations.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kiosk: Option<bool>,
+    /// Seconds without activity before the till locks and asks for a PIN again (default
+    /// 300; `0`: only when someone presses Lock). Only a till with staff locks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_after_secs: Option<u64>,
+    /// The monitor the customer display goes to (its name, as the installer picked it);
+    /// when it is gone, the display falls back to another one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_display: Option<String>,
 }
 
 impl ConfigLayer {
@@ -212,6 +240,9 @@ impl ConfigLayer {
             poll_interval_secs: over.poll_interval_secs.or(self.poll_interval_secs),
             qr_content: over.qr_content.or(self.qr_content),
             order_prefix: over.order_prefix.or(self.order_prefix),
+            kiosk: over.kiosk.or(self.kiosk),
+            lock_after_secs: over.lock_after_secs.or(self.lock_after_secs),
+            customer_display: over.customer_display.or(self.customer_display),
         }
     }
 
@@ -234,9 +265,11 @@ impl ConfigLayer {
     pub fn parse(text: &str, path: &Path) -> Result<ConfigLayer, ConfigError> {
         let table = parse_table(text, path)?;
         if let Some(key) = table.keys().find(|k| looks_secret(k)) {
-            return Err(ConfigError::SecretInFile {
-                path: path.to_owned(),
-                key: key.clone(),
+            let (path, key) = (path.to_owned(), key.clone());
+            return Err(if key.to_ascii_lowercase().ends_with("pin") {
+                ConfigError::PinInFile { path, key }
+            } else {
+                ConfigError::SecretInFile { path, key }
             });
         }
         // From the parsed table, not the text: toml's text errors quote the source line.
@@ -288,6 +321,20 @@ impl ConfigLayer {
                 .map(|v| v.parse().map_err(|m| invalid(QR_CONTENT_ENV, m)))
                 .transpose()?,
             order_prefix: get(ORDER_PREFIX_ENV),
+            kiosk: get(KIOSK_ENV)
+                .map(|v| match v.to_ascii_lowercase().as_str() {
+                    "1" | "true" | "yes" => Ok(true),
+                    "0" | "false" | "no" => Ok(false),
+                    _ => Err(invalid(KIOSK_ENV, format!("'{v}' is not 1 or 0"))),
+                })
+                .transpose()?,
+            lock_after_secs: get(LOCK_AFTER_ENV)
+                .map(|v| {
+                    v.parse::<u64>().map_err(|_| {
+                        invalid(LOCK_AFTER_ENV, format!("'{v}' is not a number of seconds"))
+                    })
+                })
+                .transpose()?,
             ..ConfigLayer::default()
         };
         layer.validate("environment")?;
@@ -326,6 +373,24 @@ impl ConfigLayer {
             {
                 return Err(invalid(
                     "order_prefix must be 1 to 12 letters, digits or _".into(),
+                ));
+            }
+        }
+        if let Some(secs) = self.lock_after_secs {
+            if secs > MAX_LOCK_AFTER_SECS {
+                return Err(invalid(format!(
+                    "lock_after_secs must be at most {MAX_LOCK_AFTER_SECS} seconds (0: lock only on demand)"
+                )));
+            }
+        }
+        if let Some(name) = &self.customer_display {
+            if name.trim().is_empty()
+                || name.chars().count() > 128
+                || name.chars().any(char::is_control)
+            {
+                return Err(invalid(
+                    "customer_display must be 1 to 128 printable characters (a monitor's name)"
+                        .into(),
                 ));
             }
         }
@@ -372,6 +437,12 @@ pub struct Config {
     pub qr_content: QrContent,
     /// The start of this till's order ids.
     pub order_prefix: String,
+    /// Kiosk mode (see [`crate::kiosk`]).
+    pub kiosk: bool,
+    /// How long the till stays signed in without activity; `None`: until someone locks it.
+    pub lock_after: Option<Duration>,
+    /// The monitor the installer picked for the customer display.
+    pub customer_display: Option<String>,
     /// The file layer came from here (settings changes go back through [`ConfigLayer::save`]).
     pub path: PathBuf,
 }
@@ -443,6 +514,13 @@ impl Config {
             order_prefix: layer
                 .order_prefix
                 .unwrap_or_else(|| order_prefix_from_name(Some(&terminal_name))),
+            kiosk: layer.kiosk.unwrap_or(false),
+            lock_after: match layer.lock_after_secs {
+                None => Some(DEFAULT_LOCK_AFTER),
+                Some(0) => None,
+                Some(s) => Some(Duration::from_secs(s)),
+            },
+            customer_display: layer.customer_display,
             path: path.to_owned(),
         })
     }

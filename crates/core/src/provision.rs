@@ -11,9 +11,14 @@
 //! merchant      = "Corner Shop"
 //! secret_key    = "sk_live_…"      # optional; goes to the keychain
 //! terminal_key  = "…"              # optional; goes to the keychain
+//! owner_name    = "Olga"           # optional, with owner_pin: the till's first owner
+//! owner_pin     = "…"              # 4–6 digits; goes to the staff file as a hash only
+//! kiosk         = true             # optional: kiosk mode, started at login
 //! ```
 //!
-//! A file holding keys must be private to its owner (`chmod 600`): it is refused otherwise.
+//! A file holding keys or a PIN must be private to its owner (`chmod 600`): it is refused
+//! otherwise. The owner is set only on a till with nobody on its staff yet; after that the
+//! owner manages people and PINs with their own PIN.
 //! No error from this module repeats a line of the file, since that line may hold a key.
 
 use std::io::Read;
@@ -23,6 +28,7 @@ use serde::Deserialize;
 
 use crate::config::{syntax_position, Config, ConfigError, ConfigLayer, Mode};
 use crate::secrets::{resolve_with, Account, Secret, SecretStore, SecretsError};
+use crate::staff::{Person, Pin, StaffError, StaffStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
@@ -32,10 +38,21 @@ pub enum ProvisionError {
         source: std::io::Error,
     },
     #[error(
-        "{path} holds keys and is readable by other users (mode {mode:03o}); run \
+        "{path} holds keys or a PIN and is readable by other users (mode {mode:03o}); run \
          `chmod 600 {path}` and try again"
     )]
     TooOpen { path: PathBuf, mode: u32 },
+    #[error("{path}: owner_name and owner_pin go together (the till's first owner)")]
+    OwnerIncomplete { path: PathBuf },
+    #[error("{path}: owner_pin: {message}")]
+    BadOwner { path: PathBuf, message: String },
+    #[error(
+        "this till already has staff, so owner_name and owner_pin cannot be applied: remove \
+         them from {path} (the owner changes PINs with `paydesk-cli staff set-pin`)"
+    )]
+    AlreadyStaffed { path: PathBuf },
+    #[error("cannot set the owner: {0}")]
+    Staff(#[from] StaffError),
     #[error("{path} is not valid TOML: {message}")]
     Syntax { path: PathBuf, message: String },
     #[error("{path}: {message}")]
@@ -57,7 +74,16 @@ pub struct Provisioning {
     pub settings: ConfigLayer,
     pub secret_key: Option<Secret>,
     pub terminal_key: Option<Secret>,
+    /// The till's first owner (`owner_name`, `owner_pin`).
+    pub owner: Option<Owner>,
     pub path: PathBuf,
+}
+
+/// The first owner a provisioning file sets. Its `Debug` never shows the PIN.
+#[derive(Clone, Debug)]
+pub struct Owner {
+    pub name: String,
+    pub pin: Pin,
 }
 
 /// What [`Provisioning::apply`] did.
@@ -101,6 +127,32 @@ impl Provisioning {
             })?;
         let secret_key = take_secret(&mut table, "secret_key", path)?;
         let terminal_key = take_secret(&mut table, "terminal_key", path)?;
+        let owner_pin = take_secret(&mut table, "owner_pin", path)?;
+        let owner_name = match table.remove("owner_name") {
+            None => None,
+            Some(toml::Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+            Some(_) => {
+                return Err(ProvisionError::Invalid {
+                    path: path.to_owned(),
+                    message: "owner_name must be a non-empty string".into(),
+                })
+            }
+        };
+        let owner = match (owner_name, owner_pin) {
+            (None, None) => None,
+            (Some(name), Some(pin)) => Some(Owner {
+                name,
+                pin: Pin::try_from(pin).map_err(|e| ProvisionError::BadOwner {
+                    path: path.to_owned(),
+                    message: e.to_string(),
+                })?,
+            }),
+            _ => {
+                return Err(ProvisionError::OwnerIncomplete {
+                    path: path.to_owned(),
+                })
+            }
+        };
         if let Some(currency) = table.remove("currency") {
             if table.contains_key("default_currency") {
                 return Err(ProvisionError::Invalid {
@@ -123,6 +175,7 @@ impl Provisioning {
             settings,
             secret_key,
             terminal_key,
+            owner,
             path: path.to_owned(),
         };
         if provisioning.settings == ConfigLayer::default() && !provisioning.has_keys() {
@@ -137,8 +190,30 @@ impl Provisioning {
         Ok(provisioning)
     }
 
+    /// Whether the file holds a key or a PIN (and so must be private, and shredded).
     pub fn has_keys(&self) -> bool {
-        self.secret_key.is_some() || self.terminal_key.is_some()
+        self.secret_key.is_some() || self.terminal_key.is_some() || self.owner.is_some()
+    }
+
+    /// Refuses, before anything is applied, an owner for a till that already has staff.
+    pub fn check_owner(&self, staff: &StaffStore) -> Result<(), ProvisionError> {
+        if self.owner.is_some() && staff.is_provisioned()? {
+            return Err(ProvisionError::AlreadyStaffed {
+                path: self.path.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Sets the till's first owner, if the file names one (after [`Provisioning::apply`]).
+    pub fn apply_owner(&self, staff: &StaffStore) -> Result<Option<Person>, ProvisionError> {
+        let Some(owner) = &self.owner else {
+            return Ok(None);
+        };
+        self.check_owner(staff)?;
+        let person = staff.provision_owner(&owner.name, &owner.pin)?;
+        tracing::info!(person = %person.id, "owner provisioned from a provisioning file");
+        Ok(Some(person))
     }
 
     /// Stores the keys in `store`, then merges the settings into the config file at

@@ -7,6 +7,12 @@
 //! the create answer, a cancel's or refund's answer, a re-read, a reconciliation — goes
 //! through the tracker's one merge rule, and is journaled before it is shown. The journal
 //! is reached through its own thread ([`JournalHandle`]), never from an async worker.
+//!
+//! Who: charges, cancels and refunds take an [`Operator`] from the staff gate
+//! ([`crate::staff`]) and journal it with the request; the payment's metadata names the
+//! cashier. The terminal checks the operator against the request itself (its action, its
+//! payment, and whether a cancel is of the person's own payment as the journal knows it),
+//! so a caller cannot talk it into more than the gate allowed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +27,7 @@ use crate::money::{Currency, Money, MoneyError};
 use crate::payment::{CreatePayment, CreateRefund, Payment, PaymentStatus, Refund};
 use crate::realtime::{RelayEndpoint, Session, SessionConfig};
 use crate::secrets::Secret;
+use crate::staff::{Action, Context, GateError, Operator, PersonId, Pin, Staff};
 use crate::tracker::{Keep, Snapshot, Source, Subscription, Tracker, TrackerError, Update};
 
 /// How often unresolved charge intents are retried against the API.
@@ -40,6 +47,9 @@ pub enum TerminalError {
     UnknownPayment(String),
     #[error("{0}")]
     Refused(String),
+    /// The staff gate did not allow it.
+    #[error("{0}")]
+    Gate(#[from] GateError),
 }
 
 /// What one charge asks Crypto.com Pay for.
@@ -82,6 +92,9 @@ pub struct TerminalSetup {
     pub local_clock: LocalClock,
     /// The start of this till's order ids (`T1` → `T1-20261128-0042`).
     pub order_prefix: String,
+    /// Who may do what here; [`Staff::none`] (everything unattended) unless the till
+    /// assembly opened the till's staff file.
+    pub staff: Staff,
 }
 
 impl TerminalSetup {
@@ -94,6 +107,7 @@ impl TerminalSetup {
             session: SessionConfig::default(),
             local_clock: LocalClock::system(),
             order_prefix: "T".to_owned(),
+            staff: Staff::none(),
         }
     }
 
@@ -127,6 +141,7 @@ pub fn normalize_relay_url(url: &str) -> String {
 pub struct Terminal {
     name: String,
     order_prefix: String,
+    staff: Staff,
     gateway: Gateway,
     journal: JournalHandle,
     session: Option<Session>,
@@ -181,6 +196,7 @@ impl Terminal {
         Ok(Terminal {
             name: setup.name,
             order_prefix: setup.order_prefix,
+            staff: setup.staff,
             gateway,
             journal,
             session: Some(session),
@@ -222,8 +238,59 @@ impl Terminal {
         self.tracker.snapshot()
     }
 
-    /// Creates a payment for `money` and starts tracking it. The intent is journaled
-    /// first; an ambiguous failure leaves it for reconciliation, never a second create.
+    /// The staff gate of this till.
+    pub fn staff(&self) -> &Staff {
+        &self.staff
+    }
+
+    /// The gate for a PIN typed for one action (the CLI; the app's PIN pad for a single
+    /// action): an [`Operator`] for `action` about `ctx`. `None` on a till with staff is
+    /// [`GateError::PinNeeded`]; on a till without staff nothing is checked.
+    pub async fn authorize(
+        &self,
+        pin: Option<Pin>,
+        action: Action,
+        ctx: Context,
+    ) -> Result<Operator, TerminalError> {
+        Ok(self.staff.authorize(pin, action, ctx).await?)
+    }
+
+    /// What the gate needs to judge an action on `payment_id`: the payment, and who
+    /// created it as this till's journal knows (unknown for one created elsewhere).
+    pub async fn payment_context(&self, payment_id: &str) -> Result<Context, TerminalError> {
+        let id = payment_id.to_owned();
+        let creator = self.journal.call(move |j| j.creator(&id)).await?;
+        Ok(Context::payment(payment_id, creator.map(PersonId::new)))
+    }
+
+    /// Journals something `by` did at the till beyond charges, cancels and refunds — an
+    /// export, a reprint, a shift change, a settings change — once it is done. `by` must
+    /// have been allowed `needed`; its subject is recorded with `detail`.
+    pub async fn record_operation(
+        &self,
+        by: Operator,
+        needed: Action,
+        detail: Option<String>,
+    ) -> Result<i64, TerminalError> {
+        let done = by.done(needed)?;
+        tracing::info!(action = %needed, cashier = ?done.who.cashier_id, "operation");
+        Ok(self
+            .journal
+            .call(move |j| {
+                j.record_operation(
+                    done.action,
+                    done.subject.as_deref(),
+                    detail.as_deref(),
+                    &done.who,
+                )
+            })
+            .await?)
+    }
+
+    /// Creates a payment for `money` and starts tracking it, for a caller that asks for no
+    /// PIN (see [`Staff::without_pin`]: refused on a till with staff). The intent is
+    /// journaled first; an ambiguous failure leaves it for reconciliation, never a second
+    /// create.
     pub async fn charge(
         &self,
         money: Money,
@@ -247,9 +314,26 @@ impl Terminal {
         self.charge_request(request).await
     }
 
-    /// Creates the payment `request` asks for and starts tracking it. The intent is
-    /// journaled first (with its order id), its token travels in the payment's metadata.
+    /// [`Terminal::charge_as`] for a caller that asks for no PIN (see
+    /// [`Staff::without_pin`]: refused on a till with staff).
     pub async fn charge_request(&self, request: ChargeRequest) -> Result<Payment, TerminalError> {
+        let by = self
+            .staff
+            .without_pin(Action::Charge, Context::none())
+            .await?;
+        self.charge_as(by, request).await
+    }
+
+    /// Creates the payment `request` asks for, as `by`, and starts tracking it. The intent
+    /// is journaled first (with its order id and who charged), its token and the cashier
+    /// travel in the payment's metadata.
+    pub async fn charge_as(
+        &self,
+        by: Operator,
+        request: ChargeRequest,
+    ) -> Result<Payment, TerminalError> {
+        by.require(Action::Charge)?;
+        let who = by.who();
         let ChargeRequest {
             money,
             description,
@@ -265,7 +349,7 @@ impl Terminal {
             Some(o) => {
                 self.journal
                     .call(move |j| {
-                        let id = j.record_intent(&o, money, desc.as_deref(), &name)?;
+                        let id = j.record_intent_as(&o, money, desc.as_deref(), &name, &who)?;
                         j.intent(id)?.ok_or(JournalError::UnknownIntent(id.0))
                     })
                     .await?
@@ -275,7 +359,14 @@ impl Terminal {
                 let day = chrono::Local::now().date_naive();
                 self.journal
                     .call(move |j| {
-                        j.record_numbered_intent(&prefix, day, money, desc.as_deref(), &name)
+                        j.record_numbered_intent_as(
+                            &prefix,
+                            day,
+                            money,
+                            desc.as_deref(),
+                            &name,
+                            &who,
+                        )
                     })
                     .await?
             }
@@ -284,6 +375,9 @@ impl Terminal {
         let span = tracing::info_span!("charge", order_id = %order_id, amount = %money);
         let _enter = span.enter();
         let mut metadata = extra;
+        for (key, value) in by.metadata() {
+            metadata.insert(key.into(), value.into());
+        }
         metadata.insert("plugin_name".into(), "paydesk".into());
         metadata.insert("paydesk_version".into(), env!("CARGO_PKG_VERSION").into());
         metadata.insert("paydesk_terminal".into(), self.name.clone().into());
@@ -331,14 +425,42 @@ impl Terminal {
         }
     }
 
-    /// Cancels a pending payment at the service, and shows what the service answered.
-    /// The request is journaled first, so a till killed mid-call re-reads the payment on
-    /// its next start instead of guessing.
+    /// [`Terminal::cancel_as`] for a caller that asks for no PIN (see
+    /// [`Staff::without_pin`]: refused on a till with staff).
     pub async fn cancel(&self, payment_id: &str) -> Result<Payment, TerminalError> {
+        let ctx = self.payment_context(payment_id).await?;
+        let by = self.staff.without_pin(Action::CancelOwn, ctx).await?;
+        self.cancel_as(by, payment_id).await
+    }
+
+    /// Cancels a pending payment at the service, as `by`, and shows what the service
+    /// answered. `by` must be allowed to cancel this payment: `CancelOwn` only when the
+    /// journal says `by` created it, else `CancelAny`. The request is journaled first, so
+    /// a till killed mid-call re-reads the payment on its next start instead of guessing.
+    pub async fn cancel_as(
+        &self,
+        by: Operator,
+        payment_id: &str,
+    ) -> Result<Payment, TerminalError> {
+        by.require_subject(payment_id)?;
+        let id = payment_id.to_owned();
+        let creator = self.journal.call(move |j| j.creator(&id)).await?;
+        let own = match (by.person(), creator) {
+            (Some(p), Some(c)) => p.id.get() == c,
+            // Unattended: nobody owns anything, and nothing is checked.
+            (None, _) => true,
+            (Some(_), None) => false,
+        };
+        by.require(if own {
+            Action::CancelOwn
+        } else {
+            Action::CancelAny
+        })?;
+        let who = by.who();
         let id = payment_id.to_owned();
         let action = self
             .journal
-            .call(move |j| j.record_action(&id, &ActionKind::Cancel, None))
+            .call(move |j| j.record_action_as(&id, &ActionKind::Cancel, None, &who))
             .await?;
         match self.gateway.cancel_payment(payment_id).await {
             Ok(payment) => {
@@ -375,13 +497,33 @@ impl Terminal {
         Ok(())
     }
 
-    /// Refunds `amount` (everything still refundable when `None`) of a paid payment.
+    /// [`Terminal::refund_as`] for a caller that asks for no PIN (see
+    /// [`Staff::without_pin`]: refused on a till with staff).
     pub async fn refund(
         &self,
         payment_id: &str,
         amount: Option<Money>,
         reason: Option<String>,
     ) -> Result<Refund, TerminalError> {
+        let by = self
+            .staff
+            .without_pin(Action::Refund, Context::subject(payment_id))
+            .await?;
+        self.refund_as(by, payment_id, amount, reason).await
+    }
+
+    /// Refunds `amount` (everything still refundable when `None`) of a paid payment, as
+    /// `by` (allowed [`Action::Refund`] for this payment).
+    pub async fn refund_as(
+        &self,
+        by: Operator,
+        payment_id: &str,
+        amount: Option<Money>,
+        reason: Option<String>,
+    ) -> Result<Refund, TerminalError> {
+        by.require(Action::Refund)?;
+        by.require_subject(payment_id)?;
+        let who = by.who();
         let payment = self.gateway.retrieve_payment(payment_id).await?;
         if payment.effective_status() != PaymentStatus::Succeeded {
             return Err(TerminalError::Refused(format!(
@@ -417,7 +559,7 @@ impl Terminal {
             let (id, reason) = (payment_id.to_owned(), reason.clone());
             self.journal
                 .call(move |j| {
-                    j.record_action(&id, &ActionKind::Refund { amount }, reason.as_deref())
+                    j.record_action_as(&id, &ActionKind::Refund { amount }, reason.as_deref(), &who)
                 })
                 .await?
         };

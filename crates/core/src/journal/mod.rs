@@ -12,6 +12,11 @@
 //! [`Journal::resolve_action`] after, [`Journal::unresolved_actions`] to re-read on start),
 //! so a refund that went out just before a crash is never offered twice.
 //!
+//! Who: every intent, cancel and refund request is written with the person who asked for
+//! it ([`Who`], from the staff gate's operator), the payment keeps its creator, and the
+//! rest of what people do at the till — exports, reprints, shifts, settings, overrides —
+//! goes to [`Journal::record_operation`]. The journal records who; the gate decided.
+//!
 //! Books: one file holds the demo, test and live books apart; a [`Journal`] is opened on
 //! one book and sees only its payments, intents and requests, so demo and test sales never
 //! reach the real totals, exports or refunds.
@@ -131,6 +136,37 @@ pub enum JournalError {
 
 pub type Result<T, E = JournalError> = std::result::Result<T, E>;
 
+/// Who did something at the till, as the journal keeps it: the person's number and name as
+/// they were then, and who approved it if it was an override. All `None`: unattended (a
+/// till without staff) or from before staff existed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Who {
+    pub cashier_id: Option<i64>,
+    pub cashier: Option<String>,
+    pub approved_by: Option<String>,
+}
+
+impl Who {
+    /// Nobody in particular: a till without staff.
+    pub fn unattended() -> Who {
+        Who::default()
+    }
+}
+
+/// Something a person did at the till beyond charges, cancels and refunds (an export, a
+/// reprint, a shift change, a settings change, an override), read back.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Operation {
+    pub seq: i64,
+    /// The staff action's name (`export`, `reprint`, `settings`, …).
+    pub action: String,
+    /// What it was about: a payment id, a day, a setting's name.
+    pub subject: Option<String>,
+    pub detail: Option<String>,
+    pub who: Who,
+    pub at_ms: i64,
+}
+
 /// A charge intent's row id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct IntentId(pub i64);
@@ -149,6 +185,8 @@ pub struct Intent {
     pub description: Option<String>,
     pub terminal: String,
     pub created_at_ms: i64,
+    /// Who charged.
+    pub who: Who,
 }
 
 /// A cancel or refund request's row id.
@@ -172,6 +210,8 @@ pub struct PendingAction {
     pub kind: ActionKind,
     pub reason: Option<String>,
     pub created_at_ms: i64,
+    /// Who asked for it.
+    pub who: Who,
 }
 
 /// One journaled change of a payment, read back: its status moved forward, a refund was
@@ -215,6 +255,9 @@ pub struct HistoryEntry {
     pub refunds: Vec<RefundState>,
     /// The till that created it; `None` for a payment only watched here.
     pub terminal: Option<String>,
+    /// Who charged it (their name then), from this till's journal or the payment's
+    /// `paydesk_cashier` metadata; `None` when unattended or unknown.
+    pub cashier: Option<String>,
     /// The service's creation time, else when this till first saw it (unix ms).
     pub created_at_ms: i64,
     /// When the last transition was journaled (unix ms).
@@ -419,7 +462,8 @@ impl Journal {
         Ok(out)
     }
 
-    /// Journals a charge before the create call goes out.
+    /// Journals a charge before the create call goes out (unattended: see
+    /// [`Journal::record_intent_as`]).
     pub fn record_intent(
         &self,
         order_id: &str,
@@ -427,27 +471,35 @@ impl Journal {
         description: Option<&str>,
         terminal: &str,
     ) -> Result<IntentId> {
+        self.record_intent_as(order_id, money, description, terminal, &Who::unattended())
+    }
+
+    /// Journals `who`'s charge before the create call goes out.
+    pub fn record_intent_as(
+        &self,
+        order_id: &str,
+        money: Money,
+        description: Option<&str>,
+        terminal: &str,
+        who: &Who,
+    ) -> Result<IntentId> {
         if order_id.trim().is_empty() {
             return Err(JournalError::EmptyOrderId);
         }
         let now = local_now_ms();
         let token = uuid::Uuid::new_v4().simple().to_string();
         self.write(|tx| {
-            tx.execute(
-                "INSERT INTO intents (order_id, amount_minor, currency, description, terminal, \
-                 created_at_ms, token, book) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    order_id,
-                    money.minor.to_string(),
-                    money.currency.code(),
-                    description,
-                    terminal,
-                    now,
-                    token,
-                    self.book.as_str()
-                ],
-            )?;
-            Ok(IntentId(tx.last_insert_rowid()))
+            insert_intent(
+                tx,
+                order_id,
+                money,
+                description,
+                terminal,
+                now,
+                &token,
+                self.book,
+                who,
+            )
         })
     }
 
@@ -462,6 +514,26 @@ impl Journal {
         money: Money,
         description: Option<&str>,
         terminal: &str,
+    ) -> Result<Intent> {
+        self.record_numbered_intent_as(
+            prefix,
+            day,
+            money,
+            description,
+            terminal,
+            &Who::unattended(),
+        )
+    }
+
+    /// [`Journal::record_numbered_intent`] for `who`'s charge.
+    pub fn record_numbered_intent_as(
+        &self,
+        prefix: &str,
+        day: NaiveDate,
+        money: Money,
+        description: Option<&str>,
+        terminal: &str,
+        who: &Who,
     ) -> Result<Intent> {
         let now = local_now_ms();
         let token = uuid::Uuid::new_v4().simple().to_string();
@@ -479,21 +551,17 @@ impl Journal {
                 .and_then(|o| o[stem.len()..].parse::<u64>().ok())
                 .map_or(1, |n| n + 1);
             let order_id = format!("{stem}{next:04}");
-            tx.execute(
-                "INSERT INTO intents (order_id, amount_minor, currency, description, terminal, \
-                 created_at_ms, token, book) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    order_id,
-                    money.minor.to_string(),
-                    money.currency.code(),
-                    description,
-                    terminal,
-                    now,
-                    token,
-                    self.book.as_str()
-                ],
-            )?;
-            Ok(IntentId(tx.last_insert_rowid()))
+            insert_intent(
+                tx,
+                &order_id,
+                money,
+                description,
+                terminal,
+                now,
+                &token,
+                self.book,
+                who,
+            )
         })?;
         self.intent(id)?
             .ok_or_else(|| JournalError::Corrupt(format!("intent {} vanished", id.0)))
@@ -543,27 +611,29 @@ impl Journal {
         self.write(|tx| {
             // The charge's own token when the API echoes it; else the newest open intent
             // for the order id.
-            let intent: Option<(i64, String, i64)> = tx
+            // id, terminal, created_at_ms, cashier_id, cashier
+            type Row = (i64, String, i64, Option<i64>, Option<String>);
+            let intent: Option<Row> = tx
                 .query_row(
                     &format!(
-                        "SELECT id, terminal, created_at_ms FROM intents WHERE order_id = ?1 \
-                         AND payment_id IS NULL AND abandoned_at_ms IS NULL AND {} \
-                         ORDER BY (token IS ?2) DESC, id DESC LIMIT 1",
+                        "SELECT id, terminal, created_at_ms, cashier_id, cashier FROM intents \
+                         WHERE order_id = ?1 AND payment_id IS NULL AND abandoned_at_ms IS NULL \
+                         AND {} ORDER BY (token IS ?2) DESC, id DESC LIMIT 1",
                         self.in_book()
                     ),
                     params![order_id, token],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
                 )
                 .optional()?;
-            let (terminal, first_seen_ms) = match &intent {
-                Some((id, terminal, created)) => {
+            let first_seen_ms = match &intent {
+                Some((id, _, created, _, _)) => {
                     tx.execute(
                         "UPDATE intents SET payment_id = ?1 WHERE id = ?2",
                         params![payment.id, id],
                     )?;
-                    (Some(terminal.as_str()), *created)
+                    *created
                 }
-                None => (None, observed_at_ms),
+                None => observed_at_ms,
             };
             let mut with_order = payment.clone();
             with_order
@@ -571,11 +641,13 @@ impl Journal {
                 .get_or_insert_with(|| order_id.to_owned());
             let recorded =
                 self.observe_in(tx, &with_order, source, observed_at_ms, first_seen_ms)?;
-            if let Some(terminal) = terminal {
+            if let Some((_, terminal, _, cashier_id, cashier)) = &intent {
+                // The charge's own record of who charged wins over the metadata's echo.
                 tx.execute(
                     "UPDATE payments SET terminal = COALESCE(terminal, ?1), \
-                     order_id = COALESCE(order_id, ?2) WHERE id = ?3",
-                    params![terminal, order_id, payment.id],
+                     order_id = COALESCE(order_id, ?2), cashier_id = COALESCE(?4, cashier_id), \
+                     cashier = COALESCE(?5, cashier) WHERE id = ?3",
+                    params![terminal, order_id, payment.id, cashier_id, cashier],
                 )?;
             }
             Ok(recorded)
@@ -629,7 +701,8 @@ impl Journal {
         let conn = self.conn();
         let mut stmt = conn.prepare(&format!(
             "SELECT id, order_id, amount_minor, currency, description, terminal, created_at_ms, \
-             token FROM intents WHERE ({condition}) AND {} {order}",
+             token, cashier_id, cashier, approved_by FROM intents WHERE ({condition}) AND {} \
+             {order}",
             self.in_book()
         ))?;
         let rows = stmt.query_map(args, |r| {
@@ -642,11 +715,12 @@ impl Journal {
                 r.get::<_, String>(5)?,
                 r.get::<_, i64>(6)?,
                 r.get::<_, String>(7)?,
+                who_at(r, 8)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, order_id, amount, currency, description, terminal, created_at_ms, token) =
+            let (id, order_id, amount, currency, description, terminal, created_at_ms, token, who) =
                 row?;
             let currency = Currency::from_code(&currency)
                 .map_err(|e| JournalError::Corrupt(format!("intent {id}: {e}")))?;
@@ -658,17 +732,30 @@ impl Journal {
                 description,
                 terminal,
                 created_at_ms,
+                who,
             });
         }
         Ok(out)
     }
 
-    /// Journals a cancel or refund request before it goes out.
+    /// Journals a cancel or refund request before it goes out (unattended: see
+    /// [`Journal::record_action_as`]).
     pub fn record_action(
         &self,
         payment_id: &str,
         kind: &ActionKind,
         reason: Option<&str>,
+    ) -> Result<ActionId> {
+        self.record_action_as(payment_id, kind, reason, &Who::unattended())
+    }
+
+    /// Journals `who`'s cancel or refund request before it goes out.
+    pub fn record_action_as(
+        &self,
+        payment_id: &str,
+        kind: &ActionKind,
+        reason: Option<&str>,
+        who: &Who,
     ) -> Result<ActionId> {
         if payment_id.is_empty() {
             return Err(JournalError::MissingPaymentId);
@@ -685,7 +772,8 @@ impl Journal {
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO actions (payment_id, kind, amount_minor, currency, reason, \
-                 created_at_ms, book) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                 created_at_ms, book, cashier_id, cashier, approved_by) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     payment_id,
                     name,
@@ -693,7 +781,10 @@ impl Journal {
                     currency,
                     reason,
                     now,
-                    self.book.as_str()
+                    self.book.as_str(),
+                    who.cashier_id,
+                    who.cashier,
+                    who.approved_by
                 ],
             )?;
             Ok(ActionId(tx.last_insert_rowid()))
@@ -741,8 +832,9 @@ impl Journal {
     pub fn unresolved_actions(&self) -> Result<Vec<PendingAction>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(&format!(
-            "SELECT id, payment_id, kind, amount_minor, currency, reason, created_at_ms \
-             FROM actions WHERE resolved_at_ms IS NULL AND {} ORDER BY id",
+            "SELECT id, payment_id, kind, amount_minor, currency, reason, created_at_ms, \
+             cashier_id, cashier, approved_by FROM actions \
+             WHERE resolved_at_ms IS NULL AND {} ORDER BY id",
             self.in_book()
         ))?;
         let rows = stmt.query_map([], |r| {
@@ -754,11 +846,12 @@ impl Journal {
                 r.get::<_, Option<String>>(4)?,
                 r.get::<_, Option<String>>(5)?,
                 r.get::<_, i64>(6)?,
+                who_at(r, 7)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, payment_id, kind, amount, currency, reason, created_at_ms) = row?;
+            let (id, payment_id, kind, amount, currency, reason, created_at_ms, who) = row?;
             let kind = match (kind.as_str(), amount, currency) {
                 ("cancel", _, _) => ActionKind::Cancel,
                 ("refund", Some(amount), Some(currency)) => ActionKind::Refund {
@@ -780,9 +873,79 @@ impl Journal {
                 kind,
                 reason,
                 created_at_ms,
+                who,
             });
         }
         Ok(out)
+    }
+
+    /// Who created `payment_id` at this till (their staff number), if the journal knows:
+    /// what decides whether a cancel is of the person's own payment.
+    pub fn creator(&self, payment_id: &str) -> Result<Option<i64>> {
+        Ok(self
+            .conn()
+            .query_row(
+                &format!(
+                    "SELECT cashier_id FROM payments WHERE id = ?1 AND {}",
+                    self.in_book()
+                ),
+                [payment_id],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    /// Journals something `who` did at the till beyond charges, cancels and refunds: an
+    /// export, a reprint, a shift change, a settings change (the staff action's name,
+    /// what it was about, a detail such as "2 rows" or "mode: test -> live").
+    pub fn record_operation(
+        &self,
+        action: &str,
+        subject: Option<&str>,
+        detail: Option<&str>,
+        who: &Who,
+    ) -> Result<i64> {
+        let now = local_now_ms();
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO operations (book, action, subject, detail, cashier_id, cashier, \
+                 approved_by, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    self.book.as_str(),
+                    action,
+                    subject,
+                    detail,
+                    who.cashier_id,
+                    who.cashier,
+                    who.approved_by,
+                    now
+                ],
+            )?;
+            Ok(tx.last_insert_rowid())
+        })
+    }
+
+    /// The operations of one local day in `tz`, oldest first.
+    pub fn operations<Tz: TimeZone>(&self, day: NaiveDate, tz: &Tz) -> Result<Vec<Operation>> {
+        let (start, end) = day_bounds_ms(day, tz)?;
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT seq, action, subject, detail, at_ms, cashier_id, cashier, approved_by \
+             FROM operations WHERE at_ms >= ?1 AND at_ms < ?2 AND {} ORDER BY seq",
+            self.in_book()
+        ))?;
+        let rows = stmt.query_map([start, end], |r| {
+            Ok(Operation {
+                seq: r.get(0)?,
+                action: r.get(1)?,
+                subject: r.get(2)?,
+                detail: r.get(3)?,
+                at_ms: r.get(4)?,
+                who: who_at(r, 5)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
     /// Journals a payment snapshot from any source, merged by the one rule against what the
@@ -954,7 +1117,7 @@ impl Journal {
             tx.execute(
                 "INSERT INTO payments (id, order_id, terminal, currency, amount_minor, \
                  amount_refunded_minor, status, created_at_ms, updated_at_ms, json, last_seq, \
-                 book) VALUES (?1, ?2, NULL, ?3, ?4, '0', ?5, ?6, ?7, ?8, 0, ?9)",
+                 book, cashier) VALUES (?1, ?2, NULL, ?3, ?4, '0', ?5, ?6, ?7, ?8, 0, ?9, ?10)",
                 params![
                     p.id,
                     p.order_id,
@@ -964,7 +1127,8 @@ impl Journal {
                     created_at_ms,
                     now,
                     json,
-                    self.book.as_str()
+                    self.book.as_str(),
+                    metadata_cashier(p)
                 ],
             )?;
         }
@@ -1258,8 +1422,8 @@ impl Journal {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let mut stmt = tx.prepare(&format!(
-            "SELECT id, status, terminal, created_at_ms, updated_at_ms, json FROM payments \
-             WHERE ({condition}) AND {} {order}",
+            "SELECT id, status, terminal, created_at_ms, updated_at_ms, json, cashier \
+             FROM payments WHERE ({condition}) AND {} {order}",
             self.in_book()
         ))?;
         let rows = stmt.query_map(args, |r| {
@@ -1270,15 +1434,17 @@ impl Journal {
                 r.get::<_, i64>(3)?,
                 r.get::<_, i64>(4)?,
                 r.get::<_, String>(5)?,
+                r.get::<_, Option<String>>(6)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, status, terminal, created_at_ms, updated_at_ms, json) = row?;
+            let (id, status, terminal, created_at_ms, updated_at_ms, json, cashier) = row?;
             let payment: Payment = serde_json::from_str(&json)
                 .map_err(|e| JournalError::Corrupt(format!("payment {id}: {e}")))?;
             out.push(HistoryEntry {
                 refunds: refunds_in(&tx, &id)?,
+                cashier: cashier.or_else(|| metadata_cashier(&payment)),
                 payment,
                 status: PaymentStatus::parse(&status),
                 terminal,
@@ -1290,6 +1456,58 @@ impl Journal {
         tx.commit()?;
         Ok(out)
     }
+}
+
+/// Inserts one intent row (both ways of naming an order share it).
+#[allow(clippy::too_many_arguments)]
+fn insert_intent(
+    tx: &Transaction<'_>,
+    order_id: &str,
+    money: Money,
+    description: Option<&str>,
+    terminal: &str,
+    now: i64,
+    token: &str,
+    book: Mode,
+    who: &Who,
+) -> Result<IntentId> {
+    tx.execute(
+        "INSERT INTO intents (order_id, amount_minor, currency, description, terminal, \
+         created_at_ms, token, book, cashier_id, cashier, approved_by) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            order_id,
+            money.minor.to_string(),
+            money.currency.code(),
+            description,
+            terminal,
+            now,
+            token,
+            book.as_str(),
+            who.cashier_id,
+            who.cashier,
+            who.approved_by
+        ],
+    )?;
+    Ok(IntentId(tx.last_insert_rowid()))
+}
+
+/// The `cashier_id, cashier, approved_by` columns starting at `at`.
+fn who_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Who> {
+    Ok(Who {
+        cashier_id: r.get(at)?,
+        cashier: r.get(at + 1)?,
+        approved_by: r.get(at + 2)?,
+    })
+}
+
+/// The cashier a payment's metadata names (PayDesk writes it on every staffed charge).
+fn metadata_cashier(p: &Payment) -> Option<String> {
+    p.metadata
+        .as_ref()?
+        .get(CASHIER_METADATA_KEY)?
+        .as_str()
+        .map(str::to_owned)
 }
 
 /// Sums entries per currency (History's totals, the close-of-day report).

@@ -130,6 +130,38 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 4 (5 once merged): staff. Who did what: the person's number and name as they were
+    // (a rename or a removal later does not rewrite history) and who approved an
+    // override, on every charge intent, cancel and refund request and payment the till
+    // created; NULL is unattended (a till without staff) or from before staff existed.
+    // Payments created before this read their cashier from the metadata they carry.
+    // `operations` holds the rest of what people do at the till (exports, reprints,
+    // shifts, settings, keys, mode, staff changes, overrides), one row each.
+    r#"
+    ALTER TABLE intents ADD COLUMN cashier_id INTEGER;
+    ALTER TABLE intents ADD COLUMN cashier TEXT;
+    ALTER TABLE intents ADD COLUMN approved_by TEXT;
+    ALTER TABLE actions ADD COLUMN cashier_id INTEGER;
+    ALTER TABLE actions ADD COLUMN cashier TEXT;
+    ALTER TABLE actions ADD COLUMN approved_by TEXT;
+    ALTER TABLE payments ADD COLUMN cashier_id INTEGER;
+    ALTER TABLE payments ADD COLUMN cashier TEXT;
+    UPDATE payments SET cashier = json_extract(json, '$.metadata.paydesk_cashier')
+        WHERE json_type(json, '$.metadata.paydesk_cashier') = 'text';
+
+    CREATE TABLE operations (
+        seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+        book           TEXT    NOT NULL,
+        action         TEXT    NOT NULL,
+        subject        TEXT,
+        detail         TEXT,
+        cashier_id     INTEGER,
+        cashier        TEXT,
+        approved_by    TEXT,
+        at_ms          INTEGER NOT NULL
+    );
+    CREATE INDEX operations_book_at ON operations(book, at_ms);
+    "#,
 ];
 
 /// The schema version this build writes.
