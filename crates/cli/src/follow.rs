@@ -402,7 +402,7 @@ async fn cancel_now(terminal: &Terminal, payment_id: &str, pin: Option<&Pin>, ou
     };
     if let Err(e) = cancelled.await {
         let hint = match &e {
-            TerminalError::Gate(paydesk_core::staff::GateError::PinNeeded(_)) => {
+            TerminalError::Gate(paydesk_core::staff::GateError::PinNeeded { .. }) => {
                 format!(" (give --pin or PAYDESK_PIN, or run `paydesk-cli cancel {payment_id}`)")
             }
             _ => String::new(),

@@ -86,7 +86,7 @@ pub fn exit_code(e: &anyhow::Error) -> Option<u8> {
                 _ => None,
             })
     })?;
-    if matches!(gate, GateError::PinNeeded(_)) {
+    if matches!(gate, GateError::PinNeeded { .. }) {
         Some(EXIT_PIN_NEEDED)
     } else if gate.is_pin_refused() {
         Some(EXIT_PIN_REFUSED)

@@ -788,6 +788,43 @@ mod tests {
     }
 
     #[test]
+    fn a_pin_in_the_config_file_is_refused_without_echoing_it() {
+        for key in ["owner_pin", "pin"] {
+            let err = ConfigLayer::parse(&format!("{key} = \"739251\"\n"), Path::new("c.toml"))
+                .unwrap_err();
+            assert!(matches!(err, ConfigError::PinInFile { .. }), "{err}");
+            assert!(!err.to_string().contains("739251"), "{err}");
+        }
+    }
+
+    #[test]
+    fn kiosk_idle_lock_and_customer_display_settings_layer_and_validate() {
+        let c = Config::load_from(
+            Path::new("/nonexistent/c.toml"),
+            env_of(&[("PAYDESK_KIOSK", "1"), ("PAYDESK_LOCK_AFTER", "0")]),
+            ConfigLayer {
+                customer_display: Some("HDMI-1".into()),
+                ..ConfigLayer::default()
+            },
+        )
+        .unwrap();
+        assert!(c.kiosk);
+        assert_eq!(c.lock_after, None, "0 locks on demand only");
+        assert_eq!(c.customer_display.as_deref(), Some("HDMI-1"));
+        let d = Config::from_layer(ConfigLayer::default(), Path::new("x")).unwrap();
+        assert!(!d.kiosk);
+        assert_eq!(d.lock_after, Some(DEFAULT_LOCK_AFTER));
+        let layer = ConfigLayer::parse("kiosk = true\nlock_after_secs = 90\n", Path::new("c.toml"))
+            .unwrap();
+        assert_eq!(layer.kiosk, Some(true));
+        assert_eq!(layer.lock_after_secs, Some(90));
+        let err = ConfigLayer::parse("lock_after_secs = 999999", Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("lock_after_secs"), "{err}");
+        let err = ConfigLayer::from_env(env_of(&[("PAYDESK_KIOSK", "maybe")])).unwrap_err();
+        assert!(err.to_string().starts_with("PAYDESK_KIOSK"), "{err}");
+    }
+
+    #[test]
     fn a_key_in_the_config_file_is_refused_without_echoing_it() {
         let err = ConfigLayer::parse(
             "terminal_name = \"A\"\nsecret_key = \"sk_live_topsecret\"\n",

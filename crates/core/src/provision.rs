@@ -475,6 +475,56 @@ terminal_key = "tk_provisioned"
     }
 
     #[test]
+    fn an_owner_pin_is_a_secret_that_sets_the_first_owner_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "owner_name = \"Olga\"\nowner_pin = \"739251\"\nkiosk = true\n";
+        #[cfg(unix)]
+        {
+            let open = write(dir.path(), "open.toml", text, 0o644);
+            let err = Provisioning::load(&open).unwrap_err();
+            assert!(matches!(err, ProvisionError::TooOpen { .. }), "{err}");
+        }
+        let file = write(dir.path(), "till.toml", text, 0o600);
+        let p = Provisioning::load(&file).unwrap();
+        assert!(!format!("{p:?}").contains("739251"));
+        assert_eq!(p.settings.kiosk, Some(true));
+        let policy = crate::staff::Policy {
+            pin_cost: crate::staff::PinCost::new(8 * 1024, 1, 1).unwrap(),
+            ..crate::staff::Policy::default()
+        };
+        let staff = StaffStore::open(dir.path().join("staff.sqlite3"), policy).unwrap();
+        let owner = p.apply_owner(&staff).unwrap().unwrap();
+        assert_eq!(owner.name, "Olga");
+        assert!(staff.sign_in(&"739251".parse().unwrap()).is_ok());
+        // The file's text never reaches the staff file, and a second run is refused.
+        let bytes = std::fs::read(dir.path().join("staff.sqlite3")).unwrap();
+        assert!(!bytes.windows(6).any(|w| w == b"739251"));
+        assert!(matches!(
+            p.check_owner(&staff),
+            Err(ProvisionError::AlreadyStaffed { .. })
+        ));
+
+        let path = Path::new("till.toml");
+        for (text, what) in [
+            ("owner_name = \"Olga\"\n", "incomplete"),
+            ("owner_pin = \"1234\"\n", "incomplete"),
+            ("owner_name = \"O\"\nowner_pin = \"12a4567\"\n", "bad"),
+        ] {
+            let err = Provisioning::parse(text, path).unwrap_err();
+            match what {
+                "incomplete" => {
+                    assert!(
+                        matches!(err, ProvisionError::OwnerIncomplete { .. }),
+                        "{err}"
+                    )
+                }
+                _ => assert!(matches!(err, ProvisionError::BadOwner { .. }), "{err}"),
+            }
+            assert!(!err.to_string().contains("12a4567"), "{err}");
+        }
+    }
+
+    #[test]
     fn a_missing_file_says_which() {
         let err = Provisioning::load("/nonexistent/till.toml").unwrap_err();
         assert!(err.to_string().contains("/nonexistent/till.toml"), "{err}");

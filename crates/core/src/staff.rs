@@ -30,7 +30,7 @@ use tokio::sync::Mutex;
 
 pub use paydesk_staff::{
     Action, AuditEntry, AuditKind, Context, Denied, Grant, Identity, LockReason, Person, PersonId,
-    Pin, PinFormatError, Policy, Role, StaffError, StaffStore, TillLock, UnknownName,
+    Pin, PinCost, PinFormatError, Policy, Role, StaffError, StaffStore, TillLock, UnknownName,
 };
 
 use crate::config::Mode;
@@ -55,9 +55,12 @@ pub enum GateError {
     /// does not allow it.
     #[error("{0}")]
     Denied(Denied),
-    /// This till has staff and nobody gave a PIN.
-    #[error("This till has staff: enter a PIN to {}.", .0.phrase())]
-    PinNeeded(Action),
+    /// This till has staff and nobody gave a PIN (`demo_pin`: the demo owner's, to say).
+    #[error("A staff PIN is needed to {}.{}", .action.phrase(), .demo_pin.map(|p| format!(" In the demo, the Demo owner's PIN is {p}.")).unwrap_or_default())]
+    PinNeeded {
+        action: Action,
+        demo_pin: Option<&'static str>,
+    },
     /// Nobody is signed in at the screen (or the till locked while idle).
     #[error("The till is locked: sign in with your PIN.")]
     Locked,
@@ -404,12 +407,13 @@ impl Staff {
         ctx: Context,
     ) -> Result<Operator, GateError> {
         let subject = ctx.subject_str().map(str::to_owned);
+        let demo_pin = (self.kind == StaffKind::Demo).then_some(DEMO_OWNER_PIN);
         let decided = self
             .blocking(move |s| -> Result<Option<Grant>, GateError> {
                 if !s.is_provisioned()? {
                     return Ok(None);
                 }
-                let pin = pin.ok_or(GateError::PinNeeded(action))?;
+                let pin = pin.ok_or(GateError::PinNeeded { action, demo_pin })?;
                 Ok(Some(s.authorize(&pin, action, &ctx)?))
             })
             .await?;
@@ -441,6 +445,21 @@ impl Staff {
             Some(r) => Ok(r?),
             None => Err(GateError::NoStaff),
         }
+    }
+
+    /// Unlocks the till for the person picked by name (or the one signed in before it
+    /// locked): a wrong PIN here counts towards locking *them* out.
+    pub async fn sign_in_as(&self, id: PersonId, pin: Pin) -> Result<Identity, GateError> {
+        match self.blocking(move |s| s.sign_in_as(id, &pin)).await? {
+            Some(r) => Ok(r?),
+            None => Err(GateError::NoStaff),
+        }
+    }
+
+    /// Ends a person's PIN lockout early (`by` must be allowed [`Action::Unlock`]).
+    pub async fn lift_lockout(&self, by: Operator, id: PersonId) -> Result<Person, GateError> {
+        let grant = by.into_grant()?;
+        self.staff_change(move |s| s.lift_lockout(grant, id)).await
     }
 
     /// The first owner of a till without staff (provisioning). Refused once anyone is on
@@ -560,6 +579,21 @@ impl SignIn {
     /// that is recorded).
     pub async fn sign_in(&self, staff: &Staff, pin: Pin) -> Result<SignedIn, GateError> {
         let identity = staff.sign_in(pin).await?;
+        self.unlocked(staff, identity).await
+    }
+
+    /// Signs in the person picked by name on the PIN pad: five wrong PINs lock them out.
+    pub async fn sign_in_as(
+        &self,
+        staff: &Staff,
+        id: PersonId,
+        pin: Pin,
+    ) -> Result<SignedIn, GateError> {
+        let identity = staff.sign_in_as(id, pin).await?;
+        self.unlocked(staff, identity).await
+    }
+
+    async fn unlocked(&self, staff: &Staff, identity: Identity) -> Result<SignedIn, GateError> {
         let file = staff.path().map(Path::to_owned);
         let mut desk = self.inner.lock().await;
         let ended = desk.lock.unlock(identity, Instant::now());

@@ -830,28 +830,50 @@ impl Journal {
 
     /// Requests whose outcome the till never learned, oldest first.
     pub fn unresolved_actions(&self) -> Result<Vec<PendingAction>> {
+        Ok(self
+            .actions_where("resolved_at_ms IS NULL", &[])?
+            .into_iter()
+            .map(|(a, _)| a)
+            .collect())
+    }
+
+    /// Every cancel and refund request for `payment_id`, oldest first, with its outcome
+    /// (`None` while unresolved) and who asked.
+    pub fn requests(&self, payment_id: &str) -> Result<Vec<(PendingAction, Option<String>)>> {
+        self.actions_where("payment_id = ?1", &[&payment_id])
+    }
+
+    fn actions_where(
+        &self,
+        condition: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<(PendingAction, Option<String>)>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(&format!(
             "SELECT id, payment_id, kind, amount_minor, currency, reason, created_at_ms, \
-             cashier_id, cashier, approved_by FROM actions \
-             WHERE resolved_at_ms IS NULL AND {} ORDER BY id",
+             cashier_id, cashier, approved_by, outcome FROM actions \
+             WHERE ({condition}) AND {} ORDER BY id",
             self.in_book()
         ))?;
-        let rows = stmt.query_map([], |r| {
+        let rows = stmt.query_map(args, |r| {
             Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, Option<String>>(4)?,
+                (
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                ),
                 r.get::<_, Option<String>>(5)?,
                 r.get::<_, i64>(6)?,
                 who_at(r, 7)?,
+                r.get::<_, Option<String>>(10)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, payment_id, kind, amount, currency, reason, created_at_ms, who) = row?;
+            let ((id, payment_id, kind, amount, currency), reason, created_at_ms, who, outcome) =
+                row?;
             let kind = match (kind.as_str(), amount, currency) {
                 ("cancel", _, _) => ActionKind::Cancel,
                 ("refund", Some(amount), Some(currency)) => ActionKind::Refund {
@@ -867,14 +889,17 @@ impl Journal {
                     )))
                 }
             };
-            out.push(PendingAction {
-                id: ActionId(id),
-                payment_id,
-                kind,
-                reason,
-                created_at_ms,
-                who,
-            });
+            out.push((
+                PendingAction {
+                    id: ActionId(id),
+                    payment_id,
+                    kind,
+                    reason,
+                    created_at_ms,
+                    who,
+                },
+                outcome,
+            ));
         }
         Ok(out)
     }

@@ -197,6 +197,49 @@ mod tests {
     use super::*;
 
     #[test]
+    fn staff_columns_are_added_and_old_payments_keep_the_cashier_their_metadata_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v3.sqlite3");
+        let mut conn = Connection::open(&path).unwrap();
+        for step in &MIGRATIONS[..3] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 3).unwrap();
+        for (id, json) in [
+            ("p1", r#"{"metadata":{"paydesk_cashier":"Cara"}}"#),
+            ("p2", r#"{"metadata":{"paydesk_cashier":7}}"#),
+            ("p3", "{}"),
+        ] {
+            conn.execute(
+                "INSERT INTO payments (id, currency, amount_minor, amount_refunded_minor, \
+                 status, created_at_ms, updated_at_ms, json) \
+                 VALUES (?1, 'EUR', '100', '0', 'succeeded', 1, 1, ?2)",
+                [id, json],
+            )
+            .unwrap();
+        }
+        migrate(&mut conn, &path).unwrap();
+        let cashiers: Vec<Option<String>> = conn
+            .prepare("SELECT cashier FROM payments ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(cashiers, vec![Some("Cara".to_owned()), None, None]);
+        for table in ["intents", "actions"] {
+            conn.execute_batch(&format!(
+                "SELECT cashier_id, cashier, approved_by FROM {table}"
+            ))
+            .unwrap();
+        }
+        let ops: i64 = conn
+            .query_row("SELECT count(*) FROM operations", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(ops, 0);
+    }
+
+    #[test]
     fn an_older_journal_is_migrated_without_losing_rows() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.sqlite3");
