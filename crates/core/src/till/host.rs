@@ -528,6 +528,11 @@ async fn forward(host: Arc<TillHost>, tracker: crate::tracker::Tracker, stop: Ca
         if let TrackerEvent::Connection(c) = &event {
             host.update(|s| s.connection = c.clone());
         }
+        // A payment moving (or counting down) is activity: the till does not lock while a
+        // customer is paying.
+        if matches!(event, TrackerEvent::Transition(_) | TrackerEvent::Tick(_)) {
+            host.sign_in.touch().await;
+        }
         let _ = host.events.send(HostEvent::Tracker(event));
     }
 }
