@@ -31,6 +31,7 @@ use tokio::sync::Mutex;
 pub use paydesk_staff::{
     Action, AuditEntry, AuditKind, Context, Denied, Grant, Identity, LockReason, Person, PersonId,
     Pin, PinCost, PinFormatError, Policy, Role, StaffError, StaffStore, TillLock, UnknownName,
+    APPROVED_BY_METADATA_KEY, CASHIER_ID_METADATA_KEY,
 };
 
 use crate::config::Mode;

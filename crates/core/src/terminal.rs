@@ -375,6 +375,14 @@ impl Terminal {
         let span = tracing::info_span!("charge", order_id = %order_id, amount = %money);
         let _enter = span.enter();
         let mut metadata = extra;
+        // Who charged is the gate's to say, never the request's.
+        for key in [
+            crate::staff::CASHIER_ID_METADATA_KEY,
+            crate::journal::CASHIER_METADATA_KEY,
+            crate::staff::APPROVED_BY_METADATA_KEY,
+        ] {
+            metadata.remove(key);
+        }
         for (key, value) in by.metadata() {
             metadata.insert(key.into(), value.into());
         }

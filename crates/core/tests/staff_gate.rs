@@ -590,6 +590,32 @@ async fn a_till_without_staff_works_unattended_until_its_owner_is_set() {
         .unwrap()
         .get("paydesk_cashier")
         .is_none());
+    // Who charged is the gate's to say: a request cannot name a cashier itself.
+    let mut forged = ChargeRequest::new(eur(300));
+    forged
+        .metadata
+        .insert("paydesk_cashier".into(), "Mallory".into());
+    let q = shop.terminal.charge_request(forged).await.unwrap();
+    let at_service = shop
+        .terminal
+        .gateway()
+        .retrieve_payment(&q.id)
+        .await
+        .unwrap();
+    assert!(at_service
+        .metadata
+        .unwrap()
+        .get("paydesk_cashier")
+        .is_none());
+    let lookup = q.id.clone();
+    let entry = shop
+        .terminal
+        .journal()
+        .call(move |j| j.entry(&lookup))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(entry.cashier, None);
     // A PIN on a till without staff checks nothing.
     let op = shop
         .terminal
