@@ -1535,6 +1535,41 @@ fn metadata_cashier(p: &Payment) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// One cashier's payments summed per currency (a report's "by cashier" part).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CashierSummary {
+    /// Their name as journaled; `None` for unattended payments and those from before staff.
+    pub cashier: Option<String>,
+    pub totals: Vec<CurrencySummary>,
+}
+
+/// Sums entries per cashier, then per currency ([`summarize`] for each); named cashiers
+/// by name, unattended last.
+pub fn summarize_by_cashier(entries: &[HistoryEntry]) -> Result<Vec<CashierSummary>> {
+    let mut names: Vec<Option<&str>> = entries.iter().map(|e| e.cashier.as_deref()).collect();
+    names.sort_by(|a, b| match (a, b) {
+        (None, None) => std::cmp::Ordering::Equal,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (Some(a), Some(b)) => a.cmp(b),
+    });
+    names.dedup();
+    names
+        .into_iter()
+        .map(|name| {
+            let theirs: Vec<HistoryEntry> = entries
+                .iter()
+                .filter(|e| e.cashier.as_deref() == name)
+                .cloned()
+                .collect();
+            Ok(CashierSummary {
+                cashier: name.map(str::to_owned),
+                totals: summarize(&theirs)?,
+            })
+        })
+        .collect()
+}
+
 /// Sums entries per currency (History's totals, the close-of-day report).
 pub fn summarize(entries: &[HistoryEntry]) -> Result<Vec<CurrencySummary>> {
     let mut out: Vec<CurrencySummary> = Vec::new();
