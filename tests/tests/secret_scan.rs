@@ -1,7 +1,9 @@
-//! No secret on disk: a whole payment flow — charge, pay, refund, history, doctor with a
-//! support bundle — through the real `paydesk-cli` and a real `paydesk-relay` process, both
-//! logging at TRACE into files; then every log, config, journal and bundle file is scanned
-//! for each secret used (and for the Basic auth header that would carry the API key).
+//! No secret on disk: a whole payment flow — staff set up, charge, pay, refund, history,
+//! doctor with a support bundle — through the real `paydesk-cli` and a real
+//! `paydesk-relay` process, both logging at TRACE into files; then every log, config,
+//! journal, staff file and the unpacked support bundle is scanned for each secret used
+//! (and for the Basic auth header that would carry the API key), and for every staff PIN
+//! typed, right or wrong.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed expectation is the report
 
@@ -18,6 +20,10 @@ use tokio::process::Command;
 
 const SECRET_KEY: &str = "sk_test_scan_5c1e7d0b9a";
 const WEBHOOK_SECRET: &str = "whsec_scan_77d2e4f1";
+/// Six digits each: longer than any port, shorter than any timestamp.
+const OWNER_PIN: &str = "918273";
+const CASHIER_PIN: &str = "564738";
+const WRONG_PIN: &str = "302817";
 
 fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
     if let Ok(entries) = std::fs::read_dir(dir) {
@@ -30,6 +36,29 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
             }
         }
     }
+}
+
+/// Every file under `dir` holding `pin` as a number of its own: a run of digits that is
+/// exactly the PIN and not the fraction of a timestamp (`…12.918273Z`).
+fn pin_leaks(dir: &Path, pin: &str) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    files_under(dir, &mut files);
+    let pin = pin.as_bytes();
+    files
+        .into_iter()
+        .filter(|f| {
+            let Ok(bytes) = std::fs::read(f) else {
+                return false;
+            };
+            (0..bytes.len().saturating_sub(pin.len() - 1)).any(|i| {
+                bytes[i..].starts_with(pin)
+                    && !i
+                        .checked_sub(1)
+                        .is_some_and(|b| bytes[b].is_ascii_digit() || bytes[b] == b'.')
+                    && !bytes.get(i + pin.len()).is_some_and(u8::is_ascii_digit)
+            })
+        })
+        .collect()
 }
 
 /// Every file under `dir` whose bytes contain `needle`.
@@ -125,9 +154,45 @@ async fn no_secret_reaches_a_log_a_config_a_journal_or_a_support_bundle() -> Res
     .await?;
     let api_url = sandbox.api_url();
 
-    // Charge, and pay once the CLI has printed the payment (JSON lines on stdout).
+    // Staff: the owner (their PIN in the environment, as a script would), a cashier added
+    // with the owner's PIN, and a wrong PIN tried once.
+    for (args, pin, new_pin, code) in [
+        (
+            vec!["staff", "add", "Olga", "--role", "owner"],
+            None,
+            Some(OWNER_PIN),
+            0,
+        ),
+        (
+            vec!["staff", "add", "Cara"],
+            Some(OWNER_PIN),
+            Some(CASHIER_PIN),
+            0,
+        ),
+        (vec!["staff", "list"], Some(WRONG_PIN), None, 6),
+    ] {
+        let mut cmd = cli(root, &relay_url, &api_url, &terminal_key)?;
+        cmd.args(&args);
+        if let Some(pin) = pin {
+            cmd.env("PAYDESK_PIN", pin);
+        }
+        if let Some(pin) = new_pin {
+            cmd.env("PAYDESK_NEW_PIN", pin);
+        }
+        let out = cmd.output().await?;
+        ensure!(
+            out.status.code() == Some(code),
+            "{args:?} exited {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    // Charge as the cashier, and pay once the CLI has printed the payment (JSON lines on
+    // stdout).
     let mut charge = cli(root, &relay_url, &api_url, &terminal_key)?
         .args(["charge", "--amount", "12.50", "--currency", "EUR", "--json"])
+        .env("PAYDESK_PIN", CASHIER_PIN)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()?;
@@ -179,8 +244,10 @@ async fn no_secret_reaches_a_log_a_config_a_journal_or_a_support_bundle() -> Res
             root.join("support-bundle.tar.gz").display().to_string(),
         ],
     ] {
+        // Refund and export are the owner's.
         let out = cli(root, &relay_url, &api_url, &terminal_key)?
             .args(&args)
+            .env("PAYDESK_PIN", OWNER_PIN)
             .output()
             .await?;
         // doctor may fail (no keychain here); what matters is what it wrote.
@@ -194,6 +261,7 @@ async fn no_secret_reaches_a_log_a_config_a_journal_or_a_support_bundle() -> Res
         for (name, secret) in [
             ("secret key", SECRET_KEY),
             ("terminal key", terminal_key.expose()),
+            ("owner's PIN", OWNER_PIN),
         ] {
             ensure!(
                 !String::from_utf8_lossy(&out.stdout).contains(secret)
@@ -203,6 +271,26 @@ async fn no_secret_reaches_a_log_a_config_a_journal_or_a_support_bundle() -> Res
         }
     }
     sandbox.shutdown().await;
+
+    // The bundle is compressed: scan what is inside it too.
+    let unpacked = root.join("bundle-unpacked");
+    std::fs::create_dir_all(&unpacked)?;
+    let untar = Command::new("tar")
+        .arg("-xzf")
+        .arg(root.join("support-bundle.tar.gz"))
+        .arg("-C")
+        .arg(&unpacked)
+        .status()
+        .await?;
+    ensure!(untar.success(), "the support bundle did not unpack");
+    ensure!(
+        unpacked.join("paydesk-support/staff.txt").is_file(),
+        "the support bundle has no staff.txt"
+    );
+    ensure!(
+        root.join("data/staff.sqlite3").is_file(),
+        "no staff file was written to scan"
+    );
 
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("{SECRET_KEY}:"));
     let mut scanned = Vec::new();
@@ -224,6 +312,25 @@ async fn no_secret_reaches_a_log_a_config_a_journal_or_a_support_bundle() -> Res
         ("webhook secret", WEBHOOK_SECRET),
     ] {
         let found = leaks(root, secret);
+        ensure!(found.is_empty(), "the {name} leaked into {found:?}");
+    }
+    // The matcher itself: a PIN on its own is found, a timestamp's fraction is not.
+    let canary = tempfile::tempdir()?;
+    std::fs::write(canary.path().join("a"), format!("pin={OWNER_PIN}\n"))?;
+    std::fs::write(
+        canary.path().join("b"),
+        format!("12:00:01.{OWNER_PIN}Z 1{OWNER_PIN}"),
+    )?;
+    ensure!(
+        pin_leaks(canary.path(), OWNER_PIN) == vec![canary.path().join("a")],
+        "the PIN matcher is broken"
+    );
+    for (name, pin) in [
+        ("owner's PIN", OWNER_PIN),
+        ("cashier's PIN", CASHIER_PIN),
+        ("wrong PIN", WRONG_PIN),
+    ] {
+        let found = pin_leaks(root, pin);
         ensure!(found.is_empty(), "the {name} leaked into {found:?}");
     }
     Ok(())

@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use paydesk_core::secrets::Secret;
+use paydesk_core::staff::Role;
 
 /// PayDesk without a screen: take and follow payments, check a till, provision it.
 ///
@@ -74,14 +76,17 @@ pub enum Command {
     /// cashier, and every repair reconciliation made. A closed period shows its stored
     /// report.
     ///
-    /// Exit status: 0 success, 1 error, 5 the printer failed (the report is kept; print it
-    /// again), 6 reconciliation could not check everything (the report lists what).
+    /// Exit status: 0 success, 1 error, 8 the printer failed (the report is kept; print it
+    /// again), 9 reconciliation could not check everything (the report lists what).
     Report(ReportArgs),
     /// Print (or reprint) the receipt of a journaled payment, or a refund's slip; without
     /// a printer, show it here.
     ///
-    /// Exit status: 0 printed or shown, 1 error, 5 the printer failed (print it again).
+    /// Exit status: 0 printed or shown, 1 error, 8 the printer failed (print it again).
     Receipt(ReceiptArgs),
+    /// The till's staff: add, list, remove people and set their PINs (the owner's PIN).
+    #[command(subcommand)]
+    Staff(StaffCommand),
 }
 
 impl Command {
@@ -99,8 +104,25 @@ impl Command {
             Command::Shift(_) => "shift",
             Command::Report(_) => "report",
             Command::Receipt(_) => "receipt",
+            Command::Staff(_) => "staff",
         }
     }
+}
+
+/// Who is acting, for a gated command. Without `--pin` the PIN comes from PAYDESK_PIN,
+/// else it is asked on the terminal (not echoed); a till without staff asks for none.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PinArg {
+    /// Your staff PIN (4-6 digits). Other users can see command lines: prefer
+    /// PAYDESK_PIN or typing it when asked.
+    #[arg(long, value_name = "PIN", value_parser = secret)]
+    pub pin: Option<Secret>,
+}
+
+/// Parses a flag's value straight into a [`Secret`], so it never sits in a `String`
+/// that a `Debug` could print.
+fn secret(s: &str) -> Result<Secret, String> {
+    Ok(Secret::new(s))
 }
 
 #[derive(Debug, Clone, Args)]
@@ -124,18 +146,25 @@ pub struct ChargeArgs {
     /// Your own reference for this sale (unique); one is generated when omitted.
     #[arg(long)]
     pub order_id: Option<String>,
+    #[command(flatten)]
+    pub who: PinArg,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct WatchArgs {
     /// The payment's id, as `charge` printed it.
     pub payment_id: String,
+    /// Used only if you type `c` to cancel while watching.
+    #[command(flatten)]
+    pub who: PinArg,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct PaymentArg {
     /// The payment's id.
     pub payment_id: String,
+    #[command(flatten)]
+    pub who: PinArg,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -149,6 +178,8 @@ pub struct RefundArgs {
     /// Why (kept with the refund at Crypto.com Pay).
     #[arg(long)]
     pub reason: Option<String>,
+    #[command(flatten)]
+    pub who: PinArg,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -156,9 +187,12 @@ pub struct HistoryArgs {
     /// The local day to show (YYYY-MM-DD); today when omitted.
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub date: Option<String>,
-    /// Write the day's payments as CSV to stdout instead of a table.
+    /// Write the day's payments as CSV to stdout instead of a table (an export: the
+    /// owner's PIN on a till with staff).
     #[arg(long)]
     pub csv: bool,
+    #[command(flatten)]
+    pub who: PinArg,
 }
 
 #[derive(Debug, Args)]
@@ -279,6 +313,70 @@ pub struct DemoChargeArgs {
     /// pay by opening the printed checkout URL, or let it expire.
     #[arg(long, value_name = "SECONDS")]
     pub pay_after: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StaffCommand {
+    /// Add a person. On a till without staff the first person is its owner (`--role
+    /// owner`), and only their new PIN is asked.
+    Add(StaffAddArgs),
+    /// Everyone on the staff, with their role and any running lockout.
+    List(StaffListArgs),
+    /// Take a person off the staff; their PIN stops working at once.
+    Remove(StaffRemoveArgs),
+    /// Give a person a new PIN (it also lifts a lockout).
+    SetPin(StaffSetPinArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StaffAddArgs {
+    /// Their name as receipts and History show it.
+    pub name: String,
+    /// cashier, supervisor or owner.
+    #[arg(long, default_value = "cashier", value_parser = role)]
+    pub role: Role,
+    #[command(flatten)]
+    pub new_pin: NewPinArg,
+    #[command(flatten)]
+    pub who: PinArg,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StaffListArgs {
+    #[command(flatten)]
+    pub who: PinArg,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StaffRemoveArgs {
+    /// The person's name (any case).
+    pub name: String,
+    #[command(flatten)]
+    pub who: PinArg,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StaffSetPinArgs {
+    /// The person's name (any case).
+    pub name: String,
+    #[command(flatten)]
+    pub new_pin: NewPinArg,
+    #[command(flatten)]
+    pub who: PinArg,
+}
+
+/// The PIN a person is given. Without `--new-pin` it comes from PAYDESK_NEW_PIN, else it
+/// is asked on the terminal twice.
+#[derive(Debug, Clone, Default, Args)]
+pub struct NewPinArg {
+    /// Their new PIN (4-6 digits, nobody else's); prefer PAYDESK_NEW_PIN or typing it.
+    #[arg(long, value_name = "PIN", value_parser = secret)]
+    pub new_pin: Option<Secret>,
+}
+
+fn role(s: &str) -> Result<Role, String> {
+    s.parse()
+        .map_err(|e: paydesk_core::staff::UnknownName| e.to_string())
 }
 
 #[derive(Debug, Clone, Args)]

@@ -140,6 +140,15 @@ impl Context {
         Ok(Arc::new(journal))
     }
 
+    /// This till's staff gate (the demo's in demo mode on a till without staff).
+    pub async fn open_staff(&self) -> Result<paydesk_core::staff::Staff> {
+        let plan = self.plan.clone();
+        tokio::task::spawn_blocking(move || plan.open_staff())
+            .await
+            .context("cannot open the staff file")?
+            .context("cannot open the staff file")
+    }
+
     /// The secret API key, or why the till cannot take payments without one.
     pub fn require_secret_key(&self) -> Result<&paydesk_core::till::Key> {
         if let Some(problem) = &self.plan.problem {

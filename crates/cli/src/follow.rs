@@ -12,7 +12,8 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 use paydesk_core::payment::Payment;
 use paydesk_core::realtime::{ConnectionState, ConnectionStatus};
-use paydesk_core::terminal::Terminal;
+use paydesk_core::staff::{Action, Pin};
+use paydesk_core::terminal::{Terminal, TerminalError};
 use paydesk_core::tracker::{Source, Subscription, TrackerEvent, Transition, TransitionKind};
 use paydesk_core::{Money, PaymentStatus};
 use paydesk_demo::Demo;
@@ -274,7 +275,7 @@ impl Drop for Keyboard {
 /// Follows `payment_id` until it reaches a terminal status or the person stops it.
 /// `events` must have been subscribed before the payment was created or refreshed, so no
 /// change can slip between the snapshot and the stream. With a `demo` shop, typing `p`
-/// makes its customer pay.
+/// makes its customer pay; typing `c` cancels as the person whose `pin` this is.
 pub async fn follow(
     terminal: &Terminal,
     events: &mut Subscription,
@@ -282,9 +283,10 @@ pub async fn follow(
     out: &mut Printer,
     stop: &mut Stop,
     demo: Option<&Demo>,
+    pin: Option<&Pin>,
 ) -> Result<Ending> {
     let span = tracing::info_span!("follow", payment = %payment_id);
-    let ending = follow_events(terminal, events, payment_id, out, stop, demo)
+    let ending = follow_events(terminal, events, payment_id, out, stop, demo, pin)
         .instrument(span)
         .await;
     match &ending {
@@ -306,6 +308,7 @@ async fn follow_events(
     out: &mut Printer,
     stop: &mut Stop,
     demo: Option<&Demo>,
+    pin: Option<&Pin>,
 ) -> Result<Ending> {
     let mut keyboard = Keyboard::start();
     if std::io::stdin().is_terminal() {
@@ -331,7 +334,7 @@ async fn follow_events(
             () = stop.wait() => return Ok(Ending::Interrupted),
             request = keyboard.requests.recv(), if keyboard.open => {
                 match request {
-                    Some(Request::Cancel) => cancel_now(terminal, payment_id, out).await,
+                    Some(Request::Cancel) => cancel_now(terminal, payment_id, pin, out).await,
                     Some(Request::Pay) => match demo {
                         Some(demo) => pay_now(demo, payment_id, out).await,
                         None => out.line("(p pays only in the demo)"),
@@ -386,11 +389,25 @@ async fn follow_events(
 
 /// Shows a connection change once. A queued event older than what is already shown (the
 /// snapshot at start) is history, not news.
-/// The cashier asked to cancel: ask the service; its answer arrives as a transition.
-async fn cancel_now(terminal: &Terminal, payment_id: &str, out: &mut Printer) {
+/// The cashier asked to cancel: through the gate with their PIN, then the service; its
+/// answer arrives as a transition.
+async fn cancel_now(terminal: &Terminal, payment_id: &str, pin: Option<&Pin>, out: &mut Printer) {
     out.line("cancelling …");
-    if let Err(e) = terminal.cancel(payment_id).await {
-        crate::cmd::warn(out, &format!("the payment was not cancelled: {e}"));
+    let cancelled = async {
+        let about = terminal.payment_context(payment_id).await?;
+        let by = terminal
+            .authorize(pin.cloned(), Action::CancelOwn, about)
+            .await?;
+        terminal.cancel_as(by, payment_id).await
+    };
+    if let Err(e) = cancelled.await {
+        let hint = match &e {
+            TerminalError::Gate(paydesk_core::staff::GateError::PinNeeded { .. }) => {
+                format!(" (give --pin or PAYDESK_PIN, or run `paydesk-cli cancel {payment_id}`)")
+            }
+            _ => String::new(),
+        };
+        crate::cmd::warn(out, &format!("the payment was not cancelled: {e}{hint}"));
     }
 }
 

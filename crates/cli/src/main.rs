@@ -3,14 +3,16 @@
 //! is for people and scripts) and runs one command from `cmd/`.
 //!
 //! Exit status: 0 success / paid, 1 error (or a failed doctor check), 3 expired,
-//! 4 cancelled, 5 the printer failed, 6 reconciliation incomplete, 130 interrupted while
-//! following a payment.
+//! 4 cancelled, 5 a PIN is needed, 6 the PIN was refused, 7 the role does not allow it,
+//! 8 the printer failed, 9 reconciliation incomplete, 130 interrupted while following a
+//! payment.
 
 mod cli;
 mod cmd;
 mod context;
 mod follow;
 mod output;
+mod pin;
 
 use std::process::ExitCode;
 
@@ -71,7 +73,10 @@ fn fail(out: &mut Printer, e: &anyhow::Error) -> ExitCode {
         message: format!("{e:#}"),
     });
     eprintln!("error: {e:#}");
-    ExitCode::from(follow::EXIT_ERROR)
+    if let Some(hint) = pin::hint(e) {
+        eprintln!("hint: {hint}");
+    }
+    ExitCode::from(pin::exit_code(e).unwrap_or(follow::EXIT_ERROR))
 }
 
 async fn run(cli: &Cli, out: &mut Printer) -> Result<ExitCode> {
@@ -90,7 +95,7 @@ async fn run(cli: &Cli, out: &mut Printer) -> Result<ExitCode> {
         Command::Cancel(args) => cmd::cancel::run(&Context::load(global).await?, args, out).await,
         Command::Refund(args) => cmd::refund::run(&Context::load(global).await?, args, out).await,
         Command::History(args) => {
-            cmd::history::run(&Context::load_without_keys(global)?, args, out)
+            cmd::history::run(&Context::load_without_keys(global)?, args, out).await
         }
         Command::Doctor(args) => {
             let ctx = Context::load(global).await?;
@@ -103,6 +108,9 @@ async fn run(cli: &Cli, out: &mut Printer) -> Result<ExitCode> {
         Command::Report(args) => cmd::report::run(global, args, out).await,
         Command::Receipt(args) => {
             cmd::receipt::run(&Context::load_without_keys(global)?, args, out).await
+        }
+        Command::Staff(command) => {
+            cmd::staff::run(&Context::load_without_keys(global)?, command, out).await
         }
     }
 }

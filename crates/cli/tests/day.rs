@@ -1,7 +1,7 @@
 //! The counter's day through the real binary against a real sandbox and relay: a till
 //! killed with a payment pending, paid and refunded behind its back, closes the day with
 //! both repaired; shifts open and close with their report; receipts print to a fake
-//! ESC/POS printer on loopback, or fail with the printer's words and exit 5.
+//! ESC/POS printer on loopback, or fail with the printer's words and exit 8.
 
 #![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -231,10 +231,10 @@ async fn receipt_prints_a_paid_payment_to_the_printer_and_says_so_when_it_cannot
     );
     assert!(text.contains("T1-"), "{text}");
 
-    // A printer that is off: the cashier's words, exit 5, the payment untouched.
+    // A printer that is off: the cashier's words, exit 8, the payment untouched.
     let off = FakePrinter::refusing_url().unwrap();
     let failed = run(till.bare(&["receipt", &id, "--printer", &off])).await;
-    failed.assert_code(5);
+    failed.assert_code(8);
     assert!(failed.stdout.contains("NOT PRINTED"), "{}", failed.stdout);
     assert!(
         failed.stderr.contains("check it is on and connected"),

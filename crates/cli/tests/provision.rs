@@ -149,3 +149,44 @@ async fn a_file_without_keys_needs_no_keychain_and_may_be_readable() {
     let config = std::fs::read_to_string(till.config_path()).unwrap();
     assert!(config.contains("terminal_name = \"Back till\""), "{config}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provisioning_file_sets_the_first_owner_once_and_never_from_an_open_file() {
+    let shop = Shop::start(Duration::from_secs(600)).await;
+    let till = Till::new();
+    let file = till.path("owner.toml");
+    let text = "terminal_name = \"Front till\"\nowner_name = \"Olga\"\nowner_pin = \"739251\"\n";
+
+    // Readable by others: refused, and nobody is on the staff.
+    write_mode(&file, text, 0o644);
+    let done = run(till.cli(&shop, &["provision", file.to_str().unwrap()])).await;
+    done.assert_code(1);
+    assert!(done.stderr.contains("chmod 600"), "{}", done.stderr);
+    assert!(!done.stderr.contains("739251"), "{}", done.stderr);
+    let list = run(till.cli(&shop, &["staff", "list"])).await;
+    assert!(
+        list.stdout.contains("No staff on this till"),
+        "{}",
+        list.stdout
+    );
+
+    write_mode(&file, text, 0o600);
+    let done = run(till.cli(&shop, &["provision", file.to_str().unwrap()])).await;
+    done.assert_code(0);
+    assert!(done.stdout.contains("Olga is the owner"), "{}", done.stdout);
+    assert!(!done.stdout.contains("739251"), "{}", done.stdout);
+    let config = std::fs::read_to_string(till.config_path()).unwrap();
+    assert!(
+        !config.contains("739251") && !config.contains("owner"),
+        "{config}"
+    );
+    run(till.cli(&shop, &["staff", "list", "--pin", "739251"]))
+        .await
+        .assert_code(0);
+
+    // A till with staff keeps its owner: the same file is refused before anything is done.
+    let done = run(till.cli(&shop, &["provision", file.to_str().unwrap()])).await;
+    done.assert_code(1);
+    assert!(done.stderr.contains("already has staff"), "{}", done.stderr);
+    shop.shutdown().await;
+}

@@ -45,6 +45,15 @@ pub const AUTO_PRINT_ENV: &str = "PAYDESK_AUTO_PRINT";
 /// Lines of a shop's address a receipt prints at most, and characters a line.
 const MAX_ADDRESS_LINES: usize = 6;
 const MAX_SHOP_LINE: usize = 64;
+/// `1` (or `true`) runs the till as a kiosk, `0` not.
+pub const KIOSK_ENV: &str = "PAYDESK_KIOSK";
+/// Seconds without activity before the till locks (`0`: only on demand).
+pub const LOCK_AFTER_ENV: &str = "PAYDESK_LOCK_AFTER";
+
+/// How long a till with staff stays signed in without activity, unless set.
+pub const DEFAULT_LOCK_AFTER: Duration = Duration::from_secs(5 * 60);
+/// The longest idle time a setting may ask for (a day).
+const MAX_LOCK_AFTER_SECS: u64 = 24 * 60 * 60;
 
 /// Crypto.com Pay's API.
 pub const DEFAULT_API_URL: &str = "https://pay.crypto.com/api/";
@@ -62,6 +71,7 @@ const SECRET_KEYS: &[&str] = &[
     "webhook_secret",
     "password",
     "token",
+    "pin",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +96,12 @@ pub enum ConfigError {
          PAYDESK_SECRET_KEY / PAYDESK_TERMINAL_KEY"
     )]
     SecretInFile { path: PathBuf, key: String },
+    #[error(
+        "{path} holds '{key}'; PINs never go in the config file. Remove that line: the \
+         owner's PIN is set with `paydesk-cli staff add --owner NAME` or in a provisioning \
+         file, everyone else's by the owner"
+    )]
+    PinInFile { path: PathBuf, key: String },
     #[error("{origin}: {message}")]
     Invalid { origin: String, message: String },
     #[error("{mode} mode needs a secret API key: save one in Settings, run `paydesk-cli provision`, or set PAYDESK_SECRET_KEY")]
@@ -244,6 +260,18 @@ pub struct ConfigLayer {
     /// the whole section.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub catalog: Option<CatalogSection>,
+    /// Kiosk mode: full screen, one instance, started at login, the window cannot be
+    /// closed while a payment is pending (docs/operations.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kiosk: Option<bool>,
+    /// Seconds without activity before the till locks and asks for a PIN again (default
+    /// 300; `0`: only when someone presses Lock). Only a till with staff locks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_after_secs: Option<u64>,
+    /// The monitor the customer display goes to (its name, as the installer picked it);
+    /// when it is gone, the display falls back to another one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_display: Option<String>,
 }
 
 /// The `[shop]` section.
@@ -354,6 +382,9 @@ impl ConfigLayer {
             shop: overlay_section(self.shop, over.shop, ShopLayer::overlaid),
             printer: overlay_section(self.printer, over.printer, PrinterLayer::overlaid),
             catalog: over.catalog.or(self.catalog),
+            kiosk: over.kiosk.or(self.kiosk),
+            lock_after_secs: over.lock_after_secs.or(self.lock_after_secs),
+            customer_display: over.customer_display.or(self.customer_display),
         }
     }
 
@@ -369,9 +400,11 @@ impl ConfigLayer {
     pub fn parse(text: &str, path: &Path) -> Result<ConfigLayer, ConfigError> {
         let mut table = parse_table(text, path)?;
         if let Some(key) = table.keys().find(|k| looks_secret(k)) {
-            return Err(ConfigError::SecretInFile {
-                path: path.to_owned(),
-                key: key.clone(),
+            let (path, key) = (path.to_owned(), key.clone());
+            return Err(if key.to_ascii_lowercase().ends_with("pin") {
+                ConfigError::PinInFile { path, key }
+            } else {
+                ConfigError::SecretInFile { path, key }
             });
         }
         let catalog = table
@@ -444,6 +477,20 @@ impl ConfigLayer {
                     ..PrinterLayer::default()
                 })
             },
+            kiosk: get(KIOSK_ENV)
+                .map(|v| match v.to_ascii_lowercase().as_str() {
+                    "1" | "true" | "yes" => Ok(true),
+                    "0" | "false" | "no" => Ok(false),
+                    _ => Err(invalid(KIOSK_ENV, format!("'{v}' is not 1 or 0"))),
+                })
+                .transpose()?,
+            lock_after_secs: get(LOCK_AFTER_ENV)
+                .map(|v| {
+                    v.parse::<u64>().map_err(|_| {
+                        invalid(LOCK_AFTER_ENV, format!("'{v}' is not a number of seconds"))
+                    })
+                })
+                .transpose()?,
             ..ConfigLayer::default()
         };
         layer.validate("environment")?;
@@ -507,6 +554,24 @@ impl ConfigLayer {
         if let Some(settings) = self.printer.as_ref().and_then(PrinterLayer::settings) {
             Printer::new(&settings).map_err(|e| invalid(format!("printer: {e}")))?;
         }
+        if let Some(secs) = self.lock_after_secs {
+            if secs > MAX_LOCK_AFTER_SECS {
+                return Err(invalid(format!(
+                    "lock_after_secs must be at most {MAX_LOCK_AFTER_SECS} seconds (0: lock only on demand)"
+                )));
+            }
+        }
+        if let Some(name) = &self.customer_display {
+            if name.trim().is_empty()
+                || name.chars().count() > 128
+                || name.chars().any(char::is_control)
+            {
+                return Err(invalid(
+                    "customer_display must be 1 to 128 printable characters (a monitor's name)"
+                        .into(),
+                ));
+            }
+        }
         for (field, value, range) in [
             (
                 "heartbeat_timeout_secs",
@@ -561,6 +626,12 @@ pub struct Config {
     /// The catalog as written (empty when no layer has one); [`Config::catalog`] checks it
     /// in the till's currency.
     pub catalog: CatalogSection,
+    /// Kiosk mode (see [`crate::kiosk`]).
+    pub kiosk: bool,
+    /// How long the till stays signed in without activity; `None`: until someone locks it.
+    pub lock_after: Option<Duration>,
+    /// The monitor the installer picked for the customer display.
+    pub customer_display: Option<String>,
     /// The file layer came from here (settings changes go back through [`ConfigLayer::save`]).
     pub path: PathBuf,
 }
@@ -675,6 +746,13 @@ impl Config {
                 .and_then(|p| p.auto_print)
                 .unwrap_or(false),
             catalog: layer.catalog.unwrap_or_default(),
+            kiosk: layer.kiosk.unwrap_or(false),
+            lock_after: match layer.lock_after_secs {
+                None => Some(DEFAULT_LOCK_AFTER),
+                Some(0) => None,
+                Some(s) => Some(Duration::from_secs(s)),
+            },
+            customer_display: layer.customer_display,
             path: path.to_owned(),
         })
     }
@@ -998,6 +1076,43 @@ mod tests {
         assert!(!err.to_string().contains("sk_test_1"));
         c.mode = Some(Mode::Demo);
         assert_eq!(c.effective_mode(Some(&live)).unwrap(), Mode::Demo);
+    }
+
+    #[test]
+    fn a_pin_in_the_config_file_is_refused_without_echoing_it() {
+        for key in ["owner_pin", "pin"] {
+            let err = ConfigLayer::parse(&format!("{key} = \"739251\"\n"), Path::new("c.toml"))
+                .unwrap_err();
+            assert!(matches!(err, ConfigError::PinInFile { .. }), "{err}");
+            assert!(!err.to_string().contains("739251"), "{err}");
+        }
+    }
+
+    #[test]
+    fn kiosk_idle_lock_and_customer_display_settings_layer_and_validate() {
+        let c = Config::load_from(
+            Path::new("/nonexistent/c.toml"),
+            env_of(&[("PAYDESK_KIOSK", "1"), ("PAYDESK_LOCK_AFTER", "0")]),
+            ConfigLayer {
+                customer_display: Some("HDMI-1".into()),
+                ..ConfigLayer::default()
+            },
+        )
+        .unwrap();
+        assert!(c.kiosk);
+        assert_eq!(c.lock_after, None, "0 locks on demand only");
+        assert_eq!(c.customer_display.as_deref(), Some("HDMI-1"));
+        let d = Config::from_layer(ConfigLayer::default(), Path::new("x")).unwrap();
+        assert!(!d.kiosk);
+        assert_eq!(d.lock_after, Some(DEFAULT_LOCK_AFTER));
+        let layer = ConfigLayer::parse("kiosk = true\nlock_after_secs = 90\n", Path::new("c.toml"))
+            .unwrap();
+        assert_eq!(layer.kiosk, Some(true));
+        assert_eq!(layer.lock_after_secs, Some(90));
+        let err = ConfigLayer::parse("lock_after_secs = 999999", Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("lock_after_secs"), "{err}");
+        let err = ConfigLayer::from_env(env_of(&[("PAYDESK_KIOSK", "maybe")])).unwrap_err();
+        assert!(err.to_string().starts_with("PAYDESK_KIOSK"), "{err}");
     }
 
     #[test]

@@ -11,6 +11,9 @@
 //! merchant      = "Corner Shop"
 //! secret_key    = "sk_live_…"      # optional; goes to the keychain
 //! terminal_key  = "…"              # optional; goes to the keychain
+//! owner_name    = "Olga"           # optional, with owner_pin: the till's first owner
+//! owner_pin     = "…"              # 4–6 digits; goes to the staff file as a hash only
+//! kiosk         = true             # optional: kiosk mode, started at login
 //!
 //! [catalog]                        # optional: quick keys, tax rates, tips (docs/sale.md)
 //! default_tax = "vat20"
@@ -29,7 +32,9 @@
 //! `[catalog]`. Its prices are read in the file's `currency` (or the catalog's own), so a
 //! file with a catalog must name one; every problem is reported with its line.
 //!
-//! A file holding keys must be private to its owner (`chmod 600`): it is refused otherwise.
+//! A file holding keys or a PIN must be private to its owner (`chmod 600`): it is refused
+//! otherwise. The owner is set only on a till with nobody on its staff yet; after that the
+//! owner manages people and PINs with their own PIN.
 //! No error from this module repeats a line of the file, since that line may hold a key.
 
 use std::io::Read;
@@ -41,6 +46,7 @@ use paydesk_sale::Catalog;
 
 use crate::config::{catalog_section, syntax_position, Config, ConfigError, ConfigLayer, Mode};
 use crate::secrets::{resolve_with, Account, Secret, SecretStore, SecretsError};
+use crate::staff::{Person, Pin, StaffError, StaffStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
@@ -50,10 +56,21 @@ pub enum ProvisionError {
         source: std::io::Error,
     },
     #[error(
-        "{path} holds keys and is readable by other users (mode {mode:03o}); run \
+        "{path} holds keys or a PIN and is readable by other users (mode {mode:03o}); run \
          `chmod 600 {path}` and try again"
     )]
     TooOpen { path: PathBuf, mode: u32 },
+    #[error("{path}: owner_name and owner_pin go together (the till's first owner)")]
+    OwnerIncomplete { path: PathBuf },
+    #[error("{path}: owner_pin: {message}")]
+    BadOwner { path: PathBuf, message: String },
+    #[error(
+        "this till already has staff, so owner_name and owner_pin cannot be applied: remove \
+         them from {path} (the owner changes PINs with `paydesk-cli staff set-pin`)"
+    )]
+    AlreadyStaffed { path: PathBuf },
+    #[error("cannot set the owner: {0}")]
+    Staff(#[from] StaffError),
     #[error("{path} is not valid TOML: {message}")]
     Syntax { path: PathBuf, message: String },
     #[error("{path}: {message}")]
@@ -75,7 +92,16 @@ pub struct Provisioning {
     pub settings: ConfigLayer,
     pub secret_key: Option<Secret>,
     pub terminal_key: Option<Secret>,
+    /// The till's first owner (`owner_name`, `owner_pin`).
+    pub owner: Option<Owner>,
     pub path: PathBuf,
+}
+
+/// The first owner a provisioning file sets. Its `Debug` never shows the PIN.
+#[derive(Clone, Debug)]
+pub struct Owner {
+    pub name: String,
+    pub pin: Pin,
 }
 
 /// What [`Provisioning::apply`] did.
@@ -119,6 +145,32 @@ impl Provisioning {
             })?;
         let secret_key = take_secret(&mut table, "secret_key", path)?;
         let terminal_key = take_secret(&mut table, "terminal_key", path)?;
+        let owner_pin = take_secret(&mut table, "owner_pin", path)?;
+        let owner_name = match table.remove("owner_name") {
+            None => None,
+            Some(toml::Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+            Some(_) => {
+                return Err(ProvisionError::Invalid {
+                    path: path.to_owned(),
+                    message: "owner_name must be a non-empty string".into(),
+                })
+            }
+        };
+        let owner = match (owner_name, owner_pin) {
+            (None, None) => None,
+            (Some(name), Some(pin)) => Some(Owner {
+                name,
+                pin: Pin::try_from(pin).map_err(|e| ProvisionError::BadOwner {
+                    path: path.to_owned(),
+                    message: e.to_string(),
+                })?,
+            }),
+            _ => {
+                return Err(ProvisionError::OwnerIncomplete {
+                    path: path.to_owned(),
+                })
+            }
+        };
         if let Some(currency) = table.remove("currency") {
             if table.contains_key("default_currency") {
                 return Err(ProvisionError::Invalid {
@@ -174,6 +226,7 @@ impl Provisioning {
             settings,
             secret_key,
             terminal_key,
+            owner,
             path: path.to_owned(),
         };
         if provisioning.settings == ConfigLayer::default() && !provisioning.has_keys() {
@@ -188,8 +241,30 @@ impl Provisioning {
         Ok(provisioning)
     }
 
+    /// Whether the file holds a key or a PIN (and so must be private, and shredded).
     pub fn has_keys(&self) -> bool {
-        self.secret_key.is_some() || self.terminal_key.is_some()
+        self.secret_key.is_some() || self.terminal_key.is_some() || self.owner.is_some()
+    }
+
+    /// Refuses, before anything is applied, an owner for a till that already has staff.
+    pub fn check_owner(&self, staff: &StaffStore) -> Result<(), ProvisionError> {
+        if self.owner.is_some() && staff.is_provisioned()? {
+            return Err(ProvisionError::AlreadyStaffed {
+                path: self.path.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Sets the till's first owner, if the file names one (after [`Provisioning::apply`]).
+    pub fn apply_owner(&self, staff: &StaffStore) -> Result<Option<Person>, ProvisionError> {
+        let Some(owner) = &self.owner else {
+            return Ok(None);
+        };
+        self.check_owner(staff)?;
+        let person = staff.provision_owner(&owner.name, &owner.pin)?;
+        tracing::info!(person = %person.id, "owner provisioned from a provisioning file");
+        Ok(Some(person))
     }
 
     /// Stores the keys in `store`, then merges the settings into the config file at
@@ -451,6 +526,56 @@ terminal_key = "tk_provisioned"
             .unwrap();
         p.apply_with_env(&store, &config_path, no_env).unwrap();
         assert!(config_path.exists());
+    }
+
+    #[test]
+    fn an_owner_pin_is_a_secret_that_sets_the_first_owner_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "owner_name = \"Olga\"\nowner_pin = \"739251\"\nkiosk = true\n";
+        #[cfg(unix)]
+        {
+            let open = write(dir.path(), "open.toml", text, 0o644);
+            let err = Provisioning::load(&open).unwrap_err();
+            assert!(matches!(err, ProvisionError::TooOpen { .. }), "{err}");
+        }
+        let file = write(dir.path(), "till.toml", text, 0o600);
+        let p = Provisioning::load(&file).unwrap();
+        assert!(!format!("{p:?}").contains("739251"));
+        assert_eq!(p.settings.kiosk, Some(true));
+        let policy = crate::staff::Policy {
+            pin_cost: crate::staff::PinCost::new(8 * 1024, 1, 1).unwrap(),
+            ..crate::staff::Policy::default()
+        };
+        let staff = StaffStore::open(dir.path().join("staff.sqlite3"), policy).unwrap();
+        let owner = p.apply_owner(&staff).unwrap().unwrap();
+        assert_eq!(owner.name, "Olga");
+        assert!(staff.sign_in(&"739251".parse().unwrap()).is_ok());
+        // The file's text never reaches the staff file, and a second run is refused.
+        let bytes = std::fs::read(dir.path().join("staff.sqlite3")).unwrap();
+        assert!(!bytes.windows(6).any(|w| w == b"739251"));
+        assert!(matches!(
+            p.check_owner(&staff),
+            Err(ProvisionError::AlreadyStaffed { .. })
+        ));
+
+        let path = Path::new("till.toml");
+        for (text, what) in [
+            ("owner_name = \"Olga\"\n", "incomplete"),
+            ("owner_pin = \"1234\"\n", "incomplete"),
+            ("owner_name = \"O\"\nowner_pin = \"12a4567\"\n", "bad"),
+        ] {
+            let err = Provisioning::parse(text, path).unwrap_err();
+            match what {
+                "incomplete" => {
+                    assert!(
+                        matches!(err, ProvisionError::OwnerIncomplete { .. }),
+                        "{err}"
+                    )
+                }
+                _ => assert!(matches!(err, ProvisionError::BadOwner { .. }), "{err}"),
+            }
+            assert!(!err.to_string().contains("12a4567"), "{err}");
+        }
     }
 
     #[test]

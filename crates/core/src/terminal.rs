@@ -11,6 +11,12 @@
 //! A sale ([`Terminal::charge_sale`]) is a charge like any other, for the sale's total,
 //! with its summary as the payment's description and metadata; the sale is journaled with
 //! the intent, in the same transaction.
+//!
+//! Who: charges, cancels and refunds take an [`Operator`] from the staff gate
+//! ([`crate::staff`]) and journal it with the request; the payment's metadata names the
+//! cashier. The terminal checks the operator against the request itself (its action, its
+//! payment, and whether a cancel is of the person's own payment as the journal knows it),
+//! so a caller cannot talk it into more than the gate allowed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +33,7 @@ use crate::realtime::{RelayEndpoint, Session, SessionConfig};
 use crate::receipts::{PrintService, ReceiptSetup};
 use crate::sale::{Sale, SaleRequest};
 use crate::secrets::Secret;
+use crate::staff::{Action, Context, GateError, Operator, PersonId, Pin, Staff};
 use crate::tracker::{Keep, Snapshot, Source, Subscription, Tracker, TrackerError, Update};
 
 /// The journal's key for the id the relay knows this till by.
@@ -53,6 +60,9 @@ pub enum TerminalError {
     UnknownPayment(String),
     #[error("{0}")]
     Refused(String),
+    /// The staff gate did not allow it.
+    #[error("{0}")]
+    Gate(#[from] GateError),
 }
 
 impl From<GatewayError> for TerminalError {
@@ -104,6 +114,9 @@ pub struct TerminalSetup {
     /// The shop, the printer and `auto_print`; `None`: no printer, the terminal's name as
     /// the shop's.
     pub receipts: Option<ReceiptSetup>,
+    /// Who may do what here; [`Staff::none`] (everything unattended) unless the till
+    /// assembly opened the till's staff file.
+    pub staff: Staff,
 }
 
 impl TerminalSetup {
@@ -117,6 +130,7 @@ impl TerminalSetup {
             local_clock: LocalClock::system(),
             order_prefix: "T".to_owned(),
             receipts: None,
+            staff: Staff::none(),
         }
     }
 
@@ -150,6 +164,7 @@ pub fn normalize_relay_url(url: &str) -> String {
 pub struct Terminal {
     name: String,
     order_prefix: String,
+    staff: Staff,
     gateway: Gateway,
     journal: JournalHandle,
     session: Option<Session>,
@@ -225,6 +240,7 @@ impl Terminal {
         Ok(Terminal {
             name: setup.name,
             order_prefix: setup.order_prefix,
+            staff: setup.staff,
             gateway,
             journal,
             session: Some(session),
@@ -314,8 +330,59 @@ impl Terminal {
         self.tracker.snapshot()
     }
 
-    /// Creates a payment for `money` and starts tracking it. The intent is journaled
-    /// first; an ambiguous failure leaves it for reconciliation, never a second create.
+    /// The staff gate of this till.
+    pub fn staff(&self) -> &Staff {
+        &self.staff
+    }
+
+    /// The gate for a PIN typed for one action (the CLI; the app's PIN pad for a single
+    /// action): an [`Operator`] for `action` about `ctx`. `None` on a till with staff is
+    /// [`GateError::PinNeeded`]; on a till without staff nothing is checked.
+    pub async fn authorize(
+        &self,
+        pin: Option<Pin>,
+        action: Action,
+        ctx: Context,
+    ) -> Result<Operator, TerminalError> {
+        Ok(self.staff.authorize(pin, action, ctx).await?)
+    }
+
+    /// What the gate needs to judge an action on `payment_id`: the payment, and who
+    /// created it as this till's journal knows (unknown for one created elsewhere).
+    pub async fn payment_context(&self, payment_id: &str) -> Result<Context, TerminalError> {
+        let id = payment_id.to_owned();
+        let creator = self.journal.call(move |j| j.creator(&id)).await?;
+        Ok(Context::payment(payment_id, creator.map(PersonId::new)))
+    }
+
+    /// Journals something `by` did at the till beyond charges, cancels and refunds — an
+    /// export, a reprint, a shift change, a settings change — once it is done. `by` must
+    /// have been allowed `needed`; its subject is recorded with `detail`.
+    pub async fn record_operation(
+        &self,
+        by: Operator,
+        needed: Action,
+        detail: Option<String>,
+    ) -> Result<i64, TerminalError> {
+        let done = by.done(needed)?;
+        tracing::info!(action = %needed, cashier = ?done.who.cashier_id, "operation");
+        Ok(self
+            .journal
+            .call(move |j| {
+                j.record_operation(
+                    done.action,
+                    done.subject.as_deref(),
+                    detail.as_deref(),
+                    &done.who,
+                )
+            })
+            .await?)
+    }
+
+    /// Creates a payment for `money` and starts tracking it, for a caller that asks for no
+    /// PIN (see [`Staff::without_pin`]: refused on a till with staff). The intent is
+    /// journaled first; an ambiguous failure leaves it for reconciliation, never a second
+    /// create.
     pub async fn charge(
         &self,
         money: Money,
@@ -339,17 +406,47 @@ impl Terminal {
         self.charge_request(request).await
     }
 
-    /// Creates the payment `request` asks for and starts tracking it. The intent is
-    /// journaled first (with its order id), its token travels in the payment's metadata.
+    /// [`Terminal::charge_as`] for a caller that asks for no PIN (see
+    /// [`Staff::without_pin`]: refused on a till with staff).
     pub async fn charge_request(&self, request: ChargeRequest) -> Result<Payment, TerminalError> {
-        self.create(request, None).await
+        let by = self
+            .staff
+            .without_pin(Action::Charge, Context::none())
+            .await?;
+        self.charge_as(by, request).await
     }
 
-    /// Charges a sale: the payment's amount is the sale's total (tip included), its
-    /// `description` the sale's summary ("2× Latte, Croissant") unless the request names
-    /// one, its `metadata` the lines, tax and tip (beside the request's keys and PayDesk's
-    /// own, which win). The sale is journaled with the charge's intent, in one transaction.
+    /// Creates the payment `request` asks for, as `by`, and starts tracking it. The intent
+    /// is journaled first (with its order id and who charged), its token and the cashier
+    /// travel in the payment's metadata.
+    pub async fn charge_as(
+        &self,
+        by: Operator,
+        request: ChargeRequest,
+    ) -> Result<Payment, TerminalError> {
+        self.create(by, request, None).await
+    }
+
+    /// [`Terminal::charge_sale_as`] for a caller that asks for no PIN (see
+    /// [`Staff::without_pin`]: refused on a till with staff).
     pub async fn charge_sale(&self, request: SaleRequest) -> Result<Payment, TerminalError> {
+        let by = self
+            .staff
+            .without_pin(Action::Charge, Context::none())
+            .await?;
+        self.charge_sale_as(by, request).await
+    }
+
+    /// Charges a sale, as `by`: the payment's amount is the sale's total (tip included),
+    /// its `description` the sale's summary ("2× Latte, Croissant") unless the request
+    /// names one, its `metadata` the lines, tax and tip (beside the request's keys and
+    /// PayDesk's own, which win). The sale is journaled with the charge's intent, in one
+    /// transaction.
+    pub async fn charge_sale_as(
+        &self,
+        by: Operator,
+        request: SaleRequest,
+    ) -> Result<Payment, TerminalError> {
         let SaleRequest {
             sale,
             description,
@@ -371,16 +468,19 @@ impl Terminal {
             order_id,
             metadata: extra,
         };
-        self.create(charge, Some(sale)).await
+        self.create(by, charge, Some(sale)).await
     }
 
-    /// The one way a payment is created: intent (and sale) journaled, create call, the
-    /// answer merged and attached.
+    /// The one way a payment is created: `by` checked, intent (and sale) journaled with who
+    /// charged, create call, the answer merged and attached.
     async fn create(
         &self,
+        by: Operator,
         request: ChargeRequest,
         sale: Option<Sale>,
     ) -> Result<Payment, TerminalError> {
+        by.require(Action::Charge)?;
+        let who = by.who();
         let ChargeRequest {
             money,
             description,
@@ -409,13 +509,13 @@ impl Terminal {
                     },
                 };
                 match (&sale, order) {
-                    (Some(sale), order) => j.record_sale_intent(order, sale, desc, &name),
+                    (Some(sale), order) => j.record_sale_intent_as(order, sale, desc, &name, &who),
                     (None, IntentOrder::Given(o)) => {
-                        let id = j.record_intent(o, money, desc, &name)?;
+                        let id = j.record_intent_as(o, money, desc, &name, &who)?;
                         j.intent(id)?.ok_or(JournalError::UnknownIntent(id.0))
                     }
                     (None, IntentOrder::Numbered { prefix, day }) => {
-                        j.record_numbered_intent(prefix, day, money, desc, &name)
+                        j.record_numbered_intent_as(prefix, day, money, desc, &name, &who)
                     }
                 }
             })
@@ -424,6 +524,17 @@ impl Terminal {
         let span = tracing::info_span!("charge", order_id = %order_id, amount = %money);
         let _enter = span.enter();
         let mut metadata = extra;
+        // Who charged is the gate's to say, never the request's.
+        for key in [
+            crate::staff::CASHIER_ID_METADATA_KEY,
+            crate::journal::CASHIER_METADATA_KEY,
+            crate::staff::APPROVED_BY_METADATA_KEY,
+        ] {
+            metadata.remove(key);
+        }
+        for (key, value) in by.metadata() {
+            metadata.insert(key.into(), value.into());
+        }
         metadata.insert("plugin_name".into(), "paydesk".into());
         metadata.insert("paydesk_version".into(), env!("CARGO_PKG_VERSION").into());
         metadata.insert("paydesk_terminal".into(), self.name.clone().into());
@@ -496,14 +607,42 @@ impl Terminal {
         Some(id)
     }
 
-    /// Cancels a pending payment at the service, and shows what the service answered.
-    /// The request is journaled first, so a till killed mid-call re-reads the payment on
-    /// its next start instead of guessing.
+    /// [`Terminal::cancel_as`] for a caller that asks for no PIN (see
+    /// [`Staff::without_pin`]: refused on a till with staff).
     pub async fn cancel(&self, payment_id: &str) -> Result<Payment, TerminalError> {
+        let ctx = self.payment_context(payment_id).await?;
+        let by = self.staff.without_pin(Action::CancelOwn, ctx).await?;
+        self.cancel_as(by, payment_id).await
+    }
+
+    /// Cancels a pending payment at the service, as `by`, and shows what the service
+    /// answered. `by` must be allowed to cancel this payment: `CancelOwn` only when the
+    /// journal says `by` created it, else `CancelAny`. The request is journaled first, so
+    /// a till killed mid-call re-reads the payment on its next start instead of guessing.
+    pub async fn cancel_as(
+        &self,
+        by: Operator,
+        payment_id: &str,
+    ) -> Result<Payment, TerminalError> {
+        by.require_subject(payment_id)?;
+        let id = payment_id.to_owned();
+        let creator = self.journal.call(move |j| j.creator(&id)).await?;
+        let own = match (by.person(), creator) {
+            (Some(p), Some(c)) => p.id.get() == c,
+            // Unattended: nobody owns anything, and nothing is checked.
+            (None, _) => true,
+            (Some(_), None) => false,
+        };
+        by.require(if own {
+            Action::CancelOwn
+        } else {
+            Action::CancelAny
+        })?;
+        let who = by.who();
         let id = payment_id.to_owned();
         let action = self
             .journal
-            .call(move |j| j.record_action(&id, &ActionKind::Cancel, None))
+            .call(move |j| j.record_action_as(&id, &ActionKind::Cancel, None, &who))
             .await?;
         match self.gateway.cancel_payment(payment_id).await {
             Ok(payment) => {
@@ -540,13 +679,33 @@ impl Terminal {
         Ok(())
     }
 
-    /// Refunds `amount` (everything still refundable when `None`) of a paid payment.
+    /// [`Terminal::refund_as`] for a caller that asks for no PIN (see
+    /// [`Staff::without_pin`]: refused on a till with staff).
     pub async fn refund(
         &self,
         payment_id: &str,
         amount: Option<Money>,
         reason: Option<String>,
     ) -> Result<Refund, TerminalError> {
+        let by = self
+            .staff
+            .without_pin(Action::Refund, Context::subject(payment_id))
+            .await?;
+        self.refund_as(by, payment_id, amount, reason).await
+    }
+
+    /// Refunds `amount` (everything still refundable when `None`) of a paid payment, as
+    /// `by` (allowed [`Action::Refund`] for this payment).
+    pub async fn refund_as(
+        &self,
+        by: Operator,
+        payment_id: &str,
+        amount: Option<Money>,
+        reason: Option<String>,
+    ) -> Result<Refund, TerminalError> {
+        by.require(Action::Refund)?;
+        by.require_subject(payment_id)?;
+        let who = by.who();
         let payment = self.gateway.retrieve_payment(payment_id).await?;
         if payment.effective_status() != PaymentStatus::Succeeded {
             return Err(TerminalError::Refused(format!(
@@ -582,7 +741,7 @@ impl Terminal {
             let (id, reason) = (payment_id.to_owned(), reason.clone());
             self.journal
                 .call(move |j| {
-                    j.record_action(&id, &ActionKind::Refund { amount }, reason.as_deref())
+                    j.record_action_as(&id, &ActionKind::Refund { amount }, reason.as_deref(), &who)
                 })
                 .await?
         };

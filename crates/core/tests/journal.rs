@@ -582,3 +582,62 @@ fn the_journal_is_readable_by_its_owner_only() {
         assert_eq!(mode & 0o077, 0, "{name}: {mode:o}");
     }
 }
+
+#[test]
+fn the_cashier_of_a_charge_follows_it_to_the_payment_history_and_reports() {
+    use paydesk_core::journal::{summarize_by_cashier, Who};
+    let (_dir, j) = open();
+    let eur = Currency::from_code("EUR").unwrap();
+    let cara = Who {
+        cashier_id: Some(3),
+        cashier: Some("Cara".into()),
+        approved_by: None,
+    };
+    j.record_intent_as("o-1", Money::new(1000, eur), None, "Till 1", &cara)
+        .unwrap();
+    let mut mine = payment("pay_c1", 1000, "EUR", "succeeded", at(9, 0));
+    mine.order_id = Some("o-1".into());
+    j.attach_payment("o-1", &mine).unwrap();
+    // Another till's PayDesk named its cashier in the metadata; this till only watched it.
+    let mut theirs = payment("pay_c2", 500, "EUR", "succeeded", at(10, 0));
+    theirs.metadata = Some(serde_json::json!({ "paydesk_cashier": "Ben" }));
+    record(&j, &theirs, "poll");
+    // Nobody: unattended, or from before staff.
+    record(
+        &j,
+        &payment("pay_c3", 200, "EUR", "succeeded", at(11, 0)),
+        "poll",
+    );
+
+    assert_eq!(j.creator("pay_c1").unwrap(), Some(3));
+    assert_eq!(j.creator("pay_c2").unwrap(), None);
+    let entries = j.history(day(), &tz()).unwrap();
+    let cashiers: Vec<Option<&str>> = entries.iter().map(|e| e.cashier.as_deref()).collect();
+    assert_eq!(cashiers, [Some("Cara"), Some("Ben"), None]);
+    let by = summarize_by_cashier(&entries).unwrap();
+    let rows: Vec<(Option<&str>, i128)> = by
+        .iter()
+        .map(|c| (c.cashier.as_deref(), c.currencies[0].paid_minor))
+        .collect();
+    assert_eq!(
+        rows,
+        [(Some("Ben"), 500), (Some("Cara"), 1000), (None, 200)]
+    );
+
+    // A refund request keeps who asked and who approved it.
+    let sam_for_cara = Who {
+        approved_by: Some("Sam".into()),
+        ..cara.clone()
+    };
+    let amount = Money::new(100, eur);
+    j.record_action_as(
+        "pay_c1",
+        &ActionKind::Refund { amount },
+        None,
+        &sam_for_cara,
+    )
+    .unwrap();
+    let requests = j.requests("pay_c1").unwrap();
+    assert_eq!(requests[0].0.who, sam_for_cara);
+    assert_eq!(requests[0].1, None, "unresolved");
+}

@@ -13,6 +13,7 @@ use paydesk_core::config::{ConfigLayer, Mode};
 use paydesk_core::journal::{self, Journal};
 use paydesk_core::sale::{Cart, Catalog, CustomerPick, Sale, SaleRequest, Summary, TipBy};
 use paydesk_core::secrets::{Account, MemoryStore, Secret, SecretStore};
+use paydesk_core::staff::{Action, Context as GateContext};
 use paydesk_core::terminal::{Terminal, TerminalSetup};
 use paydesk_core::till::{Assembly, NoDemo, TillHost};
 use paydesk_core::{Currency, PaymentStatus};
@@ -247,10 +248,12 @@ async fn the_till_host_rings_up_asks_the_customer_for_a_tip_and_charges_what_was
         .choose(prompt, &CustomerPick::Choice(twenty.index))
         .unwrap();
 
-    let payment = host
-        .charge_sale(prompt, serde_json::Map::new())
+    // A till without staff: whoever stands at it charges, unattended.
+    let by = host
+        .operator(Action::Charge, GateContext::none())
         .await
         .unwrap();
+    let payment = host.charge_sale(by, prompt).await.unwrap();
     assert_eq!(payment.amount, 984);
     let remote = at_the_service(&sandbox, &payment.id).await;
     assert_eq!(remote["description"], "2× Latte, Cookie");

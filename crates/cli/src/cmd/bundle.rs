@@ -4,8 +4,9 @@
 //! Contents, under `paydesk-support/`: `versions.txt` (PayDesk, OS, architecture),
 //! `config.txt` (the effective settings and where each key comes from — never the key),
 //! `doctor.txt` and `doctor.json` (the check table), `journal.txt` (the journal's shape:
-//! schema, pending payments, unresolved charges) and `logs/` (the last 500 lines of the
-//! newest log files).
+//! schema, pending payments, unresolved charges), `staff.txt` (who is on the staff, their
+//! roles and lockouts, and the last lines of the audit trail — never a PIN or a hash) and
+//! `logs/` (the last 500 lines of the newest log files).
 //!
 //! Keys never belong in any of these, but logs are written by many hands: every file is
 //! redacted on the way in — the keys this till knows, and anything shaped like a PayDesk
@@ -116,6 +117,14 @@ fn settings(ctx: &Context) -> String {
     if let Some(t) = c.poll_interval {
         s.push_str(&format!("poll_interval_secs: {}\n", t.as_secs()));
     }
+    s.push_str(&format!("kiosk: {}\n", c.kiosk));
+    s.push_str(&format!(
+        "lock_after_secs: {}\n",
+        c.lock_after.map_or(0, |d| d.as_secs())
+    ));
+    if let Some(d) = &c.customer_display {
+        s.push_str(&format!("customer_display: {d}\n"));
+    }
     s.push_str(&format!("secret key: {}\n", ctx.secret_key.describe()));
     s.push_str(&format!("terminal key: {}\n", ctx.terminal_key.describe()));
     s.push_str(&format!("journal: {}\n", ctx.journal_path.display()));
@@ -168,6 +177,68 @@ fn journal_summary(ctx: &Context) -> String {
     s
 }
 
+/// Audit lines taken from the end of the staff file's trail.
+const AUDIT_LINES: usize = 200;
+
+/// The staff as support needs them: people, roles, lockouts, and the recent audit trail.
+/// Names and facts only; the file has no column that could hold a PIN.
+fn staff_summary(ctx: &Context) -> String {
+    let dir = ctx.plan.data_dir();
+    let path = dir.join(paydesk_core::staff::StaffStore::FILE_NAME);
+    let mut s = format!("path: {}\n", path.display());
+    if !path.exists() {
+        s.push_str("not created yet (no staff: every action is unattended)\n");
+        return s;
+    }
+    let store = match paydesk_core::staff::StaffStore::open(&path, Default::default()) {
+        Ok(store) => store,
+        Err(e) => {
+            s.push_str(&format!("cannot open: {e}\n"));
+            return s;
+        }
+    };
+    match store.list() {
+        Ok(people) if people.is_empty() => {
+            s.push_str("people: none (every action is unattended)\n");
+        }
+        Ok(people) => {
+            s.push_str(&format!("people: {}\n", people.len()));
+            for p in people {
+                let lock = p
+                    .locked_until
+                    .map(|t| format!(" (locked out until {})", t.to_rfc3339()))
+                    .unwrap_or_default();
+                s.push_str(&format!("  {} {} {}{lock}\n", p.id, p.role, p.name));
+            }
+        }
+        Err(e) => s.push_str(&format!("people: unreadable ({e})\n")),
+    }
+    match store.audit_after(0, usize::MAX) {
+        Ok(lines) => {
+            let skip = lines.len().saturating_sub(AUDIT_LINES);
+            s.push_str(&format!("audit trail (last {AUDIT_LINES} lines):\n"));
+            for e in lines.into_iter().skip(skip) {
+                s.push_str(&format!(
+                    "  {} {} {}{}{}{}{}\n",
+                    e.at.to_rfc3339(),
+                    e.kind.as_str(),
+                    e.action.map(|a| a.as_str()).unwrap_or("-"),
+                    e.person
+                        .map(|p| format!(" by {}", p.name))
+                        .unwrap_or_default(),
+                    e.approver
+                        .map(|p| format!(" approved by {}", p.name))
+                        .unwrap_or_default(),
+                    e.subject.map(|x| format!(" on {x}")).unwrap_or_default(),
+                    e.detail.map(|x| format!(" ({x})")).unwrap_or_default(),
+                ));
+            }
+        }
+        Err(e) => s.push_str(&format!("audit trail: unreadable ({e})\n")),
+    }
+    s
+}
+
 /// The newest `*.log*` files in `dir`, newest first.
 fn newest_logs(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = fs::read_dir(dir) else {
@@ -206,6 +277,7 @@ pub fn write(path: &Path, ctx: &Context, report: &Report) -> Result<Vec<String>>
             serde_json::to_string_pretty(report).context("cannot encode the doctor report")?,
         ),
         ("journal.txt".into(), journal_summary(ctx)),
+        ("staff.txt".into(), staff_summary(ctx)),
     ];
     if let Some(dir) = paydesk_core::logging::default_log_dir() {
         for log in newest_logs(&dir) {

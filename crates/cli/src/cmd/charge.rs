@@ -18,13 +18,14 @@ use paydesk_core::payment::Payment;
 use paydesk_core::sale::{
     AmountTax, Cart, CartError, Catalog, ItemSpec, Receipt, Sale, SaleRequest, Tip, TipBy, Totals,
 };
-use paydesk_core::terminal::TerminalError;
+use paydesk_core::staff::{self, Action, Context as GateContext, Pin, StaffKind};
+use paydesk_core::terminal::{ChargeRequest, TerminalError};
 use paydesk_core::{qr, Money};
 use paydesk_demo::Demo;
 use serde::Serialize;
 
 use crate::cli::ChargeArgs;
-use crate::cmd::{start_terminal, warn};
+use crate::cmd::{start_terminal_with, warn};
 use crate::context::Context;
 use crate::follow::{self, Ending, Stop};
 use crate::output::Printer;
@@ -198,8 +199,25 @@ pub async fn run(
     ctx.require_secret_key()?;
     let charge = charge_of(&ctx.config, &ctx.catalog, args)?;
     let money = charge.money();
+    let staff = ctx.open_staff().await?;
+    let pin = match crate::pin::acting(&args.who, &staff, Action::Charge).await? {
+        // The demo's own owner acts when nobody says otherwise: its PIN is public.
+        None if customer.is_some() && staff.kind() == StaffKind::Demo => {
+            out.line(format!(
+                "Demo: charging as {} (PIN {})",
+                staff::DEMO_OWNER_NAME,
+                staff::DEMO_OWNER_PIN
+            ));
+            Some(staff::DEMO_OWNER_PIN.parse::<Pin>()?)
+        }
+        pin => pin,
+    };
+    let by = staff
+        .authorize(pin.clone(), Action::Charge, GateContext::none())
+        .await
+        .context("the payment was not created")?;
     let mut stop = Stop::listen().context("cannot listen for Ctrl-C")?;
-    let terminal = start_terminal(ctx, out).await?;
+    let terminal = start_terminal_with(ctx, staff, out).await?;
     // Subscribed before the create call, so no change of the new payment can be missed.
     let mut events = terminal.subscribe();
     for earlier in terminal.snapshot().payments {
@@ -214,10 +232,15 @@ pub async fn run(
     }
     let created = match charge {
         Charge::Amount(money) => {
-            out.line(format!("Charging {money} on {} …", terminal.name()));
-            terminal
-                .charge_with_order(money, args.description.clone(), args.order_id.clone())
-                .await
+            out.line(format!(
+                "Charging {money} on {} ({}) …",
+                terminal.name(),
+                by.name()
+            ));
+            let mut request = ChargeRequest::new(money);
+            request.description = args.description.clone();
+            request.order_id = args.order_id.clone();
+            terminal.charge_as(by, request).await
         }
         Charge::Sale(sale) => {
             let mut request = SaleRequest::new(sale);
@@ -231,8 +254,12 @@ pub async fn run(
                 .filter(|d| !d.is_empty())
                 .unwrap_or(&summary.description);
             show_sale(out, &request.sale, description);
-            out.line(format!("Charging {money} on {} …", terminal.name()));
-            terminal.charge_sale(request).await
+            out.line(format!(
+                "Charging {money} on {} ({}) …",
+                terminal.name(),
+                by.name()
+            ));
+            terminal.charge_sale_as(by, request).await
         }
     };
     let payment = match created {
@@ -263,7 +290,16 @@ pub async fn run(
             .map(|after| tokio::spawn(pay_later(Arc::clone(&c.demo), payment.id.clone(), after)))
     });
     let demo = customer.map(|c| c.demo.as_ref());
-    let ending = follow::follow(&terminal, &mut events, &payment.id, out, &mut stop, demo).await;
+    let ending = follow::follow(
+        &terminal,
+        &mut events,
+        &payment.id,
+        out,
+        &mut stop,
+        demo,
+        pin.as_ref(),
+    )
+    .await;
     if let Some(task) = paying {
         task.abort();
         let _ = task.await;

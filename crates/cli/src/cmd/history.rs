@@ -1,7 +1,8 @@
 //! `history [--date YYYY-MM-DD] [--csv]`: one local day of this till's journal — every
-//! payment with its latest status and tip, then totals by currency and status, and the
-//! tips and tax per rate of the paid sales — or the same day as CSV on stdout for a
-//! spreadsheet. Needs no keys and no network.
+//! payment with its latest status, tip and who charged it, then totals by currency and
+//! status, and the tips and tax per rate of the paid sales — or the same day as CSV on
+//! stdout for a spreadsheet. Needs no keys and no network. The CSV is an export: on a till
+//! with staff it takes the owner's PIN, and the journal records who exported what.
 
 use std::process::ExitCode;
 
@@ -9,6 +10,7 @@ use anyhow::{Context as _, Result};
 use chrono::{Local, NaiveDate, TimeZone};
 use paydesk_core::journal::{self, CurrencySummary, HistoryEntry, Total};
 use paydesk_core::sale::TaxKind;
+use paydesk_core::staff::{Action, Context as GateContext};
 use serde::Serialize;
 
 use crate::cli::HistoryArgs;
@@ -35,15 +37,34 @@ pub fn parse_day(text: Option<&str>) -> Result<NaiveDate> {
     }
 }
 
-pub fn run(ctx: &Context, args: &HistoryArgs, out: &mut Printer) -> Result<ExitCode> {
+pub async fn run(ctx: &Context, args: &HistoryArgs, out: &mut Printer) -> Result<ExitCode> {
     let day = parse_day(args.date.as_deref())?;
-    let journal = ctx.open_journal()?;
     if args.csv {
-        let stdout = std::io::stdout();
-        let mut lock = stdout.lock();
-        journal.export_csv(day, &Local, &mut lock)?;
+        let staff = ctx.open_staff().await?;
+        let by = crate::cmd::operator(
+            &staff,
+            &args.who,
+            Action::Export,
+            GateContext::subject(day.to_string()),
+        )
+        .await
+        .context("nothing was exported")?;
+        let journal = ctx.open_journal()?;
+        let rows = {
+            let stdout = std::io::stdout();
+            let mut lock = stdout.lock();
+            journal.export_csv(day, &Local, &mut lock)?
+        };
+        let done = by.done(Action::Export)?;
+        journal.record_operation(
+            done.action,
+            done.subject.as_deref(),
+            Some(&format!("{rows} payments as CSV")),
+            &done.who,
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
+    let journal = ctx.open_journal()?;
     let entries = journal.history(day, &Local)?;
     let totals = journal.totals(day, &Local)?;
     let summary = journal::summarize(&entries)?;
@@ -62,7 +83,7 @@ pub fn run(ctx: &Context, args: &HistoryArgs, out: &mut Printer) -> Result<ExitC
         out.line("  none");
         return Ok(ExitCode::SUCCESS);
     }
-    let rows: Vec<[String; 7]> = entries
+    let rows: Vec<[String; 8]> = entries
         .iter()
         .map(|e| {
             let p = &e.payment;
@@ -91,13 +112,14 @@ pub fn run(ctx: &Context, args: &HistoryArgs, out: &mut Printer) -> Result<ExitC
                 e.status.to_string(),
                 refunded,
                 e.terminal.clone().unwrap_or_default(),
+                e.cashier.clone().unwrap_or_default(),
             ]
         })
         .collect();
     table(
         out,
         [
-            "TIME", "PAYMENT", "AMOUNT", "TIP", "STATUS", "REFUNDED", "TILL",
+            "TIME", "PAYMENT", "AMOUNT", "TIP", "STATUS", "REFUNDED", "TILL", "CASHIER",
         ],
         &rows,
     );

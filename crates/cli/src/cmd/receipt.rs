@@ -14,7 +14,7 @@ use crate::context::Context;
 use crate::output::Printer as Output;
 
 /// The printer failed; what was to be printed is kept and can be printed again.
-pub const EXIT_PRINTER: u8 = 5;
+pub const EXIT_PRINTER: u8 = 8;
 
 #[derive(Serialize)]
 struct Shown<'a> {

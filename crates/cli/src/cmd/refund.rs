@@ -7,11 +7,12 @@ use anyhow::{Context as _, Result};
 use paydesk_core::explain;
 use paydesk_core::merge::RefundState;
 use paydesk_core::payment::{Refund, RefundStatus};
+use paydesk_core::staff::{Action, Pin};
 use paydesk_core::{Currency, Money, Payment};
 use serde::Serialize;
 
 use crate::cli::RefundArgs;
-use crate::cmd::start_terminal;
+use crate::cmd::start_terminal_with;
 use crate::context::Context;
 use crate::follow::money_text;
 use crate::output::Printer;
@@ -27,8 +28,10 @@ struct Refunded<'a> {
 
 pub async fn run(ctx: &Context, args: &RefundArgs, out: &mut Printer) -> Result<ExitCode> {
     let id = args.payment_id.trim();
-    let terminal = start_terminal(ctx, out).await?;
-    let result = refund(&terminal, id, args).await;
+    let staff = ctx.open_staff().await?;
+    let pin = crate::pin::acting(&args.who, &staff, Action::Refund).await?;
+    let terminal = start_terminal_with(ctx, staff, out).await?;
+    let result = refund(&terminal, id, args, pin).await;
     terminal.shutdown().await;
     let (refund, payment) = result?;
     out.event(&Refunded {
@@ -72,7 +75,13 @@ async fn refund(
     terminal: &paydesk_core::terminal::Terminal,
     id: &str,
     args: &RefundArgs,
+    pin: Option<Pin>,
 ) -> Result<(Refund, Option<Payment>)> {
+    let about = terminal.payment_context(id).await?;
+    let by = terminal
+        .authorize(pin, Action::Refund, about)
+        .await
+        .with_context(|| format!("payment {id} was not refunded"))?;
     let amount = match &args.amount {
         None => None,
         Some(text) => {
@@ -85,7 +94,7 @@ async fn refund(
         }
     };
     let refund = terminal
-        .refund(id, amount, args.reason.clone())
+        .refund_as(by, id, amount, args.reason.clone())
         .await
         .with_context(|| format!("payment {id} was not refunded"))?;
     let lookup = id.to_owned();

@@ -19,7 +19,7 @@ use crate::context::Context;
 use crate::output::Printer;
 
 /// Reconciliation could not check everything; the report says what.
-pub const EXIT_UNRECONCILED: u8 = 6;
+pub const EXIT_UNRECONCILED: u8 = 9;
 
 #[derive(Serialize)]
 struct Shown<'a> {

@@ -31,10 +31,14 @@ pub async fn run(ctx: &Context, args: &WatchArgs, out: &mut Printer) -> Result<E
     if id.is_empty() {
         bail!("give a payment id");
     }
+    // Used only if `c` is typed; never asked for up front (watching needs no PIN).
+    let pin = crate::pin::given(&args.who)
+        .map(paydesk_core::staff::pin_of)
+        .transpose()?;
     let mut stop = Stop::listen().context("cannot listen for Ctrl-C")?;
     let terminal = start_terminal(ctx, out).await?;
     let mut events = terminal.subscribe();
-    let result = watch(&terminal, &mut events, id, out, &mut stop).await;
+    let result = watch(&terminal, &mut events, id, out, &mut stop, pin.as_ref()).await;
     terminal.shutdown().await;
     result
 }
@@ -54,6 +58,7 @@ async fn watch(
     id: &str,
     out: &mut Printer,
     stop: &mut Stop,
+    pin: Option<&paydesk_core::staff::Pin>,
 ) -> Result<ExitCode> {
     let payment =
         match terminal.refresh(id).await {
@@ -98,7 +103,7 @@ async fn watch(
         terminal.tracker().track(payment, Source::ApiRead).await?;
     }
     Ok(
-        match follow::follow(terminal, events, id, out, stop, None).await? {
+        match follow::follow(terminal, events, id, out, stop, None, pin).await? {
             Ending::Finished(p) => follow::finish(out, &p),
             Ending::Interrupted => follow::interrupted(out, id),
         },

@@ -6,7 +6,8 @@
 //! totals use): per currency, paid count and gross, refunds requested (not sent yet) and
 //! sent, net = gross − sent − requested, and the pending, expired, cancelled and unknown
 //! counts. A payment counts in the period it was created in, its refunds with it. The same
-//! sums are given per till and per cashier (the payment's `paydesk_cashier` metadata).
+//! sums are given per till and per cashier (as the journal names them: the charge's own record, else the
+//! payment's `paydesk_cashier` metadata).
 //! Tips and tax are fields of every total, empty until the sale's metadata is read.
 
 use std::io::Write;
@@ -18,7 +19,6 @@ use crate::config::Mode;
 use crate::journal::export::{amount_text, write_row, Field as Cell};
 use crate::journal::{
     summarize, CurrencySummary, HistoryEntry, JournalError, Period, RecordedTransition, Shift,
-    CASHIER_METADATA_KEY,
 };
 use crate::merge::{Source, TransitionKind};
 use crate::money::{Currency, Money};
@@ -259,15 +259,7 @@ impl Report {
         } = input;
         let totals = totals(&entries)?;
         let tills = groups(&entries, |e| e.terminal.clone().unwrap_or_default())?;
-        let cashiers = groups(&entries, |e| {
-            e.payment
-                .metadata
-                .as_ref()
-                .and_then(|m| m.get(CASHIER_METADATA_KEY))
-                .and_then(|c| c.as_str())
-                .unwrap_or_default()
-                .to_owned()
-        })?;
+        let cashiers = groups(&entries, |e| e.cashier.clone().unwrap_or_default())?;
         let mut repairs: Vec<Repair> = reconciled
             .iter()
             .filter_map(|(i, t)| entries.get(*i).map(|e| Repair::of(e, t)))

@@ -14,6 +14,11 @@
 //! tax and tip are written with its intent ([`Journal::record_sale_intent`]) and read back
 //! with its payment ([`HistoryEntry::sale`]); see `sales.rs`.
 //!
+//! Who: every intent, cancel and refund request is written with the person who asked for
+//! it ([`Who`], from the staff gate's operator), the payment keeps its creator, and the
+//! rest of what people do at the till — exports, reprints, shifts, settings, overrides —
+//! goes to [`Journal::record_operation`]. The journal records who; the gate decided.
+//!
 //! Books: one file holds the demo, test and live books apart; a [`Journal`] is opened on
 //! one book and sees only its payments, intents and requests, so demo and test sales never
 //! reach the real totals, exports or refunds.
@@ -146,6 +151,37 @@ pub enum JournalError {
 
 pub type Result<T, E = JournalError> = std::result::Result<T, E>;
 
+/// Who did something at the till, as the journal keeps it: the person's number and name as
+/// they were then, and who approved it if it was an override. All `None`: unattended (a
+/// till without staff) or from before staff existed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Who {
+    pub cashier_id: Option<i64>,
+    pub cashier: Option<String>,
+    pub approved_by: Option<String>,
+}
+
+impl Who {
+    /// Nobody in particular: a till without staff.
+    pub fn unattended() -> Who {
+        Who::default()
+    }
+}
+
+/// Something a person did at the till beyond charges, cancels and refunds (an export, a
+/// reprint, a shift change, a settings change, an override), read back.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Operation {
+    pub seq: i64,
+    /// The staff action's name (`export`, `reprint`, `settings`, …).
+    pub action: String,
+    /// What it was about: a payment id, a day, a setting's name.
+    pub subject: Option<String>,
+    pub detail: Option<String>,
+    pub who: Who,
+    pub at_ms: i64,
+}
+
 /// A charge intent's row id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct IntentId(pub i64);
@@ -164,6 +200,8 @@ pub struct Intent {
     pub description: Option<String>,
     pub terminal: String,
     pub created_at_ms: i64,
+    /// Who charged.
+    pub who: Who,
 }
 
 /// A cancel or refund request's row id.
@@ -187,6 +225,8 @@ pub struct PendingAction {
     pub kind: ActionKind,
     pub reason: Option<String>,
     pub created_at_ms: i64,
+    /// Who asked for it.
+    pub who: Who,
 }
 
 /// One journaled change of a payment, read back: its status moved forward, a refund was
@@ -230,6 +270,9 @@ pub struct HistoryEntry {
     pub refunds: Vec<RefundState>,
     /// The till that created it; `None` for a payment only watched here.
     pub terminal: Option<String>,
+    /// Who charged it (their name then), from this till's journal or the payment's
+    /// `paydesk_cashier` metadata; `None` when unattended or unknown.
+    pub cashier: Option<String>,
     /// The service's creation time, else when this till first saw it (unix ms).
     pub created_at_ms: i64,
     /// When the last transition was journaled (unix ms).
@@ -451,7 +494,8 @@ impl Journal {
         Ok(out)
     }
 
-    /// Journals a charge before the create call goes out.
+    /// Journals a charge before the create call goes out (unattended: see
+    /// [`Journal::record_intent_as`]).
     pub fn record_intent(
         &self,
         order_id: &str,
@@ -459,10 +503,36 @@ impl Journal {
         description: Option<&str>,
         terminal: &str,
     ) -> Result<IntentId> {
+        self.record_intent_as(order_id, money, description, terminal, &Who::unattended())
+    }
+
+    /// Journals `who`'s charge before the create call goes out.
+    pub fn record_intent_as(
+        &self,
+        order_id: &str,
+        money: Money,
+        description: Option<&str>,
+        terminal: &str,
+        who: &Who,
+    ) -> Result<IntentId> {
         if order_id.trim().is_empty() {
             return Err(JournalError::EmptyOrderId);
         }
-        self.write(|tx| self.insert_intent(tx, order_id, money, description, terminal))
+        let now = local_now_ms();
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        self.write(|tx| {
+            insert_intent(
+                tx,
+                order_id,
+                money,
+                description,
+                terminal,
+                now,
+                &token,
+                self.book,
+                who,
+            )
+        })
     }
 
     /// Journals a charge under the next readable order id of this till and day,
@@ -477,41 +547,44 @@ impl Journal {
         description: Option<&str>,
         terminal: &str,
     ) -> Result<Intent> {
-        let id = self.write(|tx| {
-            let order_id = next_order_id(tx, prefix, day)?;
-            self.insert_intent(tx, &order_id, money, description, terminal)
-        })?;
-        self.intent(id)?
-            .ok_or_else(|| JournalError::Corrupt(format!("intent {} vanished", id.0)))
+        self.record_numbered_intent_as(
+            prefix,
+            day,
+            money,
+            description,
+            terminal,
+            &Who::unattended(),
+        )
     }
 
-    /// The insert behind every intent, inside the caller's transaction, with a new token.
-    fn insert_intent(
+    /// [`Journal::record_numbered_intent`] for `who`'s charge.
+    pub fn record_numbered_intent_as(
         &self,
-        tx: &Transaction<'_>,
-        order_id: &str,
+        prefix: &str,
+        day: NaiveDate,
         money: Money,
         description: Option<&str>,
         terminal: &str,
-    ) -> Result<IntentId> {
+        who: &Who,
+    ) -> Result<Intent> {
+        let now = local_now_ms();
         let token = uuid::Uuid::new_v4().simple().to_string();
-        // A charge belongs to the shift open on its till when it was charged.
-        tx.execute(
-            "INSERT INTO intents (order_id, amount_minor, currency, description, terminal, \
-             created_at_ms, token, book, shift_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, \
-             (SELECT id FROM shifts WHERE book = ?8 AND till = ?5 AND closed_at_ms IS NULL))",
-            params![
-                order_id,
-                money.minor.to_string(),
-                money.currency.code(),
+        let id = self.write(|tx| {
+            let order_id = next_order_id(tx, prefix, day)?;
+            insert_intent(
+                tx,
+                &order_id,
+                money,
                 description,
                 terminal,
-                local_now_ms(),
-                token,
-                self.book.as_str()
-            ],
-        )?;
-        Ok(IntentId(tx.last_insert_rowid()))
+                now,
+                &token,
+                self.book,
+                who,
+            )
+        })?;
+        self.intent(id)?
+            .ok_or_else(|| JournalError::Corrupt(format!("intent {} vanished", id.0)))
     }
 
     /// One intent, resolved or not (for its token, right after [`Journal::record_intent`]).
@@ -558,28 +631,30 @@ impl Journal {
         self.write(|tx| {
             // The charge's own token when the API echoes it; else the newest open intent
             // for the order id.
-            let intent: Option<(i64, String, i64)> = tx
+            // id, terminal, created_at_ms, cashier_id, cashier
+            type Row = (i64, String, i64, Option<i64>, Option<String>);
+            let intent: Option<Row> = tx
                 .query_row(
                     &format!(
-                        "SELECT id, terminal, created_at_ms FROM intents WHERE order_id = ?1 \
-                         AND payment_id IS NULL AND abandoned_at_ms IS NULL AND {} \
-                         ORDER BY (token IS ?2) DESC, id DESC LIMIT 1",
+                        "SELECT id, terminal, created_at_ms, cashier_id, cashier FROM intents \
+                         WHERE order_id = ?1 AND payment_id IS NULL AND abandoned_at_ms IS NULL \
+                         AND {} ORDER BY (token IS ?2) DESC, id DESC LIMIT 1",
                         self.in_book()
                     ),
                     params![order_id, token],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
                 )
                 .optional()?;
-            let (terminal, first_seen_ms) = match &intent {
-                Some((id, terminal, created)) => {
+            let first_seen_ms = match &intent {
+                Some((id, _, created, _, _)) => {
                     tx.execute(
                         "UPDATE intents SET payment_id = ?1 WHERE id = ?2",
                         params![payment.id, id],
                     )?;
                     sales::attach_in(tx, *id, &payment.id)?;
-                    (Some(terminal.as_str()), *created)
+                    *created
                 }
-                None => (None, observed_at_ms),
+                None => observed_at_ms,
             };
             let mut with_order = payment.clone();
             with_order
@@ -587,14 +662,16 @@ impl Journal {
                 .get_or_insert_with(|| order_id.to_owned());
             let recorded =
                 self.observe_in(tx, &with_order, source, observed_at_ms, first_seen_ms)?;
-            if let Some(terminal) = terminal {
+            if let Some((_, terminal, _, cashier_id, cashier)) = &intent {
+                // The charge's own record of who charged wins over the metadata's echo.
                 tx.execute(
                     "UPDATE payments SET terminal = COALESCE(terminal, ?1), \
-                     order_id = COALESCE(order_id, ?2) WHERE id = ?3",
-                    params![terminal, order_id, payment.id],
+                     order_id = COALESCE(order_id, ?2), cashier_id = COALESCE(?4, cashier_id), \
+                     cashier = COALESCE(?5, cashier) WHERE id = ?3",
+                    params![terminal, order_id, payment.id, cashier_id, cashier],
                 )?;
             }
-            if let Some((intent_id, _, _)) = &intent {
+            if let Some((intent_id, ..)) = &intent {
                 // The payment belongs to the shift its charge was made in.
                 tx.execute(
                     "UPDATE payments SET shift_id = COALESCE(shift_id, \
@@ -653,7 +730,8 @@ impl Journal {
         let conn = self.conn();
         let mut stmt = conn.prepare(&format!(
             "SELECT id, order_id, amount_minor, currency, description, terminal, created_at_ms, \
-             token FROM intents WHERE ({condition}) AND {} {order}",
+             token, cashier_id, cashier, approved_by FROM intents WHERE ({condition}) AND {} \
+             {order}",
             self.in_book()
         ))?;
         let rows = stmt.query_map(args, |r| {
@@ -666,11 +744,12 @@ impl Journal {
                 r.get::<_, String>(5)?,
                 r.get::<_, i64>(6)?,
                 r.get::<_, String>(7)?,
+                who_at(r, 8)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, order_id, amount, currency, description, terminal, created_at_ms, token) =
+            let (id, order_id, amount, currency, description, terminal, created_at_ms, token, who) =
                 row?;
             let currency = Currency::from_code(&currency)
                 .map_err(|e| JournalError::Corrupt(format!("intent {id}: {e}")))?;
@@ -682,17 +761,30 @@ impl Journal {
                 description,
                 terminal,
                 created_at_ms,
+                who,
             });
         }
         Ok(out)
     }
 
-    /// Journals a cancel or refund request before it goes out.
+    /// Journals a cancel or refund request before it goes out (unattended: see
+    /// [`Journal::record_action_as`]).
     pub fn record_action(
         &self,
         payment_id: &str,
         kind: &ActionKind,
         reason: Option<&str>,
+    ) -> Result<ActionId> {
+        self.record_action_as(payment_id, kind, reason, &Who::unattended())
+    }
+
+    /// Journals `who`'s cancel or refund request before it goes out.
+    pub fn record_action_as(
+        &self,
+        payment_id: &str,
+        kind: &ActionKind,
+        reason: Option<&str>,
+        who: &Who,
     ) -> Result<ActionId> {
         if payment_id.is_empty() {
             return Err(JournalError::MissingPaymentId);
@@ -709,7 +801,8 @@ impl Journal {
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO actions (payment_id, kind, amount_minor, currency, reason, \
-                 created_at_ms, book) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                 created_at_ms, book, cashier_id, cashier, approved_by) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     payment_id,
                     name,
@@ -717,7 +810,10 @@ impl Journal {
                     currency,
                     reason,
                     now,
-                    self.book.as_str()
+                    self.book.as_str(),
+                    who.cashier_id,
+                    who.cashier,
+                    who.approved_by
                 ],
             )?;
             Ok(ActionId(tx.last_insert_rowid()))
@@ -763,26 +859,50 @@ impl Journal {
 
     /// Requests whose outcome the till never learned, oldest first.
     pub fn unresolved_actions(&self) -> Result<Vec<PendingAction>> {
+        Ok(self
+            .actions_where("resolved_at_ms IS NULL", &[])?
+            .into_iter()
+            .map(|(a, _)| a)
+            .collect())
+    }
+
+    /// Every cancel and refund request for `payment_id`, oldest first, with its outcome
+    /// (`None` while unresolved) and who asked.
+    pub fn requests(&self, payment_id: &str) -> Result<Vec<(PendingAction, Option<String>)>> {
+        self.actions_where("payment_id = ?1", &[&payment_id])
+    }
+
+    fn actions_where(
+        &self,
+        condition: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<(PendingAction, Option<String>)>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(&format!(
-            "SELECT id, payment_id, kind, amount_minor, currency, reason, created_at_ms \
-             FROM actions WHERE resolved_at_ms IS NULL AND {} ORDER BY id",
+            "SELECT id, payment_id, kind, amount_minor, currency, reason, created_at_ms, \
+             cashier_id, cashier, approved_by, outcome FROM actions \
+             WHERE ({condition}) AND {} ORDER BY id",
             self.in_book()
         ))?;
-        let rows = stmt.query_map([], |r| {
+        let rows = stmt.query_map(args, |r| {
             Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, Option<String>>(4)?,
+                (
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                ),
                 r.get::<_, Option<String>>(5)?,
                 r.get::<_, i64>(6)?,
+                who_at(r, 7)?,
+                r.get::<_, Option<String>>(10)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, payment_id, kind, amount, currency, reason, created_at_ms) = row?;
+            let ((id, payment_id, kind, amount, currency), reason, created_at_ms, who, outcome) =
+                row?;
             let kind = match (kind.as_str(), amount, currency) {
                 ("cancel", _, _) => ActionKind::Cancel,
                 ("refund", Some(amount), Some(currency)) => ActionKind::Refund {
@@ -798,15 +918,88 @@ impl Journal {
                     )))
                 }
             };
-            out.push(PendingAction {
-                id: ActionId(id),
-                payment_id,
-                kind,
-                reason,
-                created_at_ms,
-            });
+            out.push((
+                PendingAction {
+                    id: ActionId(id),
+                    payment_id,
+                    kind,
+                    reason,
+                    created_at_ms,
+                    who,
+                },
+                outcome,
+            ));
         }
         Ok(out)
+    }
+
+    /// Who created `payment_id` at this till (their staff number), if the journal knows:
+    /// what decides whether a cancel is of the person's own payment.
+    pub fn creator(&self, payment_id: &str) -> Result<Option<i64>> {
+        Ok(self
+            .conn()
+            .query_row(
+                &format!(
+                    "SELECT cashier_id FROM payments WHERE id = ?1 AND {}",
+                    self.in_book()
+                ),
+                [payment_id],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    /// Journals something `who` did at the till beyond charges, cancels and refunds: an
+    /// export, a reprint, a shift change, a settings change (the staff action's name,
+    /// what it was about, a detail such as "2 rows" or "mode: test -> live").
+    pub fn record_operation(
+        &self,
+        action: &str,
+        subject: Option<&str>,
+        detail: Option<&str>,
+        who: &Who,
+    ) -> Result<i64> {
+        let now = local_now_ms();
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO operations (book, action, subject, detail, cashier_id, cashier, \
+                 approved_by, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    self.book.as_str(),
+                    action,
+                    subject,
+                    detail,
+                    who.cashier_id,
+                    who.cashier,
+                    who.approved_by,
+                    now
+                ],
+            )?;
+            Ok(tx.last_insert_rowid())
+        })
+    }
+
+    /// The operations of one local day in `tz`, oldest first.
+    pub fn operations<Tz: TimeZone>(&self, day: NaiveDate, tz: &Tz) -> Result<Vec<Operation>> {
+        let (start, end) = day_bounds_ms(day, tz)?;
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT seq, action, subject, detail, at_ms, cashier_id, cashier, approved_by \
+             FROM operations WHERE at_ms >= ?1 AND at_ms < ?2 AND {} ORDER BY seq",
+            self.in_book()
+        ))?;
+        let rows = stmt.query_map([start, end], |r| {
+            Ok(Operation {
+                seq: r.get(0)?,
+                action: r.get(1)?,
+                subject: r.get(2)?,
+                detail: r.get(3)?,
+                at_ms: r.get(4)?,
+                who: who_at(r, 5)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
     /// Journals a payment snapshot from any source, merged by the one rule against what the
@@ -978,7 +1171,7 @@ impl Journal {
             tx.execute(
                 "INSERT INTO payments (id, order_id, terminal, currency, amount_minor, \
                  amount_refunded_minor, status, created_at_ms, updated_at_ms, json, last_seq, \
-                 book) VALUES (?1, ?2, NULL, ?3, ?4, '0', ?5, ?6, ?7, ?8, 0, ?9)",
+                 book, cashier) VALUES (?1, ?2, NULL, ?3, ?4, '0', ?5, ?6, ?7, ?8, 0, ?9, ?10)",
                 params![
                     p.id,
                     p.order_id,
@@ -988,7 +1181,8 @@ impl Journal {
                     created_at_ms,
                     now,
                     json,
-                    self.book.as_str()
+                    self.book.as_str(),
+                    metadata_cashier(p)
                 ],
             )?;
         }
@@ -1281,8 +1475,8 @@ impl Journal {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let mut stmt = tx.prepare(&format!(
-            "SELECT id, status, terminal, created_at_ms, updated_at_ms, json FROM payments \
-             WHERE ({condition}) AND {} {order}",
+            "SELECT id, status, terminal, created_at_ms, updated_at_ms, json, cashier \
+             FROM payments WHERE ({condition}) AND {} {order}",
             self.in_book()
         ))?;
         let rows = stmt.query_map(args, |r| {
@@ -1293,16 +1487,18 @@ impl Journal {
                 r.get::<_, i64>(3)?,
                 r.get::<_, i64>(4)?,
                 r.get::<_, String>(5)?,
+                r.get::<_, Option<String>>(6)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, status, terminal, created_at_ms, updated_at_ms, json) = row?;
+            let (id, status, terminal, created_at_ms, updated_at_ms, json, cashier) = row?;
             let payment: Payment = serde_json::from_str(&json)
                 .map_err(|e| JournalError::Corrupt(format!("payment {id}: {e}")))?;
             out.push(HistoryEntry {
                 refunds: refunds_in(&tx, &id)?,
                 sale: sales::sale_in(&tx, &payment)?,
+                cashier: cashier.or_else(|| metadata_cashier(&payment)),
                 payment,
                 status: PaymentStatus::parse(&status),
                 terminal,
@@ -1316,6 +1512,60 @@ impl Journal {
     }
 }
 
+/// Inserts one intent row (both ways of naming an order share it).
+#[allow(clippy::too_many_arguments)]
+fn insert_intent(
+    tx: &Transaction<'_>,
+    order_id: &str,
+    money: Money,
+    description: Option<&str>,
+    terminal: &str,
+    now: i64,
+    token: &str,
+    book: Mode,
+    who: &Who,
+) -> Result<IntentId> {
+    // A charge belongs to the shift open on its till when it was charged.
+    tx.execute(
+        "INSERT INTO intents (order_id, amount_minor, currency, description, terminal, \
+         created_at_ms, token, book, cashier_id, cashier, approved_by, shift_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
+         (SELECT id FROM shifts WHERE book = ?8 AND till = ?5 AND closed_at_ms IS NULL))",
+        params![
+            order_id,
+            money.minor.to_string(),
+            money.currency.code(),
+            description,
+            terminal,
+            now,
+            token,
+            book.as_str(),
+            who.cashier_id,
+            who.cashier,
+            who.approved_by
+        ],
+    )?;
+    Ok(IntentId(tx.last_insert_rowid()))
+}
+
+/// The `cashier_id, cashier, approved_by` columns starting at `at`.
+fn who_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Who> {
+    Ok(Who {
+        cashier_id: r.get(at)?,
+        cashier: r.get(at + 1)?,
+        approved_by: r.get(at + 2)?,
+    })
+}
+
+/// The cashier a payment's metadata names (PayDesk writes it on every staffed charge).
+fn metadata_cashier(p: &Payment) -> Option<String> {
+    p.metadata
+        .as_ref()?
+        .get(CASHIER_METADATA_KEY)?
+        .as_str()
+        .map(str::to_owned)
+}
+
 /// Sums entries per currency (History's totals, the close-of-day report).
 pub fn summarize(entries: &[HistoryEntry]) -> Result<Vec<CurrencySummary>> {
     summarize_all(entries)
@@ -1324,22 +1574,16 @@ pub fn summarize(entries: &[HistoryEntry]) -> Result<Vec<CurrencySummary>> {
 /// One cashier's part of a day: [`summarize`] over the payments charged under their name.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CashierSummary {
-    /// The payment's `paydesk_cashier` metadata ([`CASHIER_METADATA_KEY`]); `None` for
-    /// payments charged without one.
+    /// Their name as journaled ([`HistoryEntry::cashier`]: the charge's own record, else
+    /// the payment's `paydesk_cashier` metadata); `None` for unattended payments and those
+    /// from before staff.
     pub cashier: Option<String>,
     pub currencies: Vec<CurrencySummary>,
 }
 
 /// [`summarize`] per cashier (tips and tax included), by name, those without one last.
 pub fn summarize_by_cashier(entries: &[HistoryEntry]) -> Result<Vec<CashierSummary>> {
-    let cashier_of = |e: &HistoryEntry| {
-        e.payment
-            .metadata
-            .as_ref()
-            .and_then(|m| m.get(CASHIER_METADATA_KEY))
-            .and_then(|c| c.as_str())
-            .map(str::to_owned)
-    };
+    let cashier_of = |e: &HistoryEntry| e.cashier.clone();
     let mut names: Vec<Option<String>> = entries.iter().map(cashier_of).collect();
     names.sort_by(|a, b| match (a, b) {
         (Some(a), Some(b)) => a.cmp(b),

@@ -14,8 +14,8 @@ use rusqlite::{params, OptionalExtension, Transaction};
 use serde::Serialize;
 
 use super::{
-    next_order_id, CurrencySummary, Intent, IntentId, Journal, JournalError, Result,
-    INTENT_METADATA_KEY,
+    insert_intent, next_order_id, CurrencySummary, Intent, IntentId, Journal, JournalError, Result,
+    Who, INTENT_METADATA_KEY,
 };
 use crate::clock::local_now_ms;
 use crate::payment::Payment;
@@ -53,6 +53,18 @@ impl Journal {
         description: Option<&str>,
         terminal: &str,
     ) -> Result<Intent> {
+        self.record_sale_intent_as(order, sale, description, terminal, &Who::unattended())
+    }
+
+    /// [`Journal::record_sale_intent`] for `who`'s charge.
+    pub fn record_sale_intent_as(
+        &self,
+        order: IntentOrder<'_>,
+        sale: &Sale,
+        description: Option<&str>,
+        terminal: &str,
+        who: &Who,
+    ) -> Result<Intent> {
         if let IntentOrder::Given(o) = order {
             if o.trim().is_empty() {
                 return Err(JournalError::EmptyOrderId);
@@ -60,12 +72,24 @@ impl Journal {
         }
         let totals = sale.totals();
         let json = serde_json::to_string(totals)?;
+        let now = local_now_ms();
+        let token = uuid::Uuid::new_v4().simple().to_string();
         let id = self.write(|tx| {
             let order_id = match order {
                 IntentOrder::Given(o) => o.to_owned(),
                 IntentOrder::Numbered { prefix, day } => next_order_id(tx, prefix, day)?,
             };
-            let id = self.insert_intent(tx, &order_id, sale.amount(), description, terminal)?;
+            let id = insert_intent(
+                tx,
+                &order_id,
+                sale.amount(),
+                description,
+                terminal,
+                now,
+                &token,
+                self.book,
+                who,
+            )?;
             tx.execute(
                 "INSERT INTO sales (intent_id, book, currency, subtotal_minor, added_tax_minor, \
                  included_tax_minor, tip_minor, total_minor, tip_by, totals, created_at_ms) \
@@ -81,7 +105,7 @@ impl Journal {
                     totals.total.minor.to_string(),
                     sale.tip_by().map(TipBy::as_str),
                     json,
-                    local_now_ms(),
+                    now,
                 ],
             )?;
             Ok(id)

@@ -185,6 +185,38 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX sales_payment ON sales(payment_id) WHERE payment_id IS NOT NULL;
     "#,
+    // 6: staff. Who did what: the person's number and name as they were
+    // (a rename or a removal later does not rewrite history) and who approved an
+    // override, on every charge intent, cancel and refund request and payment the till
+    // created; NULL is unattended (a till without staff) or from before staff existed.
+    // Payments created before this read their cashier from the metadata they carry.
+    // `operations` holds the rest of what people do at the till (exports, reprints,
+    // shifts, settings, keys, mode, staff changes, overrides), one row each.
+    r#"
+    ALTER TABLE intents ADD COLUMN cashier_id INTEGER;
+    ALTER TABLE intents ADD COLUMN cashier TEXT;
+    ALTER TABLE intents ADD COLUMN approved_by TEXT;
+    ALTER TABLE actions ADD COLUMN cashier_id INTEGER;
+    ALTER TABLE actions ADD COLUMN cashier TEXT;
+    ALTER TABLE actions ADD COLUMN approved_by TEXT;
+    ALTER TABLE payments ADD COLUMN cashier_id INTEGER;
+    ALTER TABLE payments ADD COLUMN cashier TEXT;
+    UPDATE payments SET cashier = json_extract(json, '$.metadata.paydesk_cashier')
+        WHERE json_type(json, '$.metadata.paydesk_cashier') = 'text';
+
+    CREATE TABLE operations (
+        seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+        book           TEXT    NOT NULL,
+        action         TEXT    NOT NULL,
+        subject        TEXT,
+        detail         TEXT,
+        cashier_id     INTEGER,
+        cashier        TEXT,
+        approved_by    TEXT,
+        at_ms          INTEGER NOT NULL
+    );
+    CREATE INDEX operations_book_at ON operations(book, at_ms);
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -218,6 +250,49 @@ pub fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<(), Jour
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn staff_columns_are_added_and_old_payments_keep_the_cashier_their_metadata_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v3.sqlite3");
+        let mut conn = Connection::open(&path).unwrap();
+        for step in &MIGRATIONS[..3] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 3).unwrap();
+        for (id, json) in [
+            ("p1", r#"{"metadata":{"paydesk_cashier":"Cara"}}"#),
+            ("p2", r#"{"metadata":{"paydesk_cashier":7}}"#),
+            ("p3", "{}"),
+        ] {
+            conn.execute(
+                "INSERT INTO payments (id, currency, amount_minor, amount_refunded_minor, \
+                 status, created_at_ms, updated_at_ms, json) \
+                 VALUES (?1, 'EUR', '100', '0', 'succeeded', 1, 1, ?2)",
+                [id, json],
+            )
+            .unwrap();
+        }
+        migrate(&mut conn, &path).unwrap();
+        let cashiers: Vec<Option<String>> = conn
+            .prepare("SELECT cashier FROM payments ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(cashiers, vec![Some("Cara".to_owned()), None, None]);
+        for table in ["intents", "actions"] {
+            conn.execute_batch(&format!(
+                "SELECT cashier_id, cashier, approved_by FROM {table}"
+            ))
+            .unwrap();
+        }
+        let ops: i64 = conn
+            .query_row("SELECT count(*) FROM operations", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(ops, 0);
+    }
 
     #[test]
     fn an_older_journal_is_migrated_without_losing_rows() {

@@ -10,19 +10,30 @@
 //! The host also holds the cashier's [`Register`] — the cart being rung up and the sale
 //! awaiting the customer's tip — which outlives restarts too (a restart withdraws an open
 //! tip prompt; the cart keeps the catalog it was opened with).
+//!
+//! Staff: the host keeps the till's staff gate open even when the till cannot start (the
+//! owner must be able to sign in to fix the settings), and the one [`SignIn`] of the
+//! screen — who is signed in, and the timer that locks the till after the idle time.
+//! Windows get their operators from [`TillHost::operator`]; the status says who is signed
+//! in ([`StaffStatus`]), so the lock screen is rendered from it like everything else.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use serde::Serialize;
-use tokio::sync::{broadcast, RwLock, RwLockReadGuard};
+use tokio::sync::{broadcast, Notify, RwLock, RwLockReadGuard};
 use tokio_util::sync::CancellationToken;
 
 use super::{Assembly, DemoLauncher, Till, TillError};
 use crate::config::{self, Mode};
 use crate::connection::{ConnectionState, ConnectionStatus};
+use crate::kiosk::{autostart, KioskSettings};
 use crate::money::Currency;
 use crate::payment::Payment;
 use crate::sale::{Catalog, PromptId, Register, SaleRequest};
+use crate::secrets::Secret;
+use crate::staff::{
+    self, Action, Context, GateError, Operator, Policy, SignIn, SignedIn, Staff, StaffKind,
+};
 use crate::tracker::TrackerEvent;
 
 /// How many events a subscriber may fall behind before it must re-read the status.
@@ -58,6 +69,33 @@ pub struct TillStatus {
     pub notice: Option<String>,
     /// Rises with every (re)start: events of an older run are stale.
     pub generation: u64,
+    /// Who may act at the till, and who is signed in.
+    pub staff: StaffStatus,
+}
+
+/// The till's staff as a window needs them.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StaffStatus {
+    /// Which staff file the till uses.
+    pub kind: StaffKind,
+    /// Whether anyone is on the staff: without staff nothing asks for a PIN and every
+    /// action is journaled as unattended.
+    pub required: bool,
+    /// The demo owner's PIN, to show on the demo's PIN pad (demo file only).
+    pub demo_pin: Option<&'static str>,
+    /// Who is signed in; `None` with `required`: show the lock screen.
+    pub signed_in: Option<SignedIn>,
+}
+
+impl StaffStatus {
+    fn none() -> StaffStatus {
+        StaffStatus {
+            kind: StaffKind::None,
+            required: false,
+            demo_pin: None,
+            signed_in: None,
+        }
+    }
 }
 
 impl TillStatus {
@@ -72,6 +110,7 @@ impl TillStatus {
             active: None,
             notice: None,
             generation: 0,
+            staff: StaffStatus::none(),
         }
     }
 
@@ -126,6 +165,14 @@ pub struct TillHost {
     /// Stops the current run's forwarder.
     forwarder: Mutex<CancellationToken>,
     register: Register,
+    /// The staff gate of the current settings (open even when the till is not running).
+    staff: RwLock<Staff>,
+    /// Who is signed in at the screen.
+    sign_in: SignIn,
+    /// Wakes the lock timer when someone signs in.
+    lock_changed: Arc<Notify>,
+    /// Stops the lock timer (started with the first run).
+    lock_timer: Mutex<Option<CancellationToken>>,
 }
 
 impl std::fmt::Debug for TillHost {
@@ -151,6 +198,10 @@ impl TillHost {
             events,
             forwarder: Mutex::new(CancellationToken::new()),
             register: Register::new(),
+            staff: RwLock::new(Staff::none()),
+            sign_in: SignIn::new(Some(config::DEFAULT_LOCK_AFTER)),
+            lock_changed: Arc::new(Notify::new()),
+            lock_timer: Mutex::new(None),
         })
     }
 
@@ -172,29 +223,24 @@ impl TillHost {
             .map(|t| Arc::clone(&t.plan.catalog))
     }
 
-    /// Charges the sale whose tip prompt `prompt` decided, with `metadata` beside the
-    /// sale's (the cashier); on success the cart empties and the payment is in progress.
+    /// Charges the sale whose tip prompt `prompt` decided, as `by` (from
+    /// [`TillHost::operator`]); on success the cart empties and the payment is in progress.
     /// A failed charge leaves the sale decided, to try again without asking the customer
     /// twice.
-    pub async fn charge_sale(
-        &self,
-        prompt: PromptId,
-        metadata: serde_json::Map<String, serde_json::Value>,
-    ) -> Result<Payment, String> {
+    pub async fn charge_sale(&self, by: Operator, prompt: PromptId) -> Result<Payment, String> {
         let decision = self
             .register
             .tips()
             .sale(prompt)
             .map_err(|e| e.to_string())?;
-        let mut request = SaleRequest::new(decision.sale);
-        request.metadata = metadata;
+        let request = SaleRequest::new(decision.sale);
         let payment = {
             let slot = self.till.read().await;
             let till = slot
                 .as_ref()
                 .ok_or_else(|| "the till is not running".to_owned())?;
             till.terminal
-                .charge_sale(request)
+                .charge_sale_as(by, request)
                 .await
                 .map_err(|e| e.to_string())?
         };
@@ -255,8 +301,12 @@ impl TillHost {
                 s.mode = config.mode;
             });
         }
-        let started = match self.assembly.plan().await {
-            Ok(plan) => Till::start(plan, self.launcher.as_ref()).await,
+        let planned = self.assembly.plan().await;
+        self.open_staff(planned.as_ref().ok().map(|p| p.mode)).await;
+        self.start_lock_timer();
+        let staff = self.staff.read().await.clone();
+        let started = match planned {
+            Ok(plan) => Till::start_with(plan, staff, self.launcher.as_ref()).await,
             Err(e) => Err(e),
         };
         match started {
@@ -319,8 +369,158 @@ impl TillHost {
         Currency::from_code(&self.status().currency).map_err(|e| e.to_string())
     }
 
+    /// Opens the staff file the settings' mode uses (the till's own when the mode cannot
+    /// be read: never the demo's by mistake), and the idle time of the settings.
+    async fn open_staff(&self, mode: Option<Mode>) {
+        let settings = self.assembly.settings().ok();
+        let mode = mode
+            .or_else(|| settings.as_ref().and_then(|c| c.mode))
+            .unwrap_or(Mode::Test);
+        if let Some(c) = &settings {
+            self.sign_in.set_idle_after(c.lock_after).await;
+        }
+        let opened = match self.assembly.data_dir() {
+            Ok(dir) => tokio::task::spawn_blocking(move || {
+                Staff::open(&dir, mode, Policy::default()).map_err(|e| e.to_string())
+            })
+            .await
+            .unwrap_or_else(|e| Err(e.to_string())),
+            Err(e) => Err(e.to_string()),
+        };
+        let staff = match opened {
+            Ok(s) => s,
+            Err(e) => {
+                // Fail closed: without its file a till with staff must not turn unattended.
+                tracing::error!(error = %e, "the staff file cannot be opened");
+                Staff::unavailable(format!("the staff list cannot be read: {e}"))
+            }
+        };
+        *self.staff.write().await = staff;
+        self.refresh_staff().await;
+    }
+
+    /// The staff gate of the current settings.
+    pub async fn staff(&self) -> Staff {
+        self.staff.read().await.clone()
+    }
+
+    /// Publishes who may act and who is signed in.
+    async fn refresh_staff(&self) {
+        let staff = self.staff().await;
+        let required = staff.has_staff().await.unwrap_or(true);
+        let signed_in = self.sign_in.current().await;
+        self.update(|s| {
+            s.staff = StaffStatus {
+                kind: staff.kind(),
+                required,
+                demo_pin: (staff.kind() == StaffKind::Demo).then_some(staff::DEMO_OWNER_PIN),
+                signed_in,
+            };
+        });
+    }
+
+    /// Signs in the person whose PIN was typed on the PIN pad.
+    pub async fn sign_in(&self, pin: Secret) -> Result<SignedIn, String> {
+        let pin = staff::pin_of(pin).map_err(|e| e.to_string())?;
+        let staff = self.staff().await;
+        let signed = self
+            .sign_in
+            .sign_in(&staff, pin)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.lock_changed.notify_one();
+        self.refresh_staff().await;
+        Ok(signed)
+    }
+
+    /// Locks the till now (the Lock button).
+    pub async fn lock(&self) {
+        let staff = self.staff().await;
+        self.sign_in.lock(&staff).await;
+        self.refresh_staff().await;
+    }
+
+    /// The signed-in person did something: the idle time restarts.
+    pub async fn touch(&self) {
+        self.sign_in.touch().await;
+    }
+
+    /// An operator for `action` from the person signed in (unattended on a till without
+    /// staff): what a window passes to the terminal's gated operations.
+    pub async fn operator(&self, action: Action, ctx: Context) -> Result<Operator, GateError> {
+        let staff = self.staff().await;
+        let result = self.sign_in.operator(&staff, action, ctx).await;
+        if matches!(result, Err(GateError::Locked)) {
+            self.refresh_staff().await;
+        }
+        result
+    }
+
+    /// An override: a supervisor's or the owner's PIN typed on the signed-in person's
+    /// screen allows them this one action.
+    pub async fn override_operator(
+        &self,
+        approver_pin: Secret,
+        action: Action,
+        ctx: Context,
+    ) -> Result<Operator, GateError> {
+        let pin = staff::pin_of(approver_pin)?;
+        let staff = self.staff().await;
+        self.sign_in
+            .override_operator(&staff, pin, action, ctx)
+            .await
+    }
+
+    /// Kiosk mode as the settings and this machine have it.
+    pub fn kiosk(&self) -> Result<KioskSettings, String> {
+        let config = self.assembly.settings().map_err(|e| e.to_string())?;
+        let exe = autostart::app_executable().map_err(|e| e.to_string())?;
+        let entry = autostart::for_this_platform(exe).map_err(|e| e.to_string())?;
+        Ok(KioskSettings::of(&config, entry.as_ref()))
+    }
+
+    /// Whether the window may close now: not in kiosk mode while a payment is pending.
+    pub async fn may_close(&self) -> Result<(), String> {
+        let kiosk = self.assembly.settings().map(|c| c.kiosk).unwrap_or(false);
+        if !kiosk {
+            return Ok(());
+        }
+        let pending = match self.till().await.as_ref() {
+            Some(till) => till
+                .terminal
+                .snapshot()
+                .payments
+                .iter()
+                .any(|p| !p.status.is_terminal()),
+            None => false,
+        };
+        if pending {
+            Err("A payment is still pending: finish or cancel it before closing PayDesk.".into())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Starts the task that locks the till when its idle time passes (once per host).
+    fn start_lock_timer(self: &Arc<Self>) {
+        let mut slot = lock(&self.lock_timer);
+        if slot.is_some() {
+            return;
+        }
+        let stop = CancellationToken::new();
+        *slot = Some(stop.clone());
+        tokio::spawn(lock_timer(
+            Arc::downgrade(self),
+            self.lock_changed.clone(),
+            stop,
+        ));
+    }
+
     /// Stops the till and its forwarder.
     pub async fn shutdown(&self) {
+        if let Some(stop) = lock(&self.lock_timer).take() {
+            stop.cancel();
+        }
         lock(&self.forwarder).cancel();
         if let Some(till) = self.till.write().await.take() {
             till.shutdown().await;
@@ -329,6 +529,33 @@ impl TillHost {
             s.state = RunState::Stopped;
             s.connection = not_connected(ConnectionState::Closed);
         });
+    }
+}
+
+/// Locks the till when the signed-in person's idle time passes: one sleep until
+/// [`SignIn::locks_at`], re-read after each wake (a touch moves it later), woken early when
+/// someone signs in. Holds the host weakly: it ends with the host or on `stop`.
+async fn lock_timer(host: Weak<TillHost>, changed: Arc<Notify>, stop: CancellationToken) {
+    loop {
+        let Some(at) = (match host.upgrade() {
+            Some(h) => h.sign_in.locks_at().await,
+            None => return,
+        }) else {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = changed.notified() => continue,
+            }
+        };
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = changed.notified() => continue,
+            () = tokio::time::sleep_until(tokio::time::Instant::from_std(at)) => {}
+        }
+        let Some(h) = host.upgrade() else { return };
+        let staff = h.staff().await;
+        if h.sign_in.tick(&staff).await.is_some() {
+            h.refresh_staff().await;
+        }
     }
 }
 
@@ -349,6 +576,11 @@ async fn forward(host: Arc<TillHost>, tracker: crate::tracker::Tracker, stop: Ca
         let Some(event) = event else { return };
         if let TrackerEvent::Connection(c) = &event {
             host.update(|s| s.connection = c.clone());
+        }
+        // A payment moving (or counting down) is activity: the till does not lock while a
+        // customer is paying.
+        if matches!(event, TrackerEvent::Transition(_) | TrackerEvent::Tick(_)) {
+            host.sign_in.touch().await;
         }
         let _ = host.events.send(HostEvent::Tracker(event));
     }

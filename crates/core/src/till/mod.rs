@@ -9,6 +9,10 @@
 //! into a running [`Terminal`] (starting the demo shop first in demo mode), and
 //! [`TillPlan::doctor_setup`] gives the doctor exactly what the till would use.
 //!
+//! The staff file sits beside the journal and is opened with it ([`TillPlan::open_staff`]:
+//! the till's own, or the demo's in demo mode on a till without staff, see
+//! [`crate::staff`]); the terminal puts it in front of every charge, cancel and refund.
+//!
 //! The keychain is only asked when the settings need it: a till set to demo, or with no
 //! mode set (Settings and provisioning write the mode together with the keys, so such a
 //! till has none), or with its secret key in the environment, never wakes (or waits on) a
@@ -31,6 +35,7 @@ use crate::journal::{self, Journal, JournalError};
 use crate::realtime::{RelayEndpoint, SessionConfig};
 use crate::sale::Catalog;
 use crate::secrets::{self, Account, Keychain, Secret, SecretSource, SecretStore, SecretsError};
+use crate::staff::{Policy, Staff, StaffError};
 use crate::terminal::{normalize_relay_url, Terminal, TerminalError, TerminalSetup};
 
 /// Names the keychain service (default `paydesk`), to keep two tills' keys apart.
@@ -49,6 +54,8 @@ pub enum TillError {
     Secrets(#[from] SecretsError),
     #[error("journal: {0}")]
     Journal(#[from] JournalError),
+    #[error("staff: {0}")]
+    Staff(#[from] StaffError),
     #[error("demo mode: {0}")]
     Demo(String),
     #[error("{0}")]
@@ -189,6 +196,15 @@ impl Assembly {
             keychain: Arc::new(keychain_from_env()),
             journal_path: None,
         })
+    }
+
+    /// The folder the journal and the staff file live in.
+    pub fn data_dir(&self) -> Result<PathBuf, TillError> {
+        let journal = match &self.journal_path {
+            Some(p) => p.clone(),
+            None => journal::default_path()?,
+        };
+        Ok(data_dir_of(&journal))
     }
 
     /// Reads the settings (file, environment, overrides) without touching the keychain.
@@ -459,6 +475,29 @@ impl TillPlan {
     pub fn open_journal(&self) -> Result<Journal, TillError> {
         Ok(Journal::open_book(&self.journal_path, self.mode)?)
     }
+
+    /// The folder the journal and the staff file live in.
+    pub fn data_dir(&self) -> PathBuf {
+        data_dir_of(&self.journal_path)
+    }
+
+    /// Opens the staff file this plan's mode uses (see [`crate::staff`]). Blocks.
+    pub fn open_staff(&self) -> Result<Staff, TillError> {
+        Ok(Staff::open(&self.data_dir(), self.mode, Policy::default())?)
+    }
+
+    /// Opens the till's own staff file, whatever the mode (see [`Staff::open_till`]).
+    pub fn open_till_staff(&self) -> Result<Staff, TillError> {
+        Ok(Staff::open_till(&self.data_dir(), Policy::default())?)
+    }
+}
+
+/// The journal's folder (the current one for a bare file name).
+fn data_dir_of(journal: &std::path::Path) -> PathBuf {
+    match journal.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+        _ => PathBuf::from("."),
+    }
 }
 
 /// Where a demo shop listens and the keys it accepts.
@@ -540,8 +579,22 @@ impl std::fmt::Debug for Till {
 }
 
 impl Till {
-    /// Starts the till the plan describes: in demo mode the demo shop first.
+    /// Starts the till the plan describes, with the staff file its mode uses: in demo mode
+    /// the demo shop first.
     pub async fn start(plan: TillPlan, demo: &dyn DemoLauncher) -> Result<Till, TillError> {
+        let opener = plan.clone();
+        let staff = tokio::task::spawn_blocking(move || opener.open_staff())
+            .await
+            .map_err(|e| TillError::Join(e.to_string()))??;
+        Till::start_with(plan, staff, demo).await
+    }
+
+    /// [`Till::start`] with the staff gate already open (the host keeps one across runs).
+    pub async fn start_with(
+        plan: TillPlan,
+        staff: Staff,
+        demo: &dyn DemoLauncher,
+    ) -> Result<Till, TillError> {
         if let Some(problem) = &plan.problem {
             return Err(TillError::Plan(problem.clone()));
         }
@@ -555,7 +608,8 @@ impl Till {
             (plan, None)
         };
         let started = async {
-            let setup = plan.terminal_setup()?;
+            let mut setup = plan.terminal_setup()?;
+            setup.staff = staff;
             let path = plan.journal_path.clone();
             let mode = plan.mode;
             let journal = tokio::task::spawn_blocking(move || Journal::open_book(path, mode))
