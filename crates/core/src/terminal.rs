@@ -143,6 +143,30 @@ impl TerminalSetup {
     }
 }
 
+impl TerminalSetup {
+    /// A reconciler without a running till (the CLI's `report --reconcile`): its own API
+    /// client, the journal on its own thread, and a tracker that follows nothing and
+    /// starts no session, so what it merges is exactly what reconciliation found.
+    pub fn headless_reconciler(
+        &self,
+        journal: Arc<Journal>,
+    ) -> Result<crate::day::Reconciler, crate::day::ReconcileError> {
+        crate::init_tls();
+        let clock = ServerClock::new();
+        let mut config = GatewayConfig::new(self.api_url.clone(), self.secret_key.clone());
+        config.local_clock = self.local_clock;
+        let gateway = Gateway::new(config, clock.clone())?;
+        let journal = JournalHandle::spawn(journal)?;
+        let tracker = Tracker::with_clocks(Arc::new(journal.clone()), clock, LocalClock::system());
+        Ok(crate::day::Reconciler::new(
+            gateway,
+            journal,
+            tracker,
+            self.order_prefix.clone(),
+        ))
+    }
+}
+
 /// Accepts what installers type — `https://relay.shop`, `wss://relay.shop/v1/ws` — and
 /// gives the relay's base URL the session derives its endpoints from.
 pub fn normalize_relay_url(url: &str) -> String {
@@ -944,6 +968,39 @@ async fn reconcile_actions(gateway: &Gateway, journal: &JournalHandle, tracker: 
         }
     }
     left
+}
+
+/// The tracker's sink (wired here, where the terminal joins the two): every transition is
+/// journaled, on the journal's thread, before it is shown.
+impl crate::tracker::TransitionSink for JournalHandle {
+    fn record(
+        &self,
+        t: crate::merge::Transition,
+    ) -> futures_util::future::BoxFuture<'_, std::result::Result<u64, crate::tracker::SinkError>>
+    {
+        Box::pin(async move {
+            self.call(move |j| j.record(&t)).await.map_err(|e| match e {
+                crate::journal::JournalError::Conflict(newer) => {
+                    crate::tracker::SinkError::Conflict(newer)
+                }
+                e => crate::tracker::SinkError::new(e),
+            })
+        })
+    }
+
+    fn load(
+        &self,
+        payment_id: String,
+    ) -> futures_util::future::BoxFuture<
+        '_,
+        std::result::Result<Option<crate::merge::PaymentState>, crate::tracker::SinkError>,
+    > {
+        Box::pin(async move {
+            self.call(move |j| j.state(&payment_id))
+                .await
+                .map_err(crate::tracker::SinkError::new)
+        })
+    }
 }
 
 #[cfg(test)]

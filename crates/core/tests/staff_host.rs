@@ -98,3 +98,59 @@ async fn the_host_signs_people_in_and_locks_the_till_when_idle() {
     assert_eq!(locked.person.unwrap().name, "Olga");
     host.shutdown().await;
 }
+
+/// A demo shop that cannot start (no demo built into this test) still opens its own staff
+/// file signed in as the demo owner; Lock shows the PIN pad with the demo PIN, which signs
+/// the owner in again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_opens_signed_in_as_its_owner_and_locks_on_demand() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("config.toml");
+    std::fs::write(&config_path, "mode = \"demo\"\n").unwrap();
+    let host = TillHost::new(
+        Assembly {
+            config_path,
+            overrides: ConfigLayer::default(),
+            keychain: Arc::new(MemoryStore::new()),
+            journal_path: Some(dir.path().join("journal.sqlite3")),
+        },
+        Arc::new(NoDemo),
+    );
+    let _ = host.restart().await;
+    let status = host.status();
+    assert_eq!(status.staff.kind, StaffKind::Demo);
+    assert!(status.staff.required);
+    assert_eq!(status.staff.demo_pin, Some("1234"));
+    let who = status.staff.signed_in.expect("the demo owner is signed in");
+    assert_eq!(who.person.name, "Demo owner");
+    let op = host
+        .operator(Action::Refund, Context::subject("pay_1"))
+        .await
+        .unwrap();
+    assert_eq!(op.name(), "Demo owner");
+    drop(op);
+
+    host.lock().await;
+    assert!(host.status().staff.signed_in.is_none());
+    assert!(matches!(
+        host.operator(Action::Charge, Context::none()).await,
+        Err(GateError::Locked)
+    ));
+    // The till's own file is untouched: the demo's owner is not the till's.
+    assert!(
+        !dir.path().join("staff.sqlite3").exists() || {
+            let till = paydesk_core::staff::Staff::open_till(
+                dir.path(),
+                paydesk_core::staff::Policy::default(),
+            )
+            .unwrap();
+            !till.has_staff().await.unwrap()
+        }
+    );
+    host.sign_in(Secret::new("1234")).await.unwrap();
+    assert_eq!(
+        host.status().staff.signed_in.map(|s| s.person.name),
+        Some("Demo owner".to_owned())
+    );
+    host.shutdown().await;
+}

@@ -8,12 +8,9 @@
 
 use std::sync::Arc;
 
-use futures_util::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Journal, JournalError, Result};
-use crate::merge::{PaymentState, Transition};
-use crate::tracker::{SinkError, TransitionSink};
 
 /// How many calls may wait for the journal's thread.
 const QUEUE: usize = 256;
@@ -68,29 +65,5 @@ impl JournalHandle {
     /// The journal itself, for code that already runs off the async threads.
     pub fn journal(&self) -> &Arc<Journal> {
         &self.journal
-    }
-}
-
-/// The tracker's sink: every transition is journaled, on the journal's thread, before it
-/// is shown.
-impl TransitionSink for JournalHandle {
-    fn record(&self, t: Transition) -> BoxFuture<'_, std::result::Result<u64, SinkError>> {
-        Box::pin(async move {
-            self.call(move |j| j.record(&t)).await.map_err(|e| match e {
-                JournalError::Conflict(newer) => SinkError::Conflict(newer),
-                e => SinkError::new(e),
-            })
-        })
-    }
-
-    fn load(
-        &self,
-        payment_id: String,
-    ) -> BoxFuture<'_, std::result::Result<Option<PaymentState>, SinkError>> {
-        Box::pin(async move {
-            self.call(move |j| j.state(&payment_id))
-                .await
-                .map_err(SinkError::new)
-        })
     }
 }

@@ -395,6 +395,19 @@ impl TillHost {
                 Staff::unavailable(format!("the staff list cannot be read: {e}"))
             }
         };
+        if staff.kind() == StaffKind::Demo && self.sign_in.current().await.is_none() {
+            // The demo opens signed in as its own owner, so it sells like a till without
+            // staff; Lock shows the PIN pad with the demo PIN on it.
+            match staff::pin_of(Secret::new(staff::DEMO_OWNER_PIN)) {
+                Ok(pin) => {
+                    if let Err(e) = self.sign_in.sign_in(&staff, pin).await {
+                        tracing::warn!(error = %e, "the demo owner could not sign in");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "the demo owner's PIN is refused"),
+            }
+            self.lock_changed.notify_one();
+        }
         *self.staff.write().await = staff;
         self.refresh_staff().await;
     }
