@@ -18,6 +18,9 @@ const COMMANDS: &[&str] = &[
     "test_connection",
     "open_customer_display",
     "list_monitors",
+    "sign_in",
+    "lock_till",
+    "touch",
 ];
 
 fn main() {

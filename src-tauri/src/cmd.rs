@@ -10,7 +10,8 @@ use paydesk_core::doctor::{self, Report};
 use paydesk_core::gateway::{Gateway, GatewayConfig, GatewayError, ListPayments};
 use paydesk_core::money::{Currency, Money};
 use paydesk_core::secrets::{Account, Secret};
-use paydesk_core::terminal::normalize_relay_url;
+use paydesk_core::staff::{Action, Context as GateContext, Operator};
+use paydesk_core::terminal::{normalize_relay_url, ChargeRequest};
 use paydesk_core::till::{DemoPayment, Till, TillHost};
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Runtime, State};
@@ -32,6 +33,60 @@ async fn running(host: &TillHost) -> CmdResult<RwLockReadGuard<'_, Option<Till>>
         }));
     }
     Ok(guard)
+}
+
+/// The operator for one gated action: the person signed in at the screen, or — when an
+/// approver's PIN was typed on their screen for this one action — that override. The core
+/// decides (the role's rules, the payment's owner, lockouts); the words come back as the
+/// error. Every command that changes money, the books or the settings goes through here.
+pub async fn gate(
+    host: &TillHost,
+    action: Action,
+    ctx: GateContext,
+    approver_pin: Option<String>,
+) -> CmdResult<Operator> {
+    let pin = approver_pin
+        .map(|p| p.trim().to_owned())
+        .filter(|p| !p.is_empty())
+        .map(Secret::new);
+    let decided = match pin {
+        Some(pin) => host.override_operator(pin, action, ctx).await,
+        None => host.operator(action, ctx).await,
+    };
+    decided.map_err(|e| e.to_string())
+}
+
+/// The gate's context for an action on one payment: who created it, as the journal knows.
+async fn payment_context(host: &TillHost, id: &str) -> CmdResult<GateContext> {
+    let guard = running(host).await?;
+    let Some(till) = guard.as_ref() else {
+        return Err("PayDesk is not running".into());
+    };
+    till.terminal
+        .payment_context(id)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Signs in the person whose PIN was typed on the lock screen. The PIN is not kept.
+#[tauri::command]
+pub async fn sign_in(state: State<'_, AppState>, pin: String) -> CmdResult<StatusView> {
+    state.host.sign_in(Secret::new(pin)).await?;
+    Ok(StatusView::from(&state.host.status()))
+}
+
+/// The Lock button: the till asks for a PIN again.
+#[tauri::command]
+pub async fn lock_till(state: State<'_, AppState>) -> CmdResult<StatusView> {
+    state.host.lock().await;
+    Ok(StatusView::from(&state.host.status()))
+}
+
+/// The cashier is at the till (a key, a tap): the idle time starts again.
+#[tauri::command]
+pub async fn touch(state: State<'_, AppState>) -> CmdResult<()> {
+    state.host.touch().await;
+    Ok(())
 }
 
 /// Everything the UI needs for its first render ("first render, then push").
@@ -83,14 +138,16 @@ pub async fn charge(
     if q.confirm && confirmed != Some(true) {
         return Err(format!("Confirm the amount first: {}", q.display));
     }
+    let by = gate(&state.host, Action::Charge, GateContext::none(), None).await?;
     let guard = running(&state.host).await?;
     let Some(till) = guard.as_ref() else {
         return Err("PayDesk is not running".into());
     };
-    let note = note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    let mut request = ChargeRequest::new(money);
+    request.description = note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
     let payment = till
         .terminal
-        .charge(money, note)
+        .charge_as(by, request)
         .await
         .map_err(|e| e.to_string())?;
     state.host.set_active(Some(payment.id.clone()));
@@ -101,11 +158,21 @@ pub async fn charge(
 }
 
 #[tauri::command]
-pub async fn cancel_payment(state: State<'_, AppState>, id: String) -> CmdResult<PaymentView> {
+pub async fn cancel_payment(
+    state: State<'_, AppState>,
+    id: String,
+    approver_pin: Option<String>,
+) -> CmdResult<PaymentView> {
     {
+        // Their own payment, or (a supervisor) anyone's: the terminal checks which.
+        let ctx = payment_context(&state.host, &id).await?;
+        let by = gate(&state.host, Action::CancelOwn, ctx, approver_pin).await?;
         let guard = running(&state.host).await?;
         if let Some(till) = guard.as_ref() {
-            till.terminal.cancel(&id).await.map_err(|e| e.to_string())?;
+            till.terminal
+                .cancel_as(by, &id)
+                .await
+                .map_err(|e| e.to_string())?;
         }
     }
     payment_view(&state.host, &id)
@@ -230,8 +297,11 @@ pub async fn refund_payment(
     id: String,
     amount: Option<String>,
     reason: Option<String>,
+    approver_pin: Option<String>,
 ) -> CmdResult<PaymentView> {
     {
+        let ctx = payment_context(&state.host, &id).await?;
+        let by = gate(&state.host, Action::Refund, ctx, approver_pin).await?;
         let guard = running(&state.host).await?;
         let Some(till) = guard.as_ref() else {
             return Err("PayDesk is not running".into());
@@ -256,7 +326,7 @@ pub async fn refund_payment(
             .filter(|r| !r.is_empty())
             .or_else(|| Some("requested at the till".into()));
         till.terminal
-            .refund(&id, amount, reason)
+            .refund_as(by, &id, amount, reason)
             .await
             .map_err(|e| e.to_string())?;
     }
@@ -272,8 +342,19 @@ pub struct Export {
 }
 
 #[tauri::command]
-pub async fn export_csv(state: State<'_, AppState>, day: String) -> CmdResult<Export> {
+pub async fn export_csv(
+    state: State<'_, AppState>,
+    day: String,
+    approver_pin: Option<String>,
+) -> CmdResult<Export> {
     let date = parse_day(&day)?;
+    let by = gate(
+        &state.host,
+        Action::Export,
+        GateContext::subject(date.to_string()),
+        approver_pin,
+    )
+    .await?;
     let guard = running(&state.host).await?;
     let Some(till) = guard.as_ref() else {
         return Err("PayDesk is not running".into());
@@ -300,6 +381,13 @@ pub async fn export_csv(state: State<'_, AppState>, day: String) -> CmdResult<Ex
         })
         .await
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    if let Err(e) = till
+        .terminal
+        .record_operation(by, Action::Export, Some(format!("{rows} payments as CSV")))
+        .await
+    {
+        tracing::warn!(error = %e, "the export was not journaled");
+    }
     Ok(Export {
         path: path.display().to_string(),
         rows,
@@ -373,8 +461,11 @@ async fn settings_view(host: &Arc<TillHost>) -> CmdResult<SettingsView> {
     })
 }
 
+/// The Settings screen: the owner's (anyone's on a till without staff).
 #[tauri::command]
 pub async fn get_settings(state: State<'_, AppState>) -> CmdResult<SettingsView> {
+    let allowed = gate(&state.host, Action::Settings, GateContext::none(), None).await?;
+    drop(allowed);
     settings_view(&state.host).await
 }
 
@@ -435,6 +526,13 @@ async fn key_accepted(api_url: &str, key: &Secret) -> Result<Option<String>, Str
 
 #[tauri::command]
 pub async fn save_settings(state: State<'_, AppState>, update: SettingsUpdate) -> CmdResult<Saved> {
+    let by = gate(
+        &state.host,
+        Action::Settings,
+        GateContext::subject("settings"),
+        None,
+    )
+    .await?;
     let mode: Mode = update.mode.parse()?;
     let currency = Currency::from_code(&update.default_currency).map_err(|e| e.to_string())?;
     let name = update.terminal_name.trim();
@@ -471,6 +569,15 @@ pub async fn save_settings(state: State<'_, AppState>, update: SettingsUpdate) -
         .map(str::trim)
         .filter(|v| !v.is_empty())
         .map(Secret::new);
+    // Keys and the mode are gated on their own (the owner's, like the settings today).
+    if secret_key.is_some() || terminal_key.is_some() {
+        let keys = gate(&state.host, Action::Keys, GateContext::none(), None).await?;
+        drop(keys);
+    }
+    if state.host.status().mode != Some(mode) {
+        let switch = gate(&state.host, Action::Mode, GateContext::none(), None).await?;
+        drop(switch);
+    }
     let mut caveat = None;
     if let Some(key) = &secret_key {
         if mode != Mode::Demo {
@@ -513,6 +620,17 @@ pub async fn save_settings(state: State<'_, AppState>, update: SettingsUpdate) -
     })
     .await
     .map_err(|e| e.to_string())??;
+    // Who changed what, in the book the till ran on (never the keys themselves).
+    if let Some(till) = state.host.till().await.as_ref() {
+        let detail = format!("mode {mode}, terminal name {name}, currency {currency}");
+        if let Err(e) = till
+            .terminal
+            .record_operation(by, Action::Settings, Some(detail))
+            .await
+        {
+            tracing::warn!(error = %e, "the settings change was not journaled");
+        }
+    }
     let restarted = state.host.restart().await;
     let status = state.host.status();
     let message = match (&restarted, status.mode) {
@@ -537,6 +655,8 @@ pub async fn save_settings(state: State<'_, AppState>, update: SettingsUpdate) -
 #[tauri::command]
 pub async fn test_connection(state: State<'_, AppState>) -> CmdResult<Report> {
     let host = &state.host;
+    let allowed = gate(host, Action::Settings, GateContext::none(), None).await?;
+    drop(allowed);
     let mut setup = {
         let guard = host.till().await;
         match guard.as_ref() {

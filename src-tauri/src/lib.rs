@@ -41,6 +41,9 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
             cmd::test_connection,
             cmd::open_customer_display,
             cmd::list_monitors,
+            cmd::sign_in,
+            cmd::lock_till,
+            cmd::touch,
         ])
         .setup(|app| {
             let handle = app.handle().clone();

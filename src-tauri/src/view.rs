@@ -12,7 +12,8 @@ use paydesk_core::journal::{CurrencySummary, HistoryEntry};
 use paydesk_core::merge::RefundState;
 use paydesk_core::money::{Currency, Money};
 use paydesk_core::payment::RefundStatus;
-use paydesk_core::till::{RunState, TillStatus};
+use paydesk_core::staff::{Action, Role, StaffKind};
+use paydesk_core::till::{RunState, StaffStatus, TillStatus};
 use paydesk_core::tracker::{Source, TrackedPayment, Tracker};
 use paydesk_core::{Payment, PaymentStatus};
 use serde::Serialize;
@@ -37,6 +38,56 @@ pub struct StatusView {
     pub active: Option<String>,
     pub notice: Option<String>,
     pub generation: u64,
+    pub staff: StaffView,
+}
+
+/// Who may act at the till, as the header, the lock screen and the buttons show it. The
+/// core decides every action itself; `may` only spares the cashier a button that would be
+/// refused (and offers the override instead).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StaffView {
+    /// Whether anyone is on the staff: without staff nothing asks for a PIN.
+    pub required: bool,
+    /// `till` or `demo` (the demo's own file, with its public PIN).
+    pub kind: StaffKind,
+    /// The demo owner's PIN, shown on the demo's lock screen.
+    pub demo_pin: Option<&'static str>,
+    /// Who is signed in; null with `required`: the lock screen.
+    pub signed_in: Option<SignedInView>,
+    /// The actions the signed-in person's role allows (every action without staff).
+    pub may: Vec<Action>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SignedInView {
+    pub name: String,
+    pub role: Role,
+    /// When the till locks unless something happens (unix ms, local clock).
+    pub locks_at_ms: Option<i64>,
+}
+
+impl From<&StaffStatus> for StaffView {
+    fn from(s: &StaffStatus) -> Self {
+        let role = s.signed_in.as_ref().map(|p| p.person.role);
+        StaffView {
+            required: s.required,
+            kind: s.kind,
+            demo_pin: s.demo_pin,
+            signed_in: s.signed_in.as_ref().map(|p| SignedInView {
+                name: p.person.name.clone(),
+                role: p.person.role,
+                locks_at_ms: p.locks_at_ms,
+            }),
+            may: Action::ALL
+                .into_iter()
+                .filter(|a| match (s.required, role) {
+                    (false, _) => true,
+                    (true, Some(r)) => r.may(*a),
+                    (true, None) => false,
+                })
+                .collect(),
+        }
+    }
 }
 
 impl From<&TillStatus> for StatusView {
@@ -57,6 +108,7 @@ impl From<&TillStatus> for StatusView {
             active: s.active.clone(),
             notice: s.notice.clone(),
             generation: s.generation,
+            staff: StaffView::from(&s.staff),
         }
     }
 }

@@ -21,7 +21,7 @@
 
 mod host;
 
-pub use host::{HostEvent, HostSubscription, RunState, TillHost, TillStatus};
+pub use host::{HostEvent, HostSubscription, RunState, StaffStatus, TillHost, TillStatus};
 
 use std::path::PathBuf;
 use std::sync::Arc;
