@@ -21,6 +21,17 @@ const COMMANDS: &[&str] = &[
     "sign_in",
     "lock_till",
     "touch",
+    "sale_setup",
+    "cart_add_item",
+    "cart_add_amount",
+    "cart_set_quantity",
+    "cart_clear",
+    "start_sale",
+    "charge_decided",
+    "tip_cashier",
+    "tip_skip",
+    "tip_back",
+    "choose_tip",
 ];
 
 fn main() {

@@ -97,6 +97,8 @@ pub struct AppSnapshot {
     pub currencies: Vec<&'static str>,
     /// The payment in progress, as it stands.
     pub active: Option<PaymentView>,
+    /// The tip the customer display asks for, if a sale waits for one.
+    pub customer_tip: paydesk_core::sale::CustomerTipView,
 }
 
 fn fiat_codes() -> Vec<&'static str> {
@@ -118,6 +120,7 @@ pub async fn app_snapshot(state: State<'_, AppState>) -> CmdResult<AppSnapshot> 
         status: StatusView::from(&status),
         currencies: fiat_codes(),
         active,
+        customer_tip: crate::sale::customer_tip(&state.host),
     })
 }
 
@@ -407,6 +410,12 @@ pub struct SettingsView {
     pub secret_key_source: String,
     pub terminal_key_saved: bool,
     pub terminal_key_source: String,
+    /// Kiosk mode: full screen, one instance, started at login, no closing mid-payment.
+    pub kiosk: bool,
+    /// Whether PayDesk starts at login on this machine now.
+    pub starts_at_login: bool,
+    /// Minutes without activity before a till with staff locks; 0: only with Lock.
+    pub lock_after_minutes: u64,
 }
 
 async fn settings_view(host: &Arc<TillHost>) -> CmdResult<SettingsView> {
@@ -458,6 +467,9 @@ async fn settings_view(host: &Arc<TillHost>) -> CmdResult<SettingsView> {
         secret_key_source: secret.1,
         terminal_key_saved: terminal.0,
         terminal_key_source: terminal.1,
+        kiosk: config.kiosk,
+        starts_at_login: host.kiosk().is_ok_and(|k| k.starts_at_login),
+        lock_after_minutes: config.lock_after.map_or(0, |d| d.as_secs().div_ceil(60)),
     })
 }
 
@@ -480,6 +492,10 @@ pub struct SettingsUpdate {
     /// Written to the keychain, never to the config file, never echoed back.
     pub secret_key: Option<String>,
     pub terminal_key: Option<String>,
+    #[serde(default)]
+    pub kiosk: Option<bool>,
+    #[serde(default)]
+    pub lock_after_minutes: Option<u64>,
 }
 
 /// What Save did, in the cashier's words.
@@ -554,6 +570,8 @@ pub async fn save_settings(state: State<'_, AppState>, update: SettingsUpdate) -
             .map(|u| normalize_relay_url(&u))
             .filter(|u| !u.is_empty()),
         qr_content,
+        kiosk: update.kiosk,
+        lock_after_secs: update.lock_after_minutes.map(|m| m.saturating_mul(60)),
         ..ConfigLayer::default()
     };
     changes.validate("Settings").map_err(|e| e.to_string())?;
@@ -599,6 +617,7 @@ pub async fn save_settings(state: State<'_, AppState>, update: SettingsUpdate) -
             caveat = key_accepted(&url, key).await?;
         }
     }
+    let kiosk = update.kiosk;
     let assembly = state.host.assembly().clone();
     tokio::task::spawn_blocking(move || -> Result<(), String> {
         for (account, value) in [
@@ -616,7 +635,17 @@ pub async fn save_settings(state: State<'_, AppState>, update: SettingsUpdate) -
         layer
             .overlaid(changes)
             .save(&assembly.config_path)
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        // Kiosk mode starts PayDesk at login; without it, PayDesk no longer does.
+        if let Some(enabled) = kiosk {
+            let exe =
+                paydesk_core::kiosk::autostart::app_executable().map_err(|e| e.to_string())?;
+            let entry = paydesk_core::kiosk::autostart::for_this_platform(exe)
+                .map_err(|e| e.to_string())?;
+            paydesk_core::kiosk::apply(enabled, entry.as_ref())
+                .map_err(|e| format!("Saved, but PayDesk cannot start at login: {e}"))?;
+        }
+        Ok(())
     })
     .await
     .map_err(|e| e.to_string())??;
@@ -685,8 +714,25 @@ pub async fn open_customer_display<R: Runtime>(
     state: State<'_, AppState>,
     monitor: Option<String>,
 ) -> CmdResult<()> {
-    if monitor.is_some() {
-        state.remember(|m| m.customer_monitor = monitor.clone());
+    if let Some(name) = monitor.clone().filter(|m| !m.trim().is_empty()) {
+        // The installer's pick is a setting (provisionable, kept across reinstalls).
+        let allowed = gate(&state.host, Action::Settings, GateContext::none(), None).await?;
+        drop(allowed);
+        let assembly = state.host.assembly().clone();
+        tokio::task::spawn_blocking(move || -> Result<(), String> {
+            let changes = ConfigLayer {
+                customer_display: Some(name),
+                ..ConfigLayer::default()
+            };
+            changes.validate("Settings").map_err(|e| e.to_string())?;
+            let layer = ConfigLayer::load(&assembly.config_path).map_err(|e| e.to_string())?;
+            layer
+                .overlaid(changes)
+                .save(&assembly.config_path)
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())??;
     }
     crate::customer::open(&app).map_err(|e| e.to_string())?;
     state.remember(|m| m.customer_display_open = true);
@@ -699,5 +745,5 @@ pub async fn list_monitors<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
 ) -> CmdResult<crate::customer::Monitors> {
-    crate::customer::monitors(&app, state.memory().customer_monitor).map_err(|e| e.to_string())
+    crate::customer::monitors(&app, crate::customer::remembered(&state)).map_err(|e| e.to_string())
 }

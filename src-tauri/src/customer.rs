@@ -79,11 +79,21 @@ fn pick<R: Runtime>(app: &AppHandle<R>, remembered: Option<&str>) -> Option<(Mon
     all.into_iter().next().map(|m| (m, false))
 }
 
+/// The monitor picked for the customer display: the `customer_display` setting, else what
+/// an older PayDesk remembered in its UI state.
+pub fn remembered(state: &AppState) -> Option<String> {
+    state
+        .host
+        .assembly()
+        .settings()
+        .ok()
+        .and_then(|c| c.customer_display)
+        .or_else(|| state.memory().customer_monitor)
+}
+
 /// Opens (or brings forward) the customer display.
 pub fn open<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
-    let remembered = app
-        .try_state::<AppState>()
-        .and_then(|s| s.memory().customer_monitor);
+    let remembered = app.try_state::<AppState>().and_then(|s| remembered(&s));
     if let Some(w) = app.get_webview_window(crate::CUSTOMER_WINDOW) {
         return w.set_focus();
     }

@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use paydesk_core::clock::ServerClock;
+use paydesk_core::sale::{CashierTipView, CustomerTipView};
 use paydesk_core::till::{HostEvent, TillHost};
 use paydesk_core::tracker::TrackerEvent;
 use serde::Serialize;
@@ -35,6 +36,11 @@ pub enum CoreEvent {
         level: &'static str,
         message: String,
     },
+    /// The sale waiting for its tip, as the cashier's window shows it (main window only).
+    Tip(CashierTipView),
+    /// The same, as the customer display shows it: the bill and the buttons, nothing else
+    /// (customer display only).
+    CustomerTip(CustomerTipView),
 }
 
 pub fn emit<R: Runtime>(app: &tauri::AppHandle<R>, event: &CoreEvent) {
@@ -43,22 +49,34 @@ pub fn emit<R: Runtime>(app: &tauri::AppHandle<R>, event: &CoreEvent) {
     }
 }
 
-/// The running till's view of a payment: live while it follows it, else as journaled.
+/// An event for one window only.
+fn emit_to<R: Runtime>(app: &tauri::AppHandle<R>, window: &str, event: &CoreEvent) {
+    if let Err(e) = app.emit_to(window, CORE_EVENT, event) {
+        tracing::warn!(error = %e, window, "could not deliver an event to the UI");
+    }
+}
+
+/// The running till's view of a payment: live while it follows it, else as journaled;
+/// the sale and the cashier always as journaled.
 pub async fn payment_view(host: &TillHost, id: &str) -> Option<PaymentView> {
     let till = host.till().await;
     let till = till.as_ref()?;
     let tracker = till.terminal.tracker();
-    if let Some(v) = PaymentView::tracked(tracker, id, till.plan.config.qr_content) {
-        return Some(v);
-    }
-    let id = id.to_owned();
-    till.terminal
+    let live = PaymentView::tracked(tracker, id, till.plan.config.qr_content);
+    let lookup = id.to_owned();
+    let entry = till
+        .terminal
         .journal()
-        .call(move |j| j.entry(&id))
+        .call(move |j| j.entry(&lookup))
         .await
         .ok()
-        .flatten()
-        .map(|e| PaymentView::journaled(&e))
+        .flatten();
+    match (live, entry) {
+        (Some(v), Some(e)) => Some(v.with_journal(&e)),
+        (Some(v), None) => Some(v),
+        (None, Some(e)) => Some(PaymentView::journaled(&e)),
+        (None, None) => None,
+    }
 }
 
 async fn clock_of(host: &TillHost) -> ServerClock {
@@ -76,6 +94,7 @@ pub async fn forward<R: Runtime>(
     stop: CancellationToken,
 ) {
     let mut events = host.subscribe();
+    let mut tips = host.register().tips().changes();
     let mut generation = host.status().generation;
     let mut active = host.status().active;
     let mut clock = clock_of(&host).await;
@@ -87,6 +106,14 @@ pub async fn forward<R: Runtime>(
         ));
         tokio::select! {
             () = stop.cancelled() => return,
+            changed = tips.changed() => {
+                if !changed {
+                    return;
+                }
+                let desk = host.register().tips();
+                emit_to(&app, crate::MAIN_WINDOW, &CoreEvent::Tip(desk.cashier_view()));
+                emit_to(&app, crate::CUSTOMER_WINDOW, &CoreEvent::CustomerTip(desk.customer_view()));
+            }
             () = tick => emit(&app, &CoreEvent::Clock {
                 server_time_ms: clock.server_now_ms(),
                 offset_ms: clock.offset_ms(),

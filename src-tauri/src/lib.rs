@@ -6,6 +6,8 @@
 mod cmd;
 mod customer;
 mod events;
+mod kiosk;
+mod sale;
 mod state;
 mod view;
 
@@ -44,6 +46,17 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
             cmd::sign_in,
             cmd::lock_till,
             cmd::touch,
+            sale::sale_setup,
+            sale::cart_add_item,
+            sale::cart_add_amount,
+            sale::cart_set_quantity,
+            sale::cart_clear,
+            sale::start_sale,
+            sale::charge_decided,
+            sale::tip_cashier,
+            sale::tip_skip,
+            sale::tip_back,
+            sale::choose_tip,
         ])
         .setup(|app| {
             let handle = app.handle().clone();
@@ -60,6 +73,38 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
             tauri::async_runtime::spawn(async move {
                 let _ = host.restart().await;
             });
+            // Kiosk mode: the till fills its screen from the first frame.
+            if state.host.assembly().settings().is_ok_and(|c| c.kiosk) {
+                if let Some(main) = app.get_webview_window(MAIN_WINDOW) {
+                    if let Err(e) = main.set_fullscreen(true) {
+                        tracing::warn!(error = %e, "could not go full screen");
+                    }
+                }
+            }
+            if let Some(main) = app.get_webview_window(MAIN_WINDOW) {
+                let handle = handle.clone();
+                main.on_window_event(move |event| {
+                    if let tauri::WindowEvent::CloseRequested { api, .. } = event {
+                        // Decided by the core (kiosk: not while a payment is pending);
+                        // closing the till closes PayDesk, customer display included.
+                        api.prevent_close();
+                        let handle = handle.clone();
+                        tauri::async_runtime::spawn(async move {
+                            let host = handle.state::<AppState>().host.clone();
+                            match host.may_close().await {
+                                Ok(()) => handle.exit(0),
+                                Err(why) => events::emit(
+                                    &handle,
+                                    &CoreEvent::Notice {
+                                        level: "error",
+                                        message: why,
+                                    },
+                                ),
+                            }
+                        });
+                    }
+                });
+            }
             if state.memory().customer_display_open {
                 if let Err(e) = customer::open(&handle) {
                     tracing::warn!(error = %e, "could not reopen the customer display");
@@ -108,6 +153,27 @@ pub fn run() {
             std::process::exit(1);
         }
     };
+    // Kiosk mode: one PayDesk per till; a second start brings the first to the front.
+    let kiosk = assembly.settings().is_ok_and(|c| c.kiosk);
+    let instance = if kiosk {
+        match assembly.data_dir().map(|d| kiosk::claim(&d)) {
+            Ok(Ok(kiosk::Claim::First(instance))) => Some(instance),
+            Ok(Ok(kiosk::Claim::Second)) => {
+                tracing::info!("PayDesk already runs on this till: showed it instead");
+                return;
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "cannot make sure PayDesk runs once");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot make sure PayDesk runs once");
+                None
+            }
+        }
+    } else {
+        None
+    };
     let memory = paydesk_core::journal::default_path()
         .ok()
         .and_then(|p| p.parent().map(|d| d.join("ui-state.json")));
@@ -121,6 +187,9 @@ pub fn run() {
             std::process::exit(1);
         }
     };
+    if let Some(instance) = instance {
+        instance.serve(app.handle().clone());
+    }
     app.run(|handle, event| {
         if let tauri::RunEvent::Exit = event {
             let state = handle.state::<AppState>();
@@ -261,6 +330,20 @@ mod tests {
             serde_json::json!({"parts": ["1"], "currency": "EUR", "note": null}),
         );
         assert!(refused.is_err(), "the customer display must not charge");
+        for cmd in ["start_sale", "cart_add_item", "tip_skip", "sign_in", "get_settings"] {
+            assert!(
+                invoke(&customer, cmd, serde_json::json!({})).is_err(),
+                "the customer display must not {cmd}"
+            );
+        }
+        // Its one command: a pick for the open tip prompt (none is open here).
+        let pick = invoke(
+            &customer,
+            "choose_tip",
+            serde_json::json!({"prompt": 1, "pick": {"choice": 0}}),
+        )
+        .unwrap_err();
+        assert_eq!(pick, "this sale is no longer waiting for a tip");
         let stranger = tauri::WebviewWindowBuilder::new(&app, "stranger", Default::default())
             .build()
             .unwrap();

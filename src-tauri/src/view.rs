@@ -12,6 +12,7 @@ use paydesk_core::journal::{CurrencySummary, HistoryEntry};
 use paydesk_core::merge::RefundState;
 use paydesk_core::money::{Currency, Money};
 use paydesk_core::payment::RefundStatus;
+use paydesk_core::sale::Receipt;
 use paydesk_core::staff::{Action, Role, StaffKind};
 use paydesk_core::till::{RunState, StaffStatus, TillStatus};
 use paydesk_core::tracker::{Source, TrackedPayment, Tracker};
@@ -206,6 +207,12 @@ pub struct PaymentView {
     pub unresolved: Option<String>,
     pub can_cancel: bool,
     pub can_refund: bool,
+    /// Who charged it, as the journal knows (null: unattended, or not charged here).
+    pub cashier: Option<String>,
+    /// What was rung up, as the receipt prints it: lines, tax per rate, tip, total.
+    pub sale: Option<Receipt>,
+    /// The tip inside the amount ("1.32 EUR"), when there is one.
+    pub tip_display: Option<String>,
 }
 
 fn money(minor: i128, currency: &str) -> Option<Money> {
@@ -275,7 +282,18 @@ impl PaymentView {
     pub fn journaled(e: &HistoryEntry) -> PaymentView {
         let mut v = PaymentView::of(&e.payment, &e.status, &e.refunds, None);
         v.created_ms = e.created_at_ms;
-        v
+        v.with_journal(e)
+    }
+
+    /// What only the journal knows of a payment: who charged it and what was rung up.
+    pub fn with_journal(mut self, e: &HistoryEntry) -> PaymentView {
+        self.cashier = e.cashier.clone();
+        if let Some(sale) = &e.sale {
+            let tip = sale.tip();
+            self.tip_display = (tip.minor > 0).then(|| tip.to_string());
+            self.sale = Some(sale.receipt());
+        }
+        self
     }
 
     fn of(
@@ -332,6 +350,9 @@ impl PaymentView {
             unresolved: explain::unresolved(p, status),
             can_cancel: *status == PaymentStatus::Pending,
             can_refund: refundable > 0,
+            cashier: None,
+            sale: None,
+            tip_display: None,
         }
     }
 }

@@ -254,7 +254,7 @@ async fn the_till_host_rings_up_asks_the_customer_for_a_tip_and_charges_what_was
         .operator(Action::Charge, GateContext::none())
         .await
         .unwrap();
-    let payment = host.charge_sale(by, prompt).await.unwrap();
+    let payment = host.charge_sale(by, prompt, None).await.unwrap();
     assert_eq!(payment.amount, 984);
     let remote = at_the_service(&sandbox, &payment.id).await;
     assert_eq!(remote["description"], "2× Latte, Cookie");

@@ -224,16 +224,23 @@ impl TillHost {
     }
 
     /// Charges the sale whose tip prompt `prompt` decided, as `by` (from
-    /// [`TillHost::operator`]); on success the cart empties and the payment is in progress.
+    /// [`TillHost::operator`]), with the cashier's note as its description (else the sale's
+    /// summary); on success the cart empties and the payment is in progress.
     /// A failed charge leaves the sale decided, to try again without asking the customer
     /// twice.
-    pub async fn charge_sale(&self, by: Operator, prompt: PromptId) -> Result<Payment, String> {
+    pub async fn charge_sale(
+        &self,
+        by: Operator,
+        prompt: PromptId,
+        description: Option<String>,
+    ) -> Result<Payment, String> {
         let decision = self
             .register
             .tips()
             .sale(prompt)
             .map_err(|e| e.to_string())?;
-        let request = SaleRequest::new(decision.sale);
+        let mut request = SaleRequest::new(decision.sale);
+        request.description = description;
         let payment = {
             let slot = self.till.read().await;
             let till = slot
