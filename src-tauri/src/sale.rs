@@ -19,7 +19,7 @@ use paydesk_core::sale::{
 use paydesk_core::staff::{Action, Context as GateContext, Operator};
 use paydesk_core::till::TillHost;
 use serde::Serialize;
-use tauri::{AppHandle, Runtime, State};
+use tauri::{AppHandle, Manager, Runtime, State};
 use tokio_util::sync::CancellationToken;
 
 use crate::cmd::gate;
@@ -39,6 +39,8 @@ pub struct SaleSetup {
     pub cart: CartView,
     /// The sale waiting for its tip, if one is open (after a window reload).
     pub tip: CashierTipView,
+    /// Whether the customer display is open to ask for the tip.
+    pub display_open: bool,
 }
 
 async fn catalog(host: &TillHost) -> CmdResult<Arc<Catalog>> {
@@ -48,7 +50,10 @@ async fn catalog(host: &TillHost) -> CmdResult<Arc<Catalog>> {
 }
 
 #[tauri::command]
-pub async fn sale_setup(state: State<'_, AppState>) -> CmdResult<SaleSetup> {
+pub async fn sale_setup<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+) -> CmdResult<SaleSetup> {
     let catalog = catalog(&state.host).await?;
     let register = state.host.register();
     Ok(SaleSetup {
@@ -56,6 +61,7 @@ pub async fn sale_setup(state: State<'_, AppState>) -> CmdResult<SaleSetup> {
         use_cart: !catalog.items().is_empty() || catalog.tips().ask_customer,
         cart: register.view(&catalog).map_err(|e| e.to_string())?,
         tip: register.tips().cashier_view(),
+        display_open: app.get_webview_window(crate::CUSTOMER_WINDOW).is_some(),
     })
 }
 
@@ -118,7 +124,11 @@ pub async fn cart_clear(state: State<'_, AppState>) -> CmdResult<CartView> {
 #[serde(tag = "stage", rename_all = "snake_case")]
 pub enum Started {
     Charged { payment: PaymentView },
-    Asking { tip: CashierTipView },
+    Asking {
+        tip: CashierTipView,
+        /// Whether the customer display is open to ask on (else the cashier types the tip).
+        display_open: bool,
+    },
 }
 
 /// Charge: the gate first (a locked till or a role without Charge asks nobody for a tip),
@@ -145,8 +155,9 @@ pub async fn start_sale<R: Runtime>(
         CashierTipView::Asking { prompt, .. } => {
             let host = state.host.clone();
             let stop = state.shutdown_token();
+            let display_open = app.get_webview_window(crate::CUSTOMER_WINDOW).is_some();
             tauri::async_runtime::spawn(charge_when_decided(app, host, by, prompt, note, stop));
-            Ok(Started::Asking { tip })
+            Ok(Started::Asking { tip, display_open })
         }
         CashierTipView::Idle => Err("the sale is no longer open".into()),
     }

@@ -1,7 +1,9 @@
 // The customer display: mirrors the till's payment in progress — amount, note, QR,
-// countdown — then Paid (with the amount) and a thank-you. Read-only: this window may
-// listen and take a snapshot, nothing else. The till's one status tells it the mode (a
-// DEMO or TEST marker the customer can see) and which payment is in progress.
+// countdown — then Paid (with the amount) and a thank-you. Before a sale's payment it may
+// ask the customer for a tip: the buttons the till offers, or an amount of their own. That
+// choice is the only thing this window can send (`choose_tip`); otherwise it listens and
+// takes a snapshot. The till's one status tells it the mode (a DEMO or TEST marker the
+// customer can see) and which payment is in progress.
 import { invoke, onCoreEvent } from "./tauri.js";
 import { mmss, remainingSecs } from "./format.js";
 import { setData, setHidden, setText } from "./dom.js";
@@ -11,6 +13,8 @@ let status = null;
 let payment = null;
 let serverTimeMs = null;
 let resetTimer = null;
+let tip = { stage: "idle" }; // CustomerTipView
+let other = ""; // the customer's own tip, as typed
 
 const TITLES = { succeeded: "Paid", expired: "Expired", cancelled: "Cancelled" };
 const THANKS = {
@@ -21,7 +25,70 @@ const THANKS = {
 
 function view(name) {
   setData(document.body, "view", name);
-  for (const v of ["idle", "pay", "done"]) setHidden($(`c-${v}`), v !== name);
+  for (const v of ["idle", "tip", "tip-done", "pay", "done"]) setHidden($(`c-${v}`), v !== name);
+}
+
+async function choose(pick) {
+  if (tip.stage !== "asking") return;
+  setText($("c-tip-error"), "");
+  try {
+    tip = await invoke("choose_tip", { prompt: tip.prompt, pick });
+    render();
+  } catch (err) {
+    setText($("c-tip-error"), typeof err === "string" ? err : String(err));
+  }
+}
+
+function renderTip() {
+  if (tip.stage === "asking") {
+    view("tip");
+    setText($("c-bill"), tip.bill);
+    setText($("c-largest"), tip.largest_tip);
+    setText($("c-other-currency"), tip.currency);
+    setText($("c-other-value"), other || "0");
+    const key = tip.buttons.map((b) => `${b.index}:${b.label}:${b.total}`).join("|");
+    if ($("c-tip-buttons").dataset.key !== key) {
+      $("c-tip-buttons").dataset.key = key;
+      $("c-tip-buttons").replaceChildren(
+        ...tip.buttons.map((b) => {
+          const button = document.createElement("button");
+          button.type = "button";
+          button.className = "c-tip-button";
+          button.dataset.testid = `c-tip-${b.index}`;
+          const label = document.createElement("span");
+          label.className = "c-tip-label";
+          label.textContent = b.label;
+          const amounts = document.createElement("span");
+          amounts.className = "c-tip-amounts";
+          amounts.textContent = b.label === "No tip" ? b.total : `+${b.tip} = ${b.total}`;
+          button.append(label, amounts);
+          button.addEventListener("click", () => choose({ choice: b.index }));
+          return button;
+        }),
+      );
+    }
+    return true;
+  }
+  if (tip.stage === "decided" && !payment) {
+    view("tip-done");
+    setText($("c-tip-total"), tip.total);
+    setText($("c-tip-amount"), tip.tip && !/^0(\.0+)? /.test(tip.tip) ? `incl. tip ${tip.tip}` : "");
+    return true;
+  }
+  return false;
+}
+
+function otherKey(k) {
+  const decimals = tip.decimals ?? 2;
+  if (k === "back") other = other.slice(0, -1);
+  else if (k === ".") {
+    if (decimals > 0 && !other.includes(".")) other = `${other || "0"}.`;
+  } else {
+    const [, frac = null] = other.split(".");
+    if (frac !== null && frac.length >= decimals) return;
+    if (other.length < 12) other = other === "0" ? k : other + k;
+  }
+  setText($("c-other-value"), other || "0");
 }
 
 function render() {
@@ -31,6 +98,7 @@ function render() {
     setData($("c-marker"), "mode", status.mode ?? "");
     setText($("c-welcome"), `Welcome to ${status.terminal_name}`);
   }
+  if (renderTip()) return;
   if (!payment) return view("idle");
   if (payment.status === "pending") {
     view("pay");
@@ -74,6 +142,12 @@ async function start() {
       const inProgress = status && status.active === e.data.id;
       if (!(inProgress || (payment && payment.id === e.data.id))) return;
       payment = e.data;
+    } else if (e.kind === "customer_tip") {
+      tip = e.data;
+      if (tip.stage !== "asking") {
+        other = "";
+        setHidden($("c-other-pad"), true);
+      }
     } else if (e.kind === "clock") {
       serverTimeMs = e.data.server_time_ms;
       if (!payment || payment.status !== "pending") return;
@@ -86,10 +160,35 @@ async function start() {
   const snap = await invoke("app_snapshot");
   status = snap.status;
   payment = snap.active ?? null;
+  tip = snap.customer_tip ?? { stage: "idle" };
   live = true;
   queued.forEach(handle);
   render();
   document.body.dataset.ready = "true";
 }
 
+function init() {
+  const keys = ["1", "2", "3", "4", "5", "6", "7", "8", "9", ".", "0", "back"];
+  $("c-other-keys").replaceChildren(
+    ...keys.map((k) => {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.textContent = k === "back" ? "⌫" : k;
+      if (k === "back") b.setAttribute("aria-label", "Backspace");
+      b.dataset.key = k;
+      b.addEventListener("click", () => otherKey(k));
+      return b;
+    }),
+  );
+  $("c-other").addEventListener("click", () => {
+    other = "";
+    setText($("c-other-value"), "0");
+    setHidden($("c-other-pad"), !$("c-other-pad").hidden);
+  });
+  $("c-other-ok").addEventListener("click", () => {
+    if (other) choose({ amount: other });
+  });
+}
+
+init();
 start();

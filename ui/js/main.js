@@ -9,10 +9,13 @@ import * as payment from "./screens/payment.js";
 import * as result from "./screens/result.js";
 import * as history from "./screens/history.js";
 import * as settings from "./screens/settings.js";
+import * as staff from "./screens/staff.js";
+import * as sale from "./screens/sale.js";
 
 const $ = (id) => document.getElementById(id);
-const SCREENS = ["charge", "payment", "result", "history", "settings"];
+const SCREENS = ["charge", "tip", "payment", "result", "history", "settings"];
 let shownScreen = null;
+let shownFor = null; // who was signed in when the screen was last loaded
 
 function renderChrome(state) {
   const s = state.status;
@@ -64,11 +67,17 @@ function renderChrome(state) {
 function renderScreen(state) {
   for (const name of SCREENS) setHidden($(`screen-${name}`), name !== state.screen);
   setData(document.body, "screen", state.screen);
-  const navFor = { payment: "charge", result: "charge" }[state.screen] ?? state.screen;
+  const navFor = { tip: "charge", payment: "charge", result: "charge" }[state.screen] ?? state.screen;
   document.querySelectorAll("[data-nav]").forEach((b) => {
     if (b.dataset.nav === navFor) b.setAttribute("aria-current", "page");
     else b.removeAttribute("aria-current");
   });
+  // Someone else signed in: a screen that depends on who it is loads again.
+  const who = state.status?.staff?.signed_in?.name ?? null;
+  if (shownFor !== who) {
+    shownFor = who;
+    if (shownScreen === state.screen && (state.screen === "settings" || state.screen === "history")) shownScreen = null;
+  }
   if (shownScreen !== state.screen) {
     shownScreen = state.screen;
     if (state.screen === "history") history.load();
@@ -80,7 +89,9 @@ function renderScreen(state) {
 
 function render(state) {
   renderChrome(state);
+  staff.render(state);
   renderScreen(state);
+  sale.render(state);
   if (state.screen === "charge") charge.render(state);
   if (state.screen === "payment") payment.render(state);
   if (state.screen === "result") result.render(state);
@@ -91,13 +102,15 @@ export function navigate(target) {
   // A payment in progress stays one click away: "Charge" returns to it.
   if (target === "charge" && s.payment && s.payment.status === "pending") {
     store.update({ screen: "payment", toast: null });
+  } else if (target === "charge" && s.tip) {
+    store.update({ screen: "tip", toast: null });
   } else {
     store.update({ screen: target, toast: null });
   }
 }
 
 async function start() {
-  [charge, payment, result, history, settings].forEach((m) => m.init());
+  [staff, sale, charge, payment, result, history, settings].forEach((m) => m.init());
   document.querySelectorAll("[data-nav]").forEach((b) => b.addEventListener("click", () => navigate(b.dataset.nav)));
   $("banner-settings").addEventListener("click", () => navigate("settings"));
   store.subscribe(render);

@@ -15,6 +15,8 @@ let state = {
   payment: null, // the payment on screen (PaymentView)
   lastCharge: null, // { parts, currency, note } to "charge again"
   toast: null, // { level, message }: the answer to something the cashier just did
+  tip: null, // CashierTipView while a sale waits for the customer's tip
+  cartVersion: 0, // bumped whenever the cart changes (the cart itself lives in Rust)
 };
 
 export function get() {
@@ -61,6 +63,8 @@ export function apply(event) {
       const mine = (state.payment && state.payment.id === d.id) || (state.status && state.status.active === d.id);
       if (!mine) break;
       const patch = { payment: d };
+      // The sale's payment exists: the tip screen's work is done.
+      if (state.screen === "tip") patch.tip = null;
       // A finished payment always reaches the cashier, whatever screen they are on.
       if (FINISHED.has(d.status)) patch.screen = "result";
       else if (state.screen === "charge" || state.screen === "result") patch.screen = "payment";
@@ -70,6 +74,15 @@ export function apply(event) {
     case "notice":
       update({ toast: d });
       break;
+    case "tip": {
+      // The sale waiting for its tip: decided by the customer (then charged by Rust), by
+      // the cashier, or withdrawn.
+      const patch = { tip: d.stage === "idle" ? null : d };
+      if (d.stage === "idle" && state.screen === "tip") patch.screen = "charge";
+      else if (d.stage !== "idle" && state.screen === "charge") patch.screen = "tip";
+      update(patch);
+      break;
+    }
     default:
       break;
   }

@@ -5,6 +5,7 @@ import { invoke } from "../tauri.js";
 import * as store from "../store.js";
 import { errorText } from "../format.js";
 import { setData, setText } from "../dom.js";
+import * as sale from "./sale.js";
 
 const $ = (id) => document.getElementById(id);
 let parts = []; // amounts already added with "+", as typed
@@ -29,6 +30,21 @@ function running() {
 function showQuote(q) {
   quoted = q;
   const total = $("total");
+  // A cart is in the catalog's currency: typed amounts join it in that currency.
+  $("currency").disabled = sale.active();
+  if (sale.active()) {
+    if (sale.currency() && $("currency").value !== sale.currency()) $("currency").value = sale.currency();
+    // The cart's total (from Rust); a typed amount joins it as a line on "+" or Charge.
+    const cartTotal = sale.cartTotal();
+    const ok = running();
+    setText(total, cartTotal ?? `0 ${$("currency").value}`);
+    setData(total, "empty", !cartTotal);
+    const typed = q ? q.display : null;
+    const label = typed ? `Add ${typed} and charge` : cartTotal ? `Charge ${cartTotal}` : "Add an item or an amount";
+    setText($("charge"), ok ? label : "Cannot charge: PayDesk is not running");
+    $("charge").disabled = !ok || (!typed && !cartTotal);
+    return;
+  }
   if (q) {
     setText(total, q.display);
     setData(total, "empty", false);
@@ -103,6 +119,11 @@ async function addPart() {
   if (!entry()) return;
   const q = await requote();
   if (!q) return; // the error is already shown
+  if (sale.active()) {
+    if (await sale.addTyped(entry())) $("amount").value = "";
+    requote();
+    return;
+  }
   parts.push(entry());
   $("amount").value = "";
   requote();
@@ -112,6 +133,7 @@ export function clear() {
   parts = [];
   $("amount").value = "";
   $("note").value = "";
+  sale.clearCart();
   requote();
 }
 
@@ -149,8 +171,25 @@ function confirmLarge(display) {
   });
 }
 
+async function chargeCart() {
+  charging = true;
+  $("charge").disabled = true;
+  try {
+    const typed = entry();
+    if (typed && !(await requote())) return;
+    if (await sale.charge(typed, $("note").value.trim())) {
+      $("amount").value = "";
+      $("note").value = "";
+    }
+  } finally {
+    charging = false;
+    requote();
+  }
+}
+
 async function charge() {
   if (charging) return;
+  if (sale.active()) return chargeCart();
   const list = allParts();
   if (list.length === 0) {
     $("amount-error").textContent = "Enter an amount";
@@ -213,7 +252,13 @@ export function init() {
   });
 }
 
+let cartShown = null;
+
 export function render(state) {
+  if (state.cartVersion !== cartShown) {
+    cartShown = state.cartVersion;
+    showQuote(quoted);
+  }
   const select = $("currency");
   if (select.options.length === 0 && state.currencies.length) {
     for (const code of state.currencies) select.add(new Option(code, code));

@@ -4,6 +4,7 @@
 import { invoke } from "../tauri.js";
 import * as store from "../store.js";
 import { errorText, shortId, statusLabel, timeOfDay, today } from "../format.js";
+import { withApproval } from "./staff.js";
 
 const $ = (id) => document.getElementById(id);
 let refunding = null; // the PaymentView being refunded
@@ -49,7 +50,13 @@ function row(p) {
     b.addEventListener("click", () => openRefund(p));
     actions.append(b);
   }
-  tr.append(el("td", timeOfDay(p.created_ms)), el("td", p.amount_display, "num"), statusCell, note, id, actions);
+  const time = el("td");
+  time.append(el("div", timeOfDay(p.created_ms)));
+  if (p.cashier) time.append(el("div", p.cashier, "muted cashier"));
+  const amount = el("td", undefined, "num");
+  amount.append(el("div", p.amount_display));
+  if (p.tip_display) amount.append(el("div", `incl. tip ${p.tip_display}`, "muted tip-line"));
+  tr.append(time, amount, statusCell, note, id, actions);
   return tr;
 }
 
@@ -119,11 +126,17 @@ async function confirmRefund() {
   if (!refunding) return;
   $("refund-confirm").disabled = true;
   try {
-    const after = await invoke("refund_payment", {
-      id: refunding.id,
-      amount: $("refund-amount").value.trim(),
-      reason: $("refund-reason").value.trim() || null,
-    });
+    const amount = $("refund-amount").value.trim();
+    const what = `Refund ${amount} ${refunding.currency}`;
+    const after = await withApproval("refund", what, (approverPin) =>
+      invoke("refund_payment", {
+        id: refunding.id,
+        amount,
+        reason: $("refund-reason").value.trim() || null,
+        approverPin,
+      }),
+    );
+    if (after === null) return; // nobody allowed it: the dialog stays, nothing was asked
     $("refund-dialog").close();
     const last = after.refunds[after.refunds.length - 1];
     $("export-result").textContent = last
@@ -140,7 +153,9 @@ async function confirmRefund() {
 
 async function exportCsv() {
   try {
-    const r = await invoke("export_csv", { day: $("history-day").value || today() });
+    const day = $("history-day").value || today();
+    const r = await withApproval("export", `Export ${day}`, (approverPin) => invoke("export_csv", { day, approverPin }));
+    if (r === null) return;
     $("export-result").textContent = `Saved ${r.rows} payments to ${r.path}`;
   } catch (err) {
     $("export-result").textContent = errorText(err);

@@ -6,6 +6,7 @@ import { invoke } from "../tauri.js";
 import * as store from "../store.js";
 import { errorText, mmss, remainingSecs, statusLabel } from "../format.js";
 import { setAttr, setData, setHidden, setText } from "../dom.js";
+import { withApproval } from "./staff.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -24,7 +25,10 @@ async function act(button, fn) {
 
 async function cancel() {
   await act($("cancel"), async (p) => {
-    const payment = await invoke("cancel_payment", { id: p.id });
+    const payment = await withApproval("cancel-own", `Cancel ${p.amount_display}`, (approverPin) =>
+      invoke("cancel_payment", { id: p.id, approverPin }),
+    );
+    if (payment === null) return;
     store.update({ payment, screen: store.screenFor(payment), toast: null });
   });
 }
@@ -61,6 +65,8 @@ export function render(state) {
   setText($("pay-crypto"), p.crypto_display ?? "");
   setHidden($("pay-note"), !p.note);
   setText($("pay-note"), p.note ?? "");
+  setHidden($("pay-tip"), !p.tip_display);
+  setText($("pay-tip"), p.tip_display ? `incl. tip ${p.tip_display}` : "");
   const conn = state.status ? state.status.connection : null;
   const running = state.status && state.status.state === "running";
   const trust = Boolean(running && conn && conn.trustworthy);

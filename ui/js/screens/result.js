@@ -76,6 +76,14 @@ export function render(state) {
   setText($("result-amount"), p.amount_display);
   setHidden($("result-note"), !p.note);
   setText($("result-note"), p.note ?? "");
+  // What was rung up, in one line: the tip apart, and who charged it.
+  const sale = [
+    p.tip_display ? `incl. tip ${p.tip_display}` : "",
+    p.sale ? p.sale.taxes.map((t) => `${t.label} ${t.tax}`).join(" · ") : "",
+    p.cashier ? `by ${p.cashier}` : "",
+  ].filter(Boolean);
+  setHidden($("result-sale"), sale.length === 0);
+  setText($("result-sale"), sale.join(" · "));
   // Money that did not settle the payment has its own words: the default ones would
   // contradict them ("did not pay" while they paid, too late).
   setHidden($("result-detail"), Boolean(p.unresolved));

@@ -1,10 +1,12 @@
 // Settings: mode, keys (write-only: saved to the OS keychain, never shown back, never read
 // into this webview), relay and API URLs, currency, terminal name, the QR's content,
-// "Test connection", and where the customer display goes. Save answers in Rust's words:
-// whether PayDesk restarted, and if not, why.
+// "Test connection", where the customer display goes, kiosk mode and the idle lock. Save
+// answers in Rust's words: whether PayDesk restarted, and if not, why. The owner's screen:
+// anyone else is told so (the core refuses them anyway).
 import { invoke } from "../tauri.js";
 import * as store from "../store.js";
 import { errorText } from "../format.js";
+import { may } from "./staff.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -24,6 +26,9 @@ function show(s) {
   cur.value = s.default_currency;
   $("set-secret-key").value = "";
   $("set-terminal-key").value = "";
+  $("set-kiosk").checked = s.kiosk;
+  $("kiosk-state").textContent = s.starts_at_login ? "PayDesk starts at login on this computer." : "";
+  $("set-lock-after").value = String(s.lock_after_minutes);
   $("set-secret-key").placeholder = s.secret_key_saved ? "saved — type to replace" : "not set";
   $("set-terminal-key").placeholder = s.terminal_key_saved ? "saved — type to replace" : "not set";
   $("secret-key-state").textContent = s.secret_key_source;
@@ -47,11 +52,24 @@ async function loadMonitors() {
   }
 }
 
+/** Settings are the owner's: anyone else sees why, and how the owner gets in. */
+function denied() {
+  const no = !may("settings");
+  $("settings-denied").hidden = !no;
+  $("settings-body").hidden = no;
+  if (no) {
+    const who = store.get().status?.staff?.signed_in;
+    $("settings-denied-text").textContent = `Only the owner can change the settings${who ? `; ${who.name} is signed in as ${who.role}` : ""}.`;
+  }
+  return no;
+}
+
 export async function load() {
   // Tests and people alike must not edit a form that is about to be filled in again.
   $("settings-form").dataset.loaded = "false";
   say("");
   $("doctor").hidden = true;
+  if (denied()) return;
   try {
     show(await invoke("get_settings"));
   } catch (err) {
@@ -81,6 +99,8 @@ async function save(e) {
         qr_content: $("set-qr").value,
         secret_key: secretKey || null,
         terminal_key: terminalKey || null,
+        kiosk: $("set-kiosk").checked,
+        lock_after_minutes: Math.max(0, Math.floor(Number($("set-lock-after").value) || 0)),
       },
     });
     show(saved.settings);
@@ -130,6 +150,7 @@ async function openCustomerDisplay() {
 }
 
 export function init() {
+  $("settings-lock").addEventListener("click", () => invoke("lock_till").then((status) => store.update({ status })).catch(() => {}));
   $("settings-form").addEventListener("submit", save);
   $("test-connection").addEventListener("click", testConnection);
   $("open-customer").addEventListener("click", openCustomerDisplay);
