@@ -330,7 +330,13 @@ mod tests {
             serde_json::json!({"parts": ["1"], "currency": "EUR", "note": null}),
         );
         assert!(refused.is_err(), "the customer display must not charge");
-        for cmd in ["start_sale", "cart_add_item", "tip_skip", "sign_in", "get_settings"] {
+        for cmd in [
+            "start_sale",
+            "cart_add_item",
+            "tip_skip",
+            "sign_in",
+            "get_settings",
+        ] {
             assert!(
                 invoke(&customer, cmd, serde_json::json!({})).is_err(),
                 "the customer display must not {cmd}"

@@ -123,7 +123,9 @@ pub async fn cart_clear(state: State<'_, AppState>) -> CmdResult<CartView> {
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "stage", rename_all = "snake_case")]
 pub enum Started {
-    Charged { payment: PaymentView },
+    Charged {
+        payment: PaymentView,
+    },
     Asking {
         tip: CashierTipView,
         /// Whether the customer display is open to ask on (else the cashier types the tip).

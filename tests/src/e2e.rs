@@ -126,6 +126,8 @@ pub struct App {
     pub name: String,
     /// Holds the app's data, config and log directories.
     pub home: tempfile::TempDir,
+    /// The X display the app runs on (`:N`).
+    pub display: String,
     driver: Child,
     _xvfb: Child,
 }
@@ -147,6 +149,21 @@ impl App {
         std::fs::create_dir_all(home.path().join("config"))?;
         std::fs::write(home.path().join("config/paydesk.toml"), config_toml)?;
         App::start(name, &sibling_binary("paydesk")?, env, home).await
+    }
+
+    /// Launches the app over a home the test prepared: `config/paydesk.toml` and `data/`
+    /// (a staff file, a journal) as an installer or an earlier run left them.
+    pub async fn launch_home(
+        name: &str,
+        env: &[(&str, &str)],
+        home: tempfile::TempDir,
+    ) -> Result<App> {
+        App::start(name, &sibling_binary("paydesk")?, env, home).await
+    }
+
+    /// Where this app keeps its journal and staff file.
+    pub fn data_dir(&self) -> PathBuf {
+        self.home.path().join("data")
     }
 
     /// Launches the app at `app_bin` (e.g. the one a package installed).
@@ -206,6 +223,7 @@ impl App {
             client,
             name: name.to_owned(),
             home,
+            display,
             driver,
             _xvfb: xvfb,
         };
@@ -291,8 +309,17 @@ impl App {
         Ok(self.client.find(Locator::Css(css)).await?.text().await?)
     }
 
+    /// Clicks `css` as a finger would: scrolled to the middle of its scroll box first (as
+    /// a cashier scrolls to a button below the fold), then a real click.
     pub async fn click(&self, css: &str) -> Result<()> {
-        self.client.find(Locator::Css(css)).await?.click().await?;
+        let el = self.client.find(Locator::Css(css)).await?;
+        self.client
+            .execute(
+                "arguments[0].scrollIntoView({block: 'center', inline: 'nearest'});",
+                vec![serde_json::to_value(&el)?],
+            )
+            .await?;
+        el.click().await?;
         Ok(())
     }
 
@@ -420,6 +447,18 @@ impl App {
         Ok(())
     }
 
+    /// Asks the till's window to close, as a window manager's close button does (the X11
+    /// `WM_DELETE_WINDOW` message): the app decides whether it closes. Returns how many
+    /// windows titled `PayDesk` were asked.
+    pub fn request_close(&self) -> Result<usize> {
+        x11::request_close(&self.display, "PayDesk")
+    }
+
+    /// Whether a window titled `PayDesk` is on the display.
+    pub fn window_exists(&self) -> Result<bool> {
+        Ok(!x11::windows_titled(&self.display, "PayDesk")?.is_empty())
+    }
+
     /// Ends the WebDriver session (closing the app) and stops the driver and display.
     pub async fn close(mut self) -> Result<()> {
         let closed = self.client.clone().close().await;
@@ -509,4 +548,53 @@ pub async fn sandbox_control(
         bail!("the sandbox refused {path}: {status} {text}");
     }
     Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+}
+
+/// Just enough X11 to be a window manager's close button.
+mod x11 {
+    use anyhow::{Context, Result};
+    use x11rb::connection::Connection;
+    use x11rb::protocol::xproto::{AtomEnum, ClientMessageEvent, ConnectionExt, EventMask, Window};
+
+    fn atom(conn: &impl Connection, name: &str) -> Result<u32> {
+        Ok(conn.intern_atom(false, name.as_bytes())?.reply()?.atom)
+    }
+
+    /// Every window (at any depth) whose WM_NAME or _NET_WM_NAME is `title`.
+    pub fn windows_titled(display: &str, title: &str) -> Result<Vec<Window>> {
+        let (conn, screen) = x11rb::connect(Some(display)).context("cannot reach the X display")?;
+        let root = conn.setup().roots[screen].root;
+        let net_name = atom(&conn, "_NET_WM_NAME")?;
+        let utf8 = atom(&conn, "UTF8_STRING")?;
+        let mut found = Vec::new();
+        let mut queue = vec![root];
+        while let Some(w) = queue.pop() {
+            let tree = conn.query_tree(w)?.reply()?;
+            queue.extend(tree.children);
+            for (prop, kind) in [
+                (net_name, utf8),
+                (AtomEnum::WM_NAME.into(), AtomEnum::STRING.into()),
+            ] {
+                let value = conn.get_property(false, w, prop, kind, 0, 256)?.reply()?;
+                if value.value == title.as_bytes() {
+                    found.push(w);
+                    break;
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    pub fn request_close(display: &str, title: &str) -> Result<usize> {
+        let windows = windows_titled(display, title)?;
+        let (conn, _) = x11rb::connect(Some(display)).context("cannot reach the X display")?;
+        let protocols = atom(&conn, "WM_PROTOCOLS")?;
+        let delete = atom(&conn, "WM_DELETE_WINDOW")?;
+        for &w in &windows {
+            let event = ClientMessageEvent::new(32, w, protocols, [delete, 0, 0, 0, 0]);
+            conn.send_event(false, w, EventMask::NO_EVENT, event)?;
+        }
+        conn.flush()?;
+        Ok(windows.len())
+    }
 }

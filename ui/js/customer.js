@@ -144,6 +144,8 @@ async function start() {
       payment = e.data;
     } else if (e.kind === "customer_tip") {
       tip = e.data;
+      // A new sale asks: the last customer's result has no business on screen any more.
+      if (tip.stage === "asking" && payment && payment.status !== "pending") payment = null;
       if (tip.stage !== "asking") {
         other = "";
         setHidden($("c-other-pad"), true);

@@ -67,7 +67,7 @@ export function apply(event) {
       if (state.screen === "tip") patch.tip = null;
       // A finished payment always reaches the cashier, whatever screen they are on.
       if (FINISHED.has(d.status)) patch.screen = "result";
-      else if (state.screen === "charge" || state.screen === "result") patch.screen = "payment";
+      else if (["charge", "tip", "result"].includes(state.screen)) patch.screen = "payment";
       update(patch);
       break;
     }

@@ -27,6 +27,8 @@ const CAFE: &str = r#"
 [catalog]
 default_tax = "vat20"
 
+[catalog.tips]
+
 [[catalog.tax]]
 id = "vat20"
 label = "VAT 20%"

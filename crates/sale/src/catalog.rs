@@ -587,9 +587,8 @@ impl Checker {
         let mut tips = TipSettings::default_for(self.currency);
         let Some(t) = &s.tips else { return tips };
         let place = Place::Tips;
-        if let Some(ask) = t.ask_customer {
-            tips.ask_customer = ask;
-        }
+        // A tips section turns tips on unless it says otherwise.
+        tips.ask_customer = t.ask_customer.unwrap_or(true);
         if let Some(max) = &t.max_percent {
             let ceiling = Percent::whole(1000).unwrap_or(Percent::HUNDRED);
             match self.percent(&place, "max_percent", max, ceiling) {

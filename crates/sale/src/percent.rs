@@ -69,7 +69,9 @@ impl Percent {
     /// Basis points, when the percentage is a whole number of them.
     pub fn basis_points(self) -> Option<u32> {
         let per_bp = MICROS_PER_PERCENT / 100;
-        self.micros.is_multiple_of(per_bp).then_some(self.micros / per_bp)
+        self.micros
+            .is_multiple_of(per_bp)
+            .then_some(self.micros / per_bp)
     }
 
     pub fn is_zero(self) -> bool {

@@ -64,7 +64,8 @@ pub struct CatalogSection {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TipSection {
-    /// Whether the customer display asks for a tip before the payment (default true).
+    /// Whether the customer display asks for a tip before the payment (default true once
+    /// the section exists; a catalog without `[catalog.tips]` asks for none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ask_customer: Option<bool>,
     /// Percentages offered as buttons (default 10 %, 15 %, 20 %).

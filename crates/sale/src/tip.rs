@@ -69,7 +69,8 @@ impl TipSettings {
     pub fn default_for(currency: Currency) -> TipSettings {
         let whole_unit = 10i128.pow(u32::from(currency.exponent()));
         TipSettings {
-            ask_customer: true,
+            // A till asks for tips once its catalog has a `[catalog.tips]` section.
+            ask_customer: false,
             presets: [10, 15, 20]
                 .into_iter()
                 .filter_map(Percent::whole)

@@ -1,0 +1,238 @@
+//! A café's sale at the real app: quick keys into the cart, the customer chooses the tip on
+//! the customer display, the payment is the bill plus that tip, and Paid says the tip and
+//! the tax apart — at the window sizes shops use.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use paydesk_tests::e2e::{App, SERIAL};
+
+const SHORT: Duration = Duration::from_secs(15);
+const LONG: Duration = Duration::from_secs(45);
+
+/// The catalog a café provisions (docs/sale.md).
+pub const CAFE: &str = r##"mode = "demo"
+terminal_name = "Café counter"
+default_currency = "EUR"
+
+[catalog]
+default_tax = "vat20"
+
+[catalog.tips]
+presets = ["10%", "15%", "20%"]
+
+[[catalog.tax]]
+id = "vat20"
+label = "VAT 20%"
+rate = "20"
+kind = "inclusive"
+
+[[catalog.tax]]
+id = "vat5.5"
+label = "VAT 5.5%"
+rate = "5.5"
+kind = "inclusive"
+
+[[catalog.category]]
+id = "drinks"
+name = "Drinks"
+colour = "#6f4e37"
+
+[[catalog.item]]
+sku = "latte"
+name = "Latte"
+price = "3.50"
+category = "drinks"
+
+[[catalog.item]]
+sku = "espresso"
+name = "Espresso"
+price = "2.20"
+category = "drinks"
+
+[[catalog.item]]
+sku = "croissant"
+name = "Croissant"
+price = "1.80"
+tax = "vat5.5"
+"##;
+
+async fn cart_lines(app: &App) -> anyhow::Result<Vec<String>> {
+    let lines = app
+        .client
+        .execute(
+            "return [...document.querySelectorAll('[data-testid=cart-line]')].map(li => \
+             li.querySelector('.cart-name').textContent + ' ' + li.querySelector('.cart-amount').textContent)",
+            vec![],
+        )
+        .await?;
+    Ok(serde_json::from_value(lines)?)
+}
+
+async fn ring_up_two_lattes_and_a_croissant(app: &App) -> anyhow::Result<()> {
+    app.wait_attr("[data-testid=screen-charge]", "data-cart", "true", LONG)
+        .await?;
+    for sku in ["latte", "latte", "croissant"] {
+        app.click(&format!("[data-testid=key-{sku}]")).await?;
+    }
+    app.wait_text("[data-testid=charge]", SHORT, |t| t == "Charge 8.80 EUR")
+        .await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_customer_chooses_a_tip_on_their_display_and_pays_the_bill_with_it(
+) -> anyhow::Result<()> {
+    let _one_at_a_time = SERIAL.lock().await;
+    paydesk_core::init_tls();
+    let app = App::launch_configured("sale", &[], CAFE).await?;
+    app.resize(1024, 600).await?;
+    app.wait_text("[data-testid=connection-label]", LONG, |t| t == "Live")
+        .await?;
+    ring_up_two_lattes_and_a_croissant(&app).await?;
+    assert_eq!(
+        cart_lines(&app).await?,
+        ["2× Latte 7.00 EUR", "Croissant 1.80 EUR"]
+    );
+    assert_eq!(app.text("[data-testid=total]").await?, "8.80 EUR");
+    assert_eq!(
+        app.text("[data-testid=cart-tax]").await?,
+        "VAT 20% incl. 1.17 EUR · VAT 5.5% incl. 0.09 EUR"
+    );
+    app.all_in_view(&[
+        "[data-testid=key-latte]",
+        "[data-testid=cart]",
+        "[data-testid=charge]",
+        "[data-testid=tab-keypad]",
+    ])
+    .await?;
+    app.screenshot("cart-1024x600").await?;
+    // One latte less, then back: the cart is Rust's, the screen follows it.
+    app.click("[data-testid=cart-line] [data-testid=line-minus]")
+        .await?;
+    app.wait_text("[data-testid=charge]", SHORT, |t| t == "Charge 5.30 EUR")
+        .await?;
+    app.click("[data-testid=key-latte]").await?;
+    app.wait_text("[data-testid=charge]", SHORT, |t| t == "Charge 8.80 EUR")
+        .await?;
+
+    // The customer display is where the customer chooses.
+    let main = app.client.window().await?;
+    app.click("[data-testid=nav-settings]").await?;
+    app.click("[data-testid=open-customer-display]").await?;
+    let customer = tokio::time::timeout(LONG, async {
+        loop {
+            let windows = app.client.windows().await?;
+            if let Some(w) = windows.into_iter().find(|w| *w != main) {
+                return Ok::<_, anyhow::Error>(w);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .context("the customer display never opened")??;
+    app.client.switch_to_window(customer.clone()).await?;
+    app.wait_attr("body", "data-ready", "true", SHORT).await?;
+    app.client.switch_to_window(main.clone()).await?;
+    app.click("[data-testid=nav-charge]").await?;
+    app.wait_text("[data-testid=charge]", SHORT, |t| t == "Charge 8.80 EUR")
+        .await?;
+    app.click("[data-testid=charge]").await?;
+    app.wait_attr("body", "data-screen", "tip", SHORT).await?;
+    assert_eq!(
+        app.text("[data-testid=tip-title]").await?,
+        "The customer is choosing a tip"
+    );
+    assert_eq!(app.text("[data-testid=tip-bill]").await?, "Bill 8.80 EUR");
+    app.screenshot("tip-waiting-1024x600").await?;
+
+    app.client.switch_to_window(customer.clone()).await?;
+    app.wait_attr("body", "data-view", "tip", SHORT).await?;
+    assert_eq!(app.text("[data-testid=c-bill]").await?, "8.80 EUR");
+    let fifteen = app
+        .client
+        .execute(
+            "const b = [...document.querySelectorAll('.c-tip-button')] \
+             .find(b => b.querySelector('.c-tip-label').textContent === '15%'); \
+             return b ? b.dataset.testid : null",
+            vec![],
+        )
+        .await?;
+    let fifteen = fifteen.as_str().context("no 15% button")?.to_owned();
+    assert_eq!(
+        app.text(&format!("[data-testid={fifteen}] .c-tip-amounts"))
+            .await?,
+        "+1.32 EUR = 10.12 EUR"
+    );
+    app.screenshot("customer-tip").await?;
+    app.click(&format!("[data-testid={fifteen}]")).await?;
+    // Chosen: the payment is created for the bill and the tip, on both screens.
+    app.wait_attr("body", "data-view", "pay", LONG).await?;
+    assert_eq!(app.text("[data-testid=c-amount]").await?, "10.12 EUR");
+
+    app.client.switch_to_window(main.clone()).await?;
+    app.wait_attr("body", "data-screen", "payment", LONG)
+        .await?;
+    assert_eq!(app.text("[data-testid=pay-amount]").await?, "10.12 EUR");
+    assert_eq!(
+        app.text("[data-testid=pay-note]").await?,
+        "2× Latte, Croissant"
+    );
+    assert_eq!(
+        app.text("[data-testid=pay-tip]").await?,
+        "incl. tip 1.32 EUR"
+    );
+    app.click("[data-testid=simulate]").await?;
+    app.wait_attr("[data-testid=result]", "data-status", "succeeded", LONG)
+        .await?;
+    assert_eq!(app.text("[data-testid=result-amount]").await?, "10.12 EUR");
+    assert_eq!(
+        app.text("[data-testid=result-sale]").await?,
+        "incl. tip 1.32 EUR · VAT 20% incl. 1.17 EUR · VAT 5.5% incl. 0.09 EUR · by Demo owner"
+    );
+    app.screenshot("sale-paid-1024x600").await?;
+
+    // History keeps the tip apart.
+    app.click("[data-testid=new-sale]").await?;
+    app.click("[data-testid=nav-history]").await?;
+    app.wait_text("[data-testid=history-rows]", SHORT, |t| {
+        t.contains("10.12 EUR") && t.contains("incl. tip 1.32 EUR")
+    })
+    .await?;
+
+    // A full-HD till shows the keys and the keypad side by side.
+    app.click("[data-testid=nav-charge]").await?;
+    app.resize(1920, 1080).await?;
+    ring_up_two_lattes_and_a_croissant(&app).await?;
+    app.all_in_view(&[
+        "[data-testid=key-croissant]",
+        "[data-testid=keypad] [data-key='7']",
+        "[data-testid=cart]",
+        "[data-testid=charge]",
+    ])
+    .await?;
+    app.screenshot("cart-1920x1080").await?;
+    // The cashier may go on without the customer: a typed tip, then back to the cart.
+    app.click("[data-testid=charge]").await?;
+    app.wait_attr("body", "data-screen", "tip", SHORT).await?;
+    app.screenshot("tip-waiting-1920x1080").await?;
+    app.click("[data-testid=tip-back]").await?;
+    app.wait_attr("body", "data-screen", "charge", SHORT)
+        .await?;
+    assert_eq!(
+        cart_lines(&app).await?,
+        ["2× Latte 7.00 EUR", "Croissant 1.80 EUR"]
+    );
+    app.client.switch_to_window(customer).await?;
+    app.wait_attr("body", "data-view", "idle", SHORT).await?;
+    app.client.switch_to_window(main).await?;
+    app.click("[data-testid=charge]").await?;
+    app.wait_attr("body", "data-screen", "tip", SHORT).await?;
+    let tip = app.find("[data-testid=tip-input]").await?;
+    tip.send_keys("2").await?;
+    app.click("[data-testid=tip-apply]").await?;
+    app.wait_attr("body", "data-screen", "payment", LONG)
+        .await?;
+    assert_eq!(app.text("[data-testid=pay-amount]").await?, "10.80 EUR");
+    app.close().await
+}
