@@ -8,7 +8,8 @@
 //! counts. A payment counts in the period it was created in, its refunds with it. The same
 //! sums are given per till and per cashier (as the journal names them: the charge's own record, else the
 //! payment's `paydesk_cashier` metadata).
-//! Tips and tax are fields of every total, empty until the sale's metadata is read.
+//! Tips and tax are fields of every total: the journal's sums of the paid sales (with their
+//! lines, tax and tip), empty when no sale of the period carried any.
 
 use std::io::Write;
 
@@ -64,8 +65,9 @@ impl From<&CurrencySummary> for CurrencyTotals {
             expired_count: s.expired_count,
             cancelled_count: s.cancelled_count,
             other_count: s.other_count,
-            tips_minor: None,
-            tax_minor: None,
+            // Known only from sales; plain amounts carry neither.
+            tips_minor: (s.sales_count > 0).then_some(s.tips_minor),
+            tax_minor: (s.sales_count > 0).then_some(s.tax_minor),
         }
     }
 }
@@ -555,6 +557,12 @@ fn push_totals(r: &mut Receipt, prefix: &str, t: &CurrencyTotals) {
         ));
     }
     push_money(r, &format!("{prefix}{c} NET"), t.net_minor, c, true);
+    if let Some(tips) = t.tips_minor {
+        push_money(r, &format!("{prefix}{c} tips"), tips, c, false);
+    }
+    if let Some(tax) = t.tax_minor {
+        push_money(r, &format!("{prefix}{c} tax"), tax, c, false);
+    }
     for (label, n) in [
         ("pending", t.pending_count),
         ("expired", t.expired_count),
