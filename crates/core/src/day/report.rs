@@ -141,13 +141,13 @@ impl Repair {
         out
     }
 
-    /// In the cashier's words: "paid while the till was away (the till had pending)".
+    /// In the cashier's words: "the till had it waiting, Crypto.com Pay says paid".
     pub fn describe(&self) -> String {
         let money = |minor| amount_words(minor, &self.currency);
         match self.kind {
             RepairKind::Found => format!(
                 "not in the journal; Crypto.com Pay has it {}{}",
-                self.api_says,
+                status_words(&self.api_says),
                 if self.refunded_after_minor > 0 {
                     format!(", refunded {}", money(self.refunded_after_minor))
                 } else {
@@ -156,10 +156,8 @@ impl Repair {
             ),
             RepairKind::Status => format!(
                 "the till had it {}, Crypto.com Pay says {}",
-                self.till_had
-                    .as_ref()
-                    .map_or("unknown", PaymentStatus::as_str),
-                self.api_says
+                self.till_had.as_ref().map_or("unknown", status_words),
+                status_words(&self.api_says)
             ),
             RepairKind::Refund => format!(
                 "refunded {} behind the till's back (the till had {} refunded)",
@@ -170,6 +168,15 @@ impl Repair {
                 money(self.refunded_before_minor)
             ),
         }
+    }
+}
+
+/// A status as a report says it: "paid", "waiting", "expired", "cancelled".
+fn status_words(status: &PaymentStatus) -> &str {
+    match status {
+        PaymentStatus::Succeeded => "paid",
+        PaymentStatus::Pending => "waiting",
+        other => other.as_str(),
     }
 }
 
