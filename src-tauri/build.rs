@@ -21,6 +21,17 @@ const COMMANDS: &[&str] = &[
     "sign_in",
     "lock_till",
     "touch",
+    // The counter's day (src-tauri/src/day.rs).
+    "printing_status",
+    "receipt_view",
+    "print_receipt",
+    "day_status",
+    "open_shift",
+    "close_shift",
+    "show_report",
+    "close_day",
+    "print_report",
+    "save_report_csv",
 ];
 
 fn main() {

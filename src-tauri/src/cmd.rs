@@ -24,7 +24,7 @@ use crate::view::{quote, PaymentView, Quote, StatusView, TotalView};
 type CmdResult<T> = Result<T, String>;
 
 /// The running till, or the status's own words for why there is none.
-async fn running(host: &TillHost) -> CmdResult<RwLockReadGuard<'_, Option<Till>>> {
+pub(crate) async fn running(host: &TillHost) -> CmdResult<RwLockReadGuard<'_, Option<Till>>> {
     let guard = host.till().await;
     if guard.is_none() {
         let status = host.status();
@@ -245,7 +245,7 @@ pub struct History {
     pub book: &'static str,
 }
 
-fn parse_day(day: &str) -> CmdResult<NaiveDate> {
+pub(crate) fn parse_day(day: &str) -> CmdResult<NaiveDate> {
     NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d").map_err(|_| format!("'{day}' is not a date"))
 }
 
@@ -341,6 +341,14 @@ pub struct Export {
     pub rows: usize,
 }
 
+/// Where exports go: the Downloads folder, else beside the journal.
+pub(crate) fn save_dir(till: &Till) -> CmdResult<std::path::PathBuf> {
+    directories::UserDirs::new()
+        .and_then(|d| d.download_dir().map(|p| p.to_path_buf()))
+        .or_else(|| till.plan.journal_path.parent().map(|p| p.to_path_buf()))
+        .ok_or_else(|| "no folder to save the export in".into())
+}
+
 #[tauri::command]
 pub async fn export_csv(
     state: State<'_, AppState>,
@@ -360,10 +368,7 @@ pub async fn export_csv(
         return Err("PayDesk is not running".into());
     };
     let book = till.mode();
-    let dir = directories::UserDirs::new()
-        .and_then(|d| d.download_dir().map(|p| p.to_path_buf()))
-        .or_else(|| till.plan.journal_path.parent().map(|p| p.to_path_buf()))
-        .ok_or("no folder to save the export in")?;
+    let dir = save_dir(till)?;
     // Test and demo books never share a file name with the real one.
     let name = match book {
         Mode::Live => format!("paydesk-{date}.csv"),
@@ -407,6 +412,8 @@ pub struct SettingsView {
     pub secret_key_source: String,
     pub terminal_key_saved: bool,
     pub terminal_key_source: String,
+    /// The shop's header and the receipt printer.
+    pub receipts: crate::day::ReceiptSettings,
 }
 
 async fn settings_view(host: &Arc<TillHost>) -> CmdResult<SettingsView> {
@@ -444,6 +451,7 @@ async fn settings_view(host: &Arc<TillHost>) -> CmdResult<SettingsView> {
         .or(config.mode)
         .map_or("demo", Mode::as_str)
         .to_owned();
+    let receipts = crate::day::ReceiptSettings::of(&config);
     Ok(SettingsView {
         mode,
         terminal_name: config.terminal_name,
@@ -458,6 +466,7 @@ async fn settings_view(host: &Arc<TillHost>) -> CmdResult<SettingsView> {
         secret_key_source: secret.1,
         terminal_key_saved: terminal.0,
         terminal_key_source: terminal.1,
+        receipts,
     })
 }
 
@@ -480,6 +489,9 @@ pub struct SettingsUpdate {
     /// Written to the keychain, never to the config file, never echoed back.
     pub secret_key: Option<String>,
     pub terminal_key: Option<String>,
+    /// The shop's header and the printer; absent: unchanged.
+    #[serde(default)]
+    pub receipts: Option<crate::day::ReceiptSettingsUpdate>,
 }
 
 /// What Save did, in the cashier's words.
@@ -544,6 +556,10 @@ pub async fn save_settings(state: State<'_, AppState>, update: SettingsUpdate) -
         .api_url
         .map(|u| u.trim().to_owned())
         .filter(|u| !u.is_empty());
+    let (shop, printer) = update
+        .receipts
+        .map(crate::day::ReceiptSettingsUpdate::layers)
+        .unwrap_or_default();
     let changes = ConfigLayer {
         mode: Some(mode),
         terminal_name: Some(name.to_owned()),
@@ -554,6 +570,8 @@ pub async fn save_settings(state: State<'_, AppState>, update: SettingsUpdate) -
             .map(|u| normalize_relay_url(&u))
             .filter(|u| !u.is_empty()),
         qr_content,
+        shop,
+        printer,
         ..ConfigLayer::default()
     };
     changes.validate("Settings").map_err(|e| e.to_string())?;
