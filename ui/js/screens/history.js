@@ -4,6 +4,7 @@
 import { invoke } from "../tauri.js";
 import * as store from "../store.js";
 import { errorText, shortId, statusLabel, timeOfDay, today } from "../format.js";
+import * as receipt from "./receipt.js";
 
 const $ = (id) => document.getElementById(id);
 let refunding = null; // the PaymentView being refunded
@@ -33,6 +34,7 @@ function row(p) {
     line.dataset.state = r.state;
     line.dataset.refundId = r.id;
     line.title = r.customer_sees;
+    line.append(" ", receipt.button(p.id, r.id));
     statusCell.append(line);
   }
   if (p.unresolved) statusCell.append(el("div", p.unresolved, "refund-line"));
@@ -49,6 +51,7 @@ function row(p) {
     b.addEventListener("click", () => openRefund(p));
     actions.append(b);
   }
+  if (p.status === "succeeded") actions.append(receipt.button(p.id));
   tr.append(el("td", timeOfDay(p.created_ms)), el("td", p.amount_display, "num"), statusCell, note, id, actions);
   return tr;
 }

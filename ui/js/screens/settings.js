@@ -5,6 +5,7 @@
 import { invoke } from "../tauri.js";
 import * as store from "../store.js";
 import { errorText } from "../format.js";
+import { readSettings as readReceipts, showSettings as showReceipts } from "./receipt.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -28,6 +29,7 @@ function show(s) {
   $("set-terminal-key").placeholder = s.terminal_key_saved ? "saved — type to replace" : "not set";
   $("secret-key-state").textContent = s.secret_key_source;
   $("terminal-key-state").textContent = s.terminal_key_source;
+  showReceipts(s.receipts);
 }
 
 async function loadMonitors() {
@@ -81,6 +83,7 @@ async function save(e) {
         qr_content: $("set-qr").value,
         secret_key: secretKey || null,
         terminal_key: terminalKey || null,
+        receipts: readReceipts(),
       },
     });
     show(saved.settings);
