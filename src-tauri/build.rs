@@ -32,6 +32,17 @@ const COMMANDS: &[&str] = &[
     "tip_skip",
     "tip_back",
     "choose_tip",
+    // The counter's day (src-tauri/src/day.rs).
+    "printing_status",
+    "receipt_view",
+    "print_receipt",
+    "day_status",
+    "open_shift",
+    "close_shift",
+    "show_report",
+    "close_day",
+    "print_report",
+    "save_report_csv",
 ];
 
 fn main() {

@@ -24,7 +24,7 @@ use crate::view::{quote, PaymentView, Quote, StatusView, TotalView};
 type CmdResult<T> = Result<T, String>;
 
 /// The running till, or the status's own words for why there is none.
-async fn running(host: &TillHost) -> CmdResult<RwLockReadGuard<'_, Option<Till>>> {
+pub(crate) async fn running(host: &TillHost) -> CmdResult<RwLockReadGuard<'_, Option<Till>>> {
     let guard = host.till().await;
     if guard.is_none() {
         let status = host.status();
@@ -248,7 +248,7 @@ pub struct History {
     pub book: &'static str,
 }
 
-fn parse_day(day: &str) -> CmdResult<NaiveDate> {
+pub(crate) fn parse_day(day: &str) -> CmdResult<NaiveDate> {
     NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d").map_err(|_| format!("'{day}' is not a date"))
 }
 
@@ -344,6 +344,14 @@ pub struct Export {
     pub rows: usize,
 }
 
+/// Where exports go: the Downloads folder, else beside the journal.
+pub(crate) fn save_dir(till: &Till) -> CmdResult<std::path::PathBuf> {
+    directories::UserDirs::new()
+        .and_then(|d| d.download_dir().map(|p| p.to_path_buf()))
+        .or_else(|| till.plan.journal_path.parent().map(|p| p.to_path_buf()))
+        .ok_or_else(|| "no folder to save the export in".into())
+}
+
 #[tauri::command]
 pub async fn export_csv(
     state: State<'_, AppState>,
@@ -363,10 +371,7 @@ pub async fn export_csv(
         return Err("PayDesk is not running".into());
     };
     let book = till.mode();
-    let dir = directories::UserDirs::new()
-        .and_then(|d| d.download_dir().map(|p| p.to_path_buf()))
-        .or_else(|| till.plan.journal_path.parent().map(|p| p.to_path_buf()))
-        .ok_or("no folder to save the export in")?;
+    let dir = save_dir(till)?;
     // Test and demo books never share a file name with the real one.
     let name = match book {
         Mode::Live => format!("paydesk-{date}.csv"),
@@ -416,6 +421,8 @@ pub struct SettingsView {
     pub starts_at_login: bool,
     /// Minutes without activity before a till with staff locks; 0: only with Lock.
     pub lock_after_minutes: u64,
+    /// The shop's header and the receipt printer.
+    pub receipts: crate::day::ReceiptSettings,
 }
 
 async fn settings_view(host: &Arc<TillHost>) -> CmdResult<SettingsView> {
@@ -453,6 +460,7 @@ async fn settings_view(host: &Arc<TillHost>) -> CmdResult<SettingsView> {
         .or(config.mode)
         .map_or("demo", Mode::as_str)
         .to_owned();
+    let receipts = crate::day::ReceiptSettings::of(&config);
     Ok(SettingsView {
         mode,
         terminal_name: config.terminal_name,
@@ -470,6 +478,7 @@ async fn settings_view(host: &Arc<TillHost>) -> CmdResult<SettingsView> {
         kiosk: config.kiosk,
         starts_at_login: host.kiosk().is_ok_and(|k| k.starts_at_login),
         lock_after_minutes: config.lock_after.map_or(0, |d| d.as_secs().div_ceil(60)),
+        receipts,
     })
 }
 
@@ -496,6 +505,9 @@ pub struct SettingsUpdate {
     pub kiosk: Option<bool>,
     #[serde(default)]
     pub lock_after_minutes: Option<u64>,
+    /// The shop's header and the printer; absent: unchanged.
+    #[serde(default)]
+    pub receipts: Option<crate::day::ReceiptSettingsUpdate>,
 }
 
 /// What Save did, in the cashier's words.
@@ -560,6 +572,10 @@ pub async fn save_settings(state: State<'_, AppState>, update: SettingsUpdate) -
         .api_url
         .map(|u| u.trim().to_owned())
         .filter(|u| !u.is_empty());
+    let (shop, printer) = update
+        .receipts
+        .map(crate::day::ReceiptSettingsUpdate::layers)
+        .unwrap_or_default();
     let changes = ConfigLayer {
         mode: Some(mode),
         terminal_name: Some(name.to_owned()),
@@ -572,6 +588,8 @@ pub async fn save_settings(state: State<'_, AppState>, update: SettingsUpdate) -
         qr_content,
         kiosk: update.kiosk,
         lock_after_secs: update.lock_after_minutes.map(|m| m.saturating_mul(60)),
+        shop,
+        printer,
         ..ConfigLayer::default()
     };
     changes.validate("Settings").map_err(|e| e.to_string())?;

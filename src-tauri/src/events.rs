@@ -31,6 +31,8 @@ pub enum CoreEvent {
     /// The UI's countdowns are `deadline_ms - server_time_ms`: the server's deadline and the
     /// measured clock offset, never counted ticks.
     Clock { server_time_ms: i64, offset_ms: i64 },
+    /// A receipt, refund slip or report printed, or why not (never about the sale).
+    Receipt(crate::day::PrintView),
     /// Something the cashier must read.
     Notice {
         level: &'static str,
@@ -141,6 +143,9 @@ pub async fn forward<R: Runtime>(
                     if let Some(view) = payment_view(&host, &t.payment_id).await {
                         emit(&app, &CoreEvent::Payment(view));
                     }
+                }
+                Some(HostEvent::Tracker(TrackerEvent::Receipt(r))) => {
+                    emit(&app, &CoreEvent::Receipt(crate::day::PrintView::of(&r)));
                 }
                 Some(HostEvent::Tracker(TrackerEvent::JournalFailed { error, .. })) => emit(&app, &CoreEvent::Notice {
                     level: "error",

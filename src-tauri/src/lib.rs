@@ -5,6 +5,7 @@
 
 mod cmd;
 mod customer;
+mod day;
 mod events;
 mod kiosk;
 mod sale;
@@ -57,6 +58,16 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
             sale::tip_skip,
             sale::tip_back,
             sale::choose_tip,
+            day::printing_status,
+            day::receipt_view,
+            day::print_receipt,
+            day::day_status,
+            day::open_shift,
+            day::close_shift,
+            day::show_report,
+            day::close_day,
+            day::print_report,
+            day::save_report_csv,
         ])
         .setup(|app| {
             let handle = app.handle().clone();

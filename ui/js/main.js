@@ -11,9 +11,11 @@ import * as history from "./screens/history.js";
 import * as settings from "./screens/settings.js";
 import * as staff from "./screens/staff.js";
 import * as sale from "./screens/sale.js";
+import * as receipt from "./screens/receipt.js";
+import * as day from "./screens/day.js";
 
 const $ = (id) => document.getElementById(id);
-const SCREENS = ["charge", "tip", "payment", "result", "history", "settings"];
+const SCREENS = ["charge", "tip", "payment", "result", "history", "day", "settings"];
 let shownScreen = null;
 let shownFor = null; // who was signed in when the screen was last loaded
 
@@ -82,6 +84,7 @@ function renderScreen(state) {
     shownScreen = state.screen;
     if (state.screen === "history") history.load();
     if (state.screen === "settings") settings.load();
+    if (state.screen === "day") day.load();
     if (state.screen === "charge") $("amount").focus();
     if (state.screen === "result") $("main").focus();
   }
@@ -110,7 +113,7 @@ export function navigate(target) {
 }
 
 async function start() {
-  [staff, sale, charge, payment, result, history, settings].forEach((m) => m.init());
+  [staff, sale, charge, payment, result, history, settings, receipt, day].forEach((m) => m.init());
   document.querySelectorAll("[data-nav]").forEach((b) => b.addEventListener("click", () => navigate(b.dataset.nav)));
   $("banner-settings").addEventListener("click", () => navigate("settings"));
   store.subscribe(render);
@@ -122,6 +125,7 @@ async function start() {
     if (!live) return queued.push(event);
     store.apply(event);
     if (event.kind === "payment") history.onPayment();
+    if (event.kind === "receipt") receipt.onPrinted(event.data);
   });
   const snap = await invoke("app_snapshot");
   store.update({

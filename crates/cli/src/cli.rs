@@ -207,22 +207,35 @@ pub enum ShiftCommand {
     Open(ShiftOpenArgs),
     /// Close this till's shift: reconcile, then store and show its report.
     Close(ShiftCloseArgs),
-    /// Whether a shift is open, and its numbers so far.
-    Status,
+    /// Whether a shift is open, and its numbers so far (a report: a supervisor's PIN on a
+    /// till with staff).
+    Status(ShiftStatusArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ShiftStatusArgs {
+    #[command(flatten)]
+    pub who: PinArg,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct ShiftOpenArgs {
-    /// Who opens it (the cashier).
+    /// Who opens it, on a till without staff; with staff it is the person whose PIN is
+    /// given.
     #[arg(long, value_name = "NAME")]
     pub by: Option<String>,
+    #[command(flatten)]
+    pub who: PinArg,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct ShiftCloseArgs {
-    /// Who closes it (the cashier).
+    /// Who closes it, on a till without staff; with staff it is the person whose PIN is
+    /// given (a supervisor's).
     #[arg(long, value_name = "NAME")]
     pub by: Option<String>,
+    #[command(flatten)]
+    pub who: PinArg,
     /// Close without asking Crypto.com Pay (offline); the report says it is not reconciled.
     #[arg(long)]
     pub no_reconcile: bool,
@@ -257,6 +270,9 @@ pub struct ReportArgs {
     pub reconcile: bool,
     #[command(flatten)]
     pub print: PrintArgs,
+    /// Reports are a supervisor's on a till with staff.
+    #[command(flatten)]
+    pub who: PinArg,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -269,6 +285,9 @@ pub struct ReceiptArgs {
     /// The printer to use instead of the settings' one (tcp://HOST:PORT, /dev/usb/lp0, …).
     #[arg(long, value_name = "URL")]
     pub printer: Option<String>,
+    /// Printing is a reprint: any cashier's PIN on a till with staff (showing needs none).
+    #[command(flatten)]
+    pub who: PinArg,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -258,3 +258,131 @@ async fn receipt_prints_a_paid_payment_to_the_printer_and_says_so_when_it_cannot
     );
     shop.shutdown().await;
 }
+
+/// Olga (owner), Sam (supervisor) and Cara (cashier) on `till`.
+async fn staffed(shop: &Shop, till: &Till) {
+    for (name, role, pin, by) in [
+        ("Olga", "owner", OWNER_PIN, None),
+        ("Sam", "supervisor", SUPERVISOR_PIN, Some(OWNER_PIN)),
+        ("Cara", "cashier", CASHIER_PIN, Some(OWNER_PIN)),
+    ] {
+        let mut args = vec!["staff", "add", name, "--role", role];
+        if let Some(owner) = by {
+            args.extend(["--pin", owner]);
+        }
+        let mut cmd = till.cli(shop, &args);
+        cmd.env("PAYDESK_NEW_PIN", pin);
+        run(cmd).await.assert_code(0);
+    }
+}
+
+const OWNER_PIN: &str = "900001";
+const SUPERVISOR_PIN: &str = "5005";
+const CASHIER_PIN: &str = "4821";
+
+fn said(done: &common::Finished, words: &str) {
+    assert!(
+        done.stderr.contains(words) || done.stdout.contains(words),
+        "expected {words:?}\nstdout:\n{}\nstderr:\n{}",
+        done.stdout,
+        done.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipts_shifts_and_reports_take_the_right_pin_on_a_till_with_staff() {
+    let shop = Shop::start(WINDOW).await;
+    let till = Till::new();
+    staffed(&shop, &till).await;
+    let mut cli = Running::spawn(till.cli(
+        &shop,
+        &[
+            "charge",
+            "--amount",
+            "12.50",
+            "--currency",
+            "EUR",
+            "--pin",
+            CASHIER_PIN,
+        ],
+    ));
+    let id = payment_id_of(
+        &cli.line_where("the payment id", |l| l.starts_with("Payment id:"))
+            .await,
+    );
+    cli.line_where("a live connection", |l| l.starts_with("connection: live"))
+        .await;
+    shop.pay(&id).await;
+    cli.finish().await.assert_code(0);
+
+    // A receipt shows without a PIN; printing it is a reprint: any cashier's PIN.
+    let fake = FakePrinter::start(Behaviour::silent()).await.unwrap();
+    run(till.bare(&["receipt", &id])).await.assert_code(0);
+    let url = fake.url();
+    let print = |pin: Option<&str>| {
+        let mut args = vec!["receipt", id.as_str(), "--printer", url.as_str()];
+        if let Some(p) = pin {
+            args.extend(["--pin", p]);
+        }
+        till.bare(&args)
+    };
+    let done = run(print(None)).await;
+    done.assert_code(5);
+    said(&done, "A staff PIN is needed to reprint a receipt.");
+    run(print(Some("0000"))).await.assert_code(6);
+    run(print(Some(CASHIER_PIN))).await.assert_code(0);
+    let job = timeout(common::WAIT, fake.next_job())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(job.decode().unwrap().qr_codes(), [id.as_str()]);
+
+    // A shift is opened by the cashier whose PIN it is, in her name, never in another's.
+    run(till.bare(&["shift", "open"])).await.assert_code(5);
+    let done = run(till.bare(&["shift", "open", "--by", "Ana", "--pin", CASHIER_PIN])).await;
+    done.assert_code(1);
+    said(&done, "this PIN is Cara's");
+    let opened = run(till.bare(&["shift", "open", "--pin", CASHIER_PIN, "--json"])).await;
+    opened.assert_code(0);
+    assert_eq!(
+        event(&opened.events(), "shift")["shift"]["opened_by"],
+        "Cara"
+    );
+
+    // The numbers and the close are a supervisor's.
+    let done = run(till.bare(&["shift", "status", "--pin", CASHIER_PIN])).await;
+    done.assert_code(7);
+    said(&done, "Only a supervisor can see the reports.");
+    run(till.bare(&["shift", "status", "--pin", SUPERVISOR_PIN]))
+        .await
+        .assert_code(0);
+    let done = run(till.cli(&shop, &["shift", "close", "--pin", CASHIER_PIN])).await;
+    done.assert_code(7);
+    said(&done, "Only a supervisor can close the shift.");
+    let closed = run(till.cli(
+        &shop,
+        &["shift", "close", "--pin", SUPERVISOR_PIN, "--json"],
+    ))
+    .await;
+    closed.assert_code(0);
+    let report = event(&closed.events(), "report")["report"].clone();
+    assert_eq!(report["shift"]["opened_by"], "Cara", "{report}");
+    assert_eq!(report["shift"]["closed_by"], "Sam", "{report}");
+
+    // The day's report: no PIN, a wrong one, a cashier's, then a supervisor's.
+    run(till.bare(&["report"])).await.assert_code(5);
+    run(till.bare(&["report", "--pin", "1111"]))
+        .await
+        .assert_code(6);
+    run(till.bare(&["report", "--csv", "--pin", CASHIER_PIN]))
+        .await
+        .assert_code(7);
+    let z = run(till.cli(
+        &shop,
+        &["report", "--reconcile", "--pin", SUPERVISOR_PIN, "--json"],
+    ))
+    .await;
+    z.assert_code(0);
+    assert_eq!(event(&z.events(), "report")["report"]["closed"], true);
+    shop.shutdown().await;
+}

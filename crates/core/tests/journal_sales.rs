@@ -267,3 +267,43 @@ fn tips_are_summed_per_cashier_and_unnamed_payments_come_last() {
         ]
     );
 }
+
+#[test]
+fn the_days_report_carries_the_tips_and_tax_of_its_paid_sales_per_till_and_cashier() {
+    use paydesk_core::day::{self, Period};
+    let (_dir, j) = open(Mode::Live);
+    let eur = catalog("20", "EUR");
+    let paid = PaymentStatus::Succeeded;
+    // Soup 4.00 (VAT 0.67 incl.): a 10 % tip is 0.40, 20 % is 0.80.
+    charge_by(
+        &j,
+        "pay_1",
+        &sale(&eur, &[("soup", 1)], &percent(10)),
+        paid.clone(),
+        Some("Zoe"),
+    );
+    charge_by(
+        &j,
+        "pay_2",
+        &sale(&eur, &[("soup", 1)], &percent(20)),
+        paid,
+        Some("Ana"),
+    );
+    let report = day::compute(&j, Period::Day(today()), i64::MAX / 2).unwrap();
+    let t = &report.totals[0];
+    assert_eq!((t.tips_minor, t.tax_minor), (Some(40 + 80), Some(67 + 67)));
+    let zoe = report.cashiers.iter().find(|g| g.name == "Zoe").unwrap();
+    assert_eq!(zoe.totals[0].tips_minor, Some(40));
+    // The printed report says them too.
+    let text = paydesk_receipt::Layout::new(
+        &report.receipt(&paydesk_receipt::Shop {
+            name: "Café".into(),
+            address: Vec::new(),
+        }),
+        48,
+        None::<paydesk_receipt::CodePage>,
+    )
+    .text();
+    assert!(text.contains("EUR tips"), "{text}");
+    assert!(text.contains("EUR tax"), "{text}");
+}

@@ -5,6 +5,7 @@ import { invoke } from "../tauri.js";
 import * as store from "../store.js";
 import { errorText, shortId, statusLabel, timeOfDay, today } from "../format.js";
 import { withApproval } from "./staff.js";
+import * as receipt from "./receipt.js";
 
 const $ = (id) => document.getElementById(id);
 let refunding = null; // the PaymentView being refunded
@@ -34,6 +35,7 @@ function row(p) {
     line.dataset.state = r.state;
     line.dataset.refundId = r.id;
     line.title = r.customer_sees;
+    line.append(" ", receipt.button(p.id, r.id));
     statusCell.append(line);
   }
   if (p.unresolved) statusCell.append(el("div", p.unresolved, "refund-line"));
@@ -50,6 +52,7 @@ function row(p) {
     b.addEventListener("click", () => openRefund(p));
     actions.append(b);
   }
+  if (p.status === "succeeded") actions.append(receipt.button(p.id));
   const time = el("td");
   time.append(el("div", timeOfDay(p.created_ms)));
   if (p.cashier) time.append(el("div", p.cashier, "muted cashier"));

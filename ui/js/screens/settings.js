@@ -7,6 +7,7 @@ import { invoke } from "../tauri.js";
 import * as store from "../store.js";
 import { errorText } from "../format.js";
 import { may } from "./staff.js";
+import { readSettings as readReceipts, showSettings as showReceipts } from "./receipt.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -33,6 +34,7 @@ function show(s) {
   $("set-terminal-key").placeholder = s.terminal_key_saved ? "saved — type to replace" : "not set";
   $("secret-key-state").textContent = s.secret_key_source;
   $("terminal-key-state").textContent = s.terminal_key_source;
+  showReceipts(s.receipts);
 }
 
 async function loadMonitors() {
@@ -101,6 +103,7 @@ async function save(e) {
         terminal_key: terminalKey || null,
         kiosk: $("set-kiosk").checked,
         lock_after_minutes: Math.max(0, Math.floor(Number($("set-lock-after").value) || 0)),
+        receipts: readReceipts(),
       },
     });
     show(saved.settings);

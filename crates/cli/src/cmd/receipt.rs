@@ -1,11 +1,14 @@
 //! `receipt <payment-id> [--refund ID] [--printer URL]`: print (or reprint) a journaled
 //! payment's receipt, or one refund's slip, on the settings' printer or the one named;
 //! with no printer at all, show it here. Needs no keys and no network but the printer's.
+//! Printing is a reprint (`Action::Reprint`: any cashier's PIN on a till with staff, and the
+//! journal keeps who printed what); showing needs no PIN.
 
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 use paydesk_core::receipts::{PrintOutcome, ReceiptError, ReceiptSetup, ReceiptView};
+use paydesk_core::staff::Action;
 use paydesk_receipt::{Printer, PrinterSettings, Receipt};
 use serde::Serialize;
 
@@ -117,7 +120,12 @@ pub async fn run(ctx: &Context, args: &ReceiptArgs, out: &mut Output) -> Result<
         out.line("No receipt printer is set up ([printer] url, PAYDESK_PRINTER or --printer): shown here only.");
         return Ok(ExitCode::SUCCESS);
     };
+    let by = crate::cmd::report::gate(ctx, &args.who, Action::Reprint, id.to_owned())
+        .await
+        .context("nothing was printed")?;
     let outcome = print(&settings, &receipt).await?;
+    let journal = crate::cmd::report::journal_handle(ctx)?;
+    crate::cmd::report::record(&journal, by, Action::Reprint, what.clone()).await?;
     out.event(&Shown {
         kind: "receipt",
         payment_id: id,

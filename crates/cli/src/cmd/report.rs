@@ -2,7 +2,9 @@
 //! (every till of this book) or a shift, from the journal. `--reconcile` first asks
 //! Crypto.com Pay about the period, repairs the journal and stores the result as the
 //! period's final report (the day's Z report); without it, a closed period shows its
-//! stored report and an open one its numbers so far. Only `--reconcile` needs keys.
+//! stored report and an open one its numbers so far. Only `--reconcile` needs keys. Every
+//! report is a supervisor's on a till with staff (`Action::Report`); closing, printing and
+//! the CSV are journaled with who did them.
 
 use std::process::ExitCode;
 
@@ -10,6 +12,7 @@ use anyhow::{bail, Context as _, Result};
 use paydesk_core::day::{self, Period, Reconciler, Report, ShiftId};
 use paydesk_core::journal::JournalHandle;
 use paydesk_core::receipts::ReceiptView;
+use paydesk_core::staff::{Action, Context as GateContext, Operator};
 use serde::Serialize;
 
 use crate::cli::{Global, PrintArgs, ReportArgs};
@@ -33,6 +36,46 @@ pub fn journal_handle(ctx: &Context) -> Result<JournalHandle> {
     Ok(JournalHandle::spawn(ctx.open_journal()?)?)
 }
 
+/// The gate for a command about `period`: the PIN given (or typed) for `action`.
+pub async fn gate(
+    ctx: &Context,
+    who: &crate::cli::PinArg,
+    action: Action,
+    about: String,
+) -> Result<Operator> {
+    let staff = ctx.open_staff().await?;
+    crate::cmd::operator(&staff, who, action, GateContext::subject(about)).await
+}
+
+/// What a period is called in the gate's subject and the journal: a day, or "shift 3".
+pub fn subject(period: Period) -> String {
+    match period {
+        Period::Day(d) => d.to_string(),
+        Period::Shift(id) => format!("shift {id}"),
+    }
+}
+
+/// Journals what `by` did (a close, a print, a CSV), once it is done.
+pub async fn record(
+    journal: &JournalHandle,
+    by: Operator,
+    action: Action,
+    detail: String,
+) -> Result<()> {
+    let done = by.done(action)?;
+    journal
+        .call(move |j| {
+            j.record_operation(
+                done.action,
+                done.subject.as_deref(),
+                Some(&detail),
+                &done.who,
+            )
+        })
+        .await?;
+    Ok(())
+}
+
 /// A reconciler against the till's API (needs the secret key), without a running till.
 pub fn reconciler(ctx: &Context) -> Result<Reconciler> {
     let setup = ctx.terminal_setup()?;
@@ -49,6 +92,9 @@ pub async fn run(global: &Global, args: &ReportArgs, out: &mut Printer) -> Resul
     };
     let (ctx, report) = if args.reconcile {
         let ctx = Context::load(global).await?;
+        let by = gate(&ctx, &args.who, Action::Report, subject(period))
+            .await
+            .context("the period was not closed")?;
         let reconciler = reconciler(&ctx)?;
         let journal = reconciler.journal().clone();
         let report = match period {
@@ -67,11 +113,29 @@ pub async fn run(global: &Global, args: &ReportArgs, out: &mut Printer) -> Resul
                 day::reclose(&journal, period, Some(&reconciler)).await?
             }
         };
+        record(
+            &journal,
+            by,
+            Action::Report,
+            format!("closed {} ({})", subject(period), report.title()),
+        )
+        .await?;
         (ctx, report)
     } else {
         let ctx = Context::load_without_keys(global)?;
+        let by = gate(&ctx, &args.who, Action::Report, subject(period)).await?;
         let journal = journal_handle(&ctx)?;
         let report = day::report(&journal, period).await?;
+        if args.csv || args.print.print {
+            let what = if args.csv { "as CSV" } else { "printed" };
+            record(
+                &journal,
+                by,
+                Action::Report,
+                format!("the {} {what}", report.title()),
+            )
+            .await?;
+        }
         (ctx, report)
     };
     show(&ctx, &report, args.csv, &args.print, out).await

@@ -8,7 +8,8 @@
 //! counts. A payment counts in the period it was created in, its refunds with it. The same
 //! sums are given per till and per cashier (as the journal names them: the charge's own record, else the
 //! payment's `paydesk_cashier` metadata).
-//! Tips and tax are fields of every total, empty until the sale's metadata is read.
+//! Tips and tax are fields of every total: the journal's sums of the paid sales (with their
+//! lines, tax and tip), empty when no sale of the period carried any.
 
 use std::io::Write;
 
@@ -64,8 +65,9 @@ impl From<&CurrencySummary> for CurrencyTotals {
             expired_count: s.expired_count,
             cancelled_count: s.cancelled_count,
             other_count: s.other_count,
-            tips_minor: None,
-            tax_minor: None,
+            // Known only from sales; plain amounts carry neither.
+            tips_minor: (s.sales_count > 0).then_some(s.tips_minor),
+            tax_minor: (s.sales_count > 0).then_some(s.tax_minor),
         }
     }
 }
@@ -139,13 +141,13 @@ impl Repair {
         out
     }
 
-    /// In the cashier's words: "paid while the till was away (the till had pending)".
+    /// In the cashier's words: "the till had it waiting, Crypto.com Pay says paid".
     pub fn describe(&self) -> String {
         let money = |minor| amount_words(minor, &self.currency);
         match self.kind {
             RepairKind::Found => format!(
                 "not in the journal; Crypto.com Pay has it {}{}",
-                self.api_says,
+                status_words(&self.api_says),
                 if self.refunded_after_minor > 0 {
                     format!(", refunded {}", money(self.refunded_after_minor))
                 } else {
@@ -154,10 +156,8 @@ impl Repair {
             ),
             RepairKind::Status => format!(
                 "the till had it {}, Crypto.com Pay says {}",
-                self.till_had
-                    .as_ref()
-                    .map_or("unknown", PaymentStatus::as_str),
-                self.api_says
+                self.till_had.as_ref().map_or("unknown", status_words),
+                status_words(&self.api_says)
             ),
             RepairKind::Refund => format!(
                 "refunded {} behind the till's back (the till had {} refunded)",
@@ -168,6 +168,15 @@ impl Repair {
                 money(self.refunded_before_minor)
             ),
         }
+    }
+}
+
+/// A status as a report says it: "paid", "waiting", "expired", "cancelled".
+fn status_words(status: &PaymentStatus) -> &str {
+    match status {
+        PaymentStatus::Succeeded => "paid",
+        PaymentStatus::Pending => "waiting",
+        other => other.as_str(),
     }
 }
 
@@ -555,6 +564,12 @@ fn push_totals(r: &mut Receipt, prefix: &str, t: &CurrencyTotals) {
         ));
     }
     push_money(r, &format!("{prefix}{c} NET"), t.net_minor, c, true);
+    if let Some(tips) = t.tips_minor {
+        push_money(r, &format!("{prefix}{c} tips"), tips, c, false);
+    }
+    if let Some(tax) = t.tax_minor {
+        push_money(r, &format!("{prefix}{c} tax"), tax, c, false);
+    }
     for (label, n) in [
         ("pending", t.pending_count),
         ("expired", t.expired_count),
