@@ -1,19 +1,28 @@
 //! A café's sale at the real app: quick keys into the cart, the customer chooses the tip on
-//! the customer display, the payment is the bill plus that tip, and Paid says the tip and
-//! the tax apart — at the window sizes shops use.
+//! the customer display, the payment is the bill plus that tip, Paid says the tip and the
+//! tax apart, the receipt printed on a fake ESC/POS printer lists every line, the tip and
+//! the tax per rate, and the close of day sums the tips and the tax — at the window sizes
+//! shops use.
 
 use std::time::Duration;
 
-use anyhow::Context as _;
+use anyhow::{ensure, Context as _};
+use paydesk_receipt::testing::{Behaviour, FakePrinter};
 use paydesk_tests::e2e::{App, SERIAL};
 
 const SHORT: Duration = Duration::from_secs(15);
 const LONG: Duration = Duration::from_secs(45);
 
-/// The catalog a café provisions (docs/sale.md).
+/// The catalog a café provisions (docs/sale.md), with its receipt printer at `{printer}`.
 pub const CAFE: &str = r##"mode = "demo"
 terminal_name = "Café counter"
 default_currency = "EUR"
+
+[shop]
+name = "Café Müller"
+
+[printer]
+url = "{printer}"
 
 [catalog]
 default_tax = "vat20"
@@ -85,7 +94,9 @@ async fn the_customer_chooses_a_tip_on_their_display_and_pays_the_bill_with_it(
 ) -> anyhow::Result<()> {
     let _one_at_a_time = SERIAL.lock().await;
     paydesk_core::init_tls();
-    let app = App::launch_configured("sale", &[], CAFE).await?;
+    let printer = FakePrinter::start(Behaviour::silent()).await?;
+    let config = CAFE.replace("{printer}", &printer.url());
+    let app = App::launch_configured("sale", &[], &config).await?;
     app.resize(1024, 600).await?;
     app.wait_text("[data-testid=connection-label]", LONG, |t| t == "Live")
         .await?;
@@ -192,6 +203,39 @@ async fn the_customer_chooses_a_tip_on_their_display_and_pays_the_bill_with_it(
     );
     app.screenshot("sale-paid-1024x600").await?;
 
+    // The receipt lists what was rung up, the tip and the tax per rate.
+    app.click("[data-testid=result-print]").await?;
+    let job = tokio::time::timeout(LONG, printer.next_job())
+        .await
+        .context("nothing reached the printer")?
+        .context("the fake printer stopped")?;
+    ensure!(job.complete, "the receipt was cut off");
+    let paper = job.decode()?.text(48);
+    for words in [
+        "Café Müller",
+        "Latte",
+        "Croissant",
+        "Subtotal",
+        "Tip",
+        "1.32",
+        "10.12",
+        "A VAT 20% incl.",
+        "B VAT 5.5% incl.",
+        "Demo owner",
+    ] {
+        ensure!(
+            paper.contains(words),
+            "the receipt lacks {words:?}:\n{paper}"
+        );
+    }
+    app.click("[data-testid=result-receipt]").await?;
+    app.wait_text("[data-testid=receipt-text]", SHORT, |t| {
+        t.contains("Croissant")
+    })
+    .await?;
+    app.screenshot("sale-receipt-1024x600").await?;
+    app.click("[data-testid=receipt-close]").await?;
+
     // History keeps the tip apart.
     app.click("[data-testid=new-sale]").await?;
     app.click("[data-testid=nav-history]").await?;
@@ -234,5 +278,22 @@ async fn the_customer_chooses_a_tip_on_their_display_and_pays_the_bill_with_it(
     app.wait_attr("body", "data-screen", "payment", LONG)
         .await?;
     assert_eq!(app.text("[data-testid=pay-amount]").await?, "10.80 EUR");
+    app.click("[data-testid=simulate]").await?;
+    app.wait_attr("[data-testid=result]", "data-status", "succeeded", LONG)
+        .await?;
+    app.click("[data-testid=new-sale]").await?;
+
+    // The close of day sums both sales' tips and their tax.
+    app.click("[data-testid=nav-day]").await?;
+    app.click("[data-testid=day-close]").await?;
+    app.wait_text("[data-testid=report-title]", LONG, |t| t == "Z REPORT")
+        .await?;
+    assert_eq!(
+        app.text("[data-testid=report-tips] .value").await?,
+        "3.32 EUR"
+    );
+    app.screenshot("sale-z-report-1920x1080").await?;
+    app.resize(1024, 600).await?;
+    app.screenshot("sale-z-report-1024x600").await?;
     app.close().await
 }

@@ -307,3 +307,53 @@ fn the_days_report_carries_the_tips_and_tax_of_its_paid_sales_per_till_and_cashi
     assert!(text.contains("EUR tips"), "{text}");
     assert!(text.contains("EUR tax"), "{text}");
 }
+
+/// The receipt of a paid sale is itemised from what the journal kept: a line per item with
+/// its rate's letter, the subtotal, the additive tax and the tip above the TOTAL, and the
+/// tax per rate below — and what it prints adds up to what was charged.
+#[test]
+fn a_paid_sale_prints_its_lines_tip_and_tax_and_they_add_up() {
+    use paydesk_core::receipts::{self, ReceiptView};
+    use paydesk_receipt::{Confirmation, Shop};
+
+    let cat = catalog("10", "EUR");
+    let (_dir, j) = open(Mode::Live);
+    let s = sale(&cat, &[("soup", 2), ("room", 1)], &percent(10));
+    let id = charge_by(&j, "pay_r", &s, PaymentStatus::Succeeded, Some("Ana"));
+    let entry = j.entry(&id).unwrap().unwrap();
+    let shop = Shop {
+        name: "Hotel Bar".into(),
+        address: vec![],
+    };
+    let receipt = receipts::sale(&shop, &entry, Confirmation::Live, "Bar").unwrap();
+    let items: Vec<(String, String, Option<String>)> = receipt
+        .items
+        .iter()
+        .map(|i| (i.description.clone(), i.quantity.clone(), i.tax.clone()))
+        .collect();
+    assert_eq!(
+        items,
+        [
+            ("Soup".into(), "2".into(), Some("A".into())),
+            ("Room".into(), "1".into(), Some("B".into())),
+        ]
+    );
+    let labels: Vec<&str> = receipt.totals.iter().map(|t| t.label.as_str()).collect();
+    assert_eq!(labels, ["Subtotal", "City tax", "Tip", "TOTAL"]);
+    let taxes: Vec<&str> = receipt.taxes.iter().map(|t| t.label.as_str()).collect();
+    assert_eq!(taxes, ["A VAT 10% incl.", "B City tax"]);
+    // 8.00 + 100.00 = 108.00; city tax 2.50; tip 10 % of 110.50 = 11.05; total 121.55.
+    let text = ReceiptView::of(&receipt, None).text;
+    for line in [
+        "Subtotal", "108.00", "2.50", "11.05", "121.55", "Cashier", "Ana",
+    ] {
+        assert!(text.contains(line), "{line} missing from\n{text}");
+    }
+    assert_eq!(s.amount().minor, 12155);
+    let t = s.totals();
+    assert_eq!(
+        t.subtotal.minor + t.added_tax.minor + t.tip.minor,
+        t.total.minor,
+        "the printed parts add up to the total"
+    );
+}

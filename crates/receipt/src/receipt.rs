@@ -181,6 +181,9 @@ pub struct Sale {
     pub order_id: Option<String>,
     pub cashier: Option<String>,
     pub items: Vec<Item>,
+    /// Printed above the TOTAL: the subtotal, tax added on top, the tip (a plain charge
+    /// has none).
+    pub subtotals: Vec<Total>,
     pub taxes: Vec<TaxLine>,
     pub confirmation: Confirmation,
 }
@@ -232,6 +235,7 @@ impl Receipt {
             receipt.fields.push(Field::new("Order", order));
         }
         receipt.items = sale.items.clone();
+        receipt.totals.extend(sale.subtotals.iter().cloned());
         receipt.totals.push(Total::emphasised("TOTAL", sale.amount));
         if let Some(crypto) = sale.crypto {
             receipt
@@ -310,6 +314,7 @@ mod tests {
             order_id: Some("A-7".into()),
             cashier: None,
             items: vec![],
+            subtotals: vec![],
             taxes: vec![],
             confirmation: Confirmation::Demo,
         };

@@ -8,9 +8,10 @@
 //!
 //! What a sale's receipt holds: the shop (settings), the till, the time, the fiat amount,
 //! the crypto amount and coin once Crypto.com Pay reports them, the payment and order ids,
-//! the cashier (the payment's `paydesk_cashier` metadata, once staff exists), and who
-//! confirmed it — Crypto.com Pay, or DEMO / TEST by the journal's book. Line items and
-//! tax are left to the sale crate's metadata (not read yet: the receipt has none).
+//! the cashier (as the journal names them), and who
+//! confirmed it — Crypto.com Pay, or DEMO / TEST by the journal's book — and, for a sale
+//! rung up from the catalog, its lines, the tip and the tax per rate as the journal kept
+//! them with the payment.
 
 mod service;
 
@@ -20,13 +21,13 @@ pub use crate::print_events::{JobView, PrintOutcome, ReceiptEvent};
 
 use chrono::TimeZone;
 use paydesk_receipt::{
-    CodePage, Confirmation, Kind, Layout, PrintError, Printed, Printer, PrinterSettings, Receipt,
-    RefundSlip, Sale, SettingsError, Shop, Timeouts,
+    CodePage, Confirmation, Item, Kind, Layout, PrintError, Printed, Printer, PrinterSettings,
+    Receipt, RefundSlip, Sale, SettingsError, Shop, TaxLine, Timeouts, Total,
 };
 use serde::Serialize;
 
 use crate::config::{Config, Mode};
-use crate::journal::{HistoryEntry, JournalError, CASHIER_METADATA_KEY};
+use crate::journal::{HistoryEntry, JournalError};
 use crate::money::{Currency, Money, MoneyError};
 use crate::payment::{PaymentStatus, RefundStatus};
 
@@ -173,13 +174,72 @@ pub fn local_time(unix_ms: i64) -> String {
 }
 
 fn cashier(entry: &HistoryEntry) -> Option<String> {
-    entry
-        .payment
-        .metadata
-        .as_ref()
-        .and_then(|m| m.get(CASHIER_METADATA_KEY))
-        .and_then(|c| c.as_str())
-        .map(str::to_owned)
+    entry.cashier.clone()
+}
+
+/// What a sale rang up, as the receipt prints it: a line per item (with the letter of its
+/// tax rate), the subtotal, tax added on top and the tip above the TOTAL, and one line per
+/// rate ("A VAT 20% incl.") below it. A plain charge prints none of these.
+type Itemised = (Vec<Item>, Vec<Total>, Vec<TaxLine>);
+
+fn itemised(entry: &HistoryEntry) -> Itemised {
+    let Some(sale) = &entry.sale else {
+        return (Vec::new(), Vec::new(), Vec::new());
+    };
+    let t = sale.totals();
+    // A, B, C … in the order the rates first appear.
+    let letter = |id: &str| {
+        t.taxes
+            .iter()
+            .position(|r| r.id == id)
+            .and_then(|i| u8::try_from(i).ok())
+            .filter(|i| *i < 26)
+            .map(|i| char::from(b'A' + i).to_string())
+    };
+    let items = t
+        .lines
+        .iter()
+        .map(|l| {
+            let item = Item::new(l.name.clone(), l.quantity.to_string(), l.unit, l.amount);
+            match l.tax.as_deref().and_then(letter) {
+                Some(tag) => item.with_tax(tag),
+                None => item,
+            }
+        })
+        .collect();
+    let mut subtotals = Vec::new();
+    let added: Vec<_> = t
+        .taxes
+        .iter()
+        .filter(|r| r.kind == crate::sale::TaxKind::Additive)
+        .collect();
+    if !added.is_empty() || t.tip.minor > 0 {
+        subtotals.push(Total::new("Subtotal", t.subtotal));
+    }
+    for r in &added {
+        subtotals.push(Total::new(r.label.clone(), r.tax));
+    }
+    if t.tip.minor > 0 {
+        subtotals.push(Total::new("Tip", t.tip));
+    }
+    let taxes = t
+        .taxes
+        .iter()
+        .map(|r| {
+            let incl = if r.kind == crate::sale::TaxKind::Inclusive {
+                " incl."
+            } else {
+                ""
+            };
+            let tag = letter(&r.id).unwrap_or_default();
+            TaxLine::new(
+                format!("{tag} {}{incl}", r.label).trim().to_owned(),
+                r.net,
+                r.tax,
+            )
+        })
+        .collect();
+    (items, subtotals, taxes)
 }
 
 /// The crypto side once Crypto.com Pay reported it, in a coin this build knows.
@@ -203,6 +263,7 @@ pub fn sale(
             status: entry.status.clone(),
         });
     }
+    let (items, subtotals, taxes) = itemised(entry);
     Ok(Receipt::sale(
         shop,
         &Sale {
@@ -213,8 +274,9 @@ pub fn sale(
             payment_id: p.id.clone(),
             order_id: p.order_id.clone(),
             cashier: cashier(entry),
-            items: Vec::new(),
-            taxes: Vec::new(),
+            items,
+            subtotals,
+            taxes,
             confirmation,
         },
     ))

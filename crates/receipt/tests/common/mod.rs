@@ -33,6 +33,7 @@ pub fn sale(amount: Money, crypto: Option<Money>) -> Sale {
         order_id: Some("T1-0042".into()),
         cashier: None,
         items: Vec::new(),
+        subtotals: Vec::new(),
         taxes: Vec::new(),
         confirmation: Confirmation::Live,
     }
