@@ -17,6 +17,7 @@ let state = {
   toast: null, // { level, message }: the answer to something the cashier just did
   tip: null, // CashierTipView while a sale waits for the customer's tip
   cartVersion: 0, // bumped whenever the cart changes (the cart itself lives in Rust)
+  dismissed: null, // the finished payment the cashier just left ("New sale")
 };
 
 export function get() {
@@ -60,6 +61,7 @@ export function apply(event) {
       update({ serverTimeMs: d.server_time_ms });
       break;
     case "payment": {
+      if (d.id === state.dismissed) break;
       const mine = (state.payment && state.payment.id === d.id) || (state.status && state.status.active === d.id);
       if (!mine) break;
       const patch = { payment: d };

@@ -8,6 +8,14 @@
 //!
 //! Prints a table. First paint is measured from spawning the app to the UI reporting
 //! ready (snapshot rendered); it includes WebDriver's own start-up, so it is an upper bound.
+//!
+//!     app-bench --tap-to-qr [path/to/paydesk] [charges]
+//!
+//! measures tap to QR instead: in demo mode (the sandbox and the relay in the app, on
+//! loopback), `charges` times (default 50) an amount is typed, then the time from the
+//! Charge button's click to the QR painted (the frame after the QR image is decoded and
+//! its screen shown) is taken inside the page, so WebDriver's own latency is not in it;
+//! each payment is cancelled before the next. Prints p50, p90, p99 and the maximum.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -188,10 +196,107 @@ async fn baseline(exe: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The page's own clock from the Charge click to the QR painted (two frames after the QR
+/// image of a new payment has loaded and the payment screen shows).
+const TAP_TO_QR_JS: &str = r#"
+const done = arguments[arguments.length - 1];
+const qr = document.getElementById('qr');
+const screen = document.getElementById('screen-payment');
+const before = qr.dataset.id || '';
+const t0 = performance.now();
+document.getElementById('charge').click();
+const check = () => {
+  if (qr.dataset.id && qr.dataset.id !== before && qr.complete && qr.naturalWidth > 0 && !screen.hidden) {
+    requestAnimationFrame(() => requestAnimationFrame(() => done(performance.now() - t0)));
+  } else if (performance.now() - t0 > 20000) {
+    done(-1);
+  } else {
+    requestAnimationFrame(check);
+  }
+};
+check();
+"#;
+
+/// The `q`th quantile (0..=1) of sorted samples, nearest rank.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Tap to QR, `charges` times, in demo mode.
+async fn tap_to_qr(exe: &Path, charges: usize) -> Result<()> {
+    let app = App::launch_binary("tap-to-qr", exe, &[("PAYDESK_CURRENCY", "EUR")]).await?;
+    app.wait_attr(
+        "[data-testid=connection]",
+        "data-state",
+        "live",
+        Duration::from_secs(30),
+    )
+    .await?;
+    let mut samples = Vec::with_capacity(charges);
+    for i in 0..charges {
+        for k in ["4", "2"] {
+            app.click(&format!("#screen-charge [data-key='{k}']"))
+                .await
+                .with_context(|| format!("charge {i}: the keypad"))?;
+        }
+        // "Charge 42.00 EUR" (an older build: "Charge"), not "Creating payment…".
+        app.wait_text("[data-testid=charge]", Duration::from_secs(15), |t| {
+            t.starts_with("Charge")
+        })
+        .await?;
+        let ms = app
+            .client
+            .execute_async(TAP_TO_QR_JS, vec![])
+            .await
+            .with_context(|| format!("charge {i}: the charge"))?
+            .as_f64()
+            .context("the page gave no time")?;
+        anyhow::ensure!(ms >= 0.0, "charge {i}: no QR within 20 s");
+        samples.push(ms);
+        app.click("[data-testid=cancel]")
+            .await
+            .with_context(|| format!("charge {i}: cancel"))?;
+        app.wait_attr(
+            "[data-testid=result]",
+            "data-status",
+            "cancelled",
+            Duration::from_secs(15),
+        )
+        .await?;
+        // By script: an older build shows "Charge again" in its place.
+        app.client
+            .execute("document.getElementById('new-sale').click()", vec![])
+            .await
+            .with_context(|| format!("charge {i}: new sale"))?;
+        app.wait_attr("body", "data-screen", "charge", Duration::from_secs(15))
+            .await?;
+    }
+    app.close().await?;
+    samples.sort_by(f64::total_cmp);
+    println!("| tap to QR over {charges} charges | ms |");
+    println!("| --- | --- |");
+    for (name, q) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0)] {
+        println!("| {name} | {:.1} |", quantile(&samples, q));
+    }
+    Ok(())
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
     paydesk_core::init_tls();
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--tap-to-qr") {
+        let exe: PathBuf = match args.get(2) {
+            Some(p) => PathBuf::from(p),
+            None => sibling_binary("paydesk")?,
+        };
+        let charges = args.get(3).and_then(|n| n.parse().ok()).unwrap_or(50);
+        return tap_to_qr(&exe.canonicalize().context("the app binary")?, charges).await;
+    }
     if args.get(1).map(String::as_str) == Some("--baseline") {
         let exe = args
             .get(2)

@@ -28,7 +28,9 @@ async function cancel() {
     const payment = await withApproval("cancel-own", `Cancel ${p.amount_display}`, (approverPin) =>
       invoke("cancel_payment", { id: p.id, approverPin }),
     );
-    if (payment === null) return;
+    // The cashier may have moved on while the answer travelled (the cancel's own event
+    // came first and they pressed New sale): it is news of a payment they left.
+    if (payment === null || store.get().dismissed === payment.id) return;
     store.update({ payment, screen: store.screenFor(payment), toast: null });
   });
 }
@@ -36,6 +38,7 @@ async function cancel() {
 async function checkNow() {
   await act($("check-now"), async (p) => {
     const payment = await invoke("check_payment", { id: p.id });
+    if (store.get().dismissed === payment.id) return;
     store.update({ payment, screen: store.screenFor(payment), toast: null });
   });
 }

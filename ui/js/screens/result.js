@@ -20,7 +20,9 @@ const DETAILS = {
 function leave() {
   const p = store.get().payment;
   if (p) invoke("close_payment", { id: p.id }).catch(() => {});
-  store.update({ screen: "charge", payment: null, toast: null });
+  // The cashier moved on: late news of this payment (a confirming read still on its way)
+  // must not bring it back over the next sale.
+  store.update({ screen: "charge", payment: null, toast: null, dismissed: p ? p.id : null });
 }
 
 function chargeAgain() {
@@ -41,6 +43,7 @@ async function checkNow() {
   $("result-check").disabled = true;
   try {
     const payment = await invoke("check_payment", { id: p.id });
+    if (store.get().dismissed === payment.id) return;
     store.update({ payment, toast: null });
   } catch (err) {
     store.update({ toast: { level: "error", message: String(err) } });
