@@ -1235,19 +1235,6 @@ mod tests {
     }
 
     #[test]
-    fn a_provisioning_file_may_set_the_shop_and_the_printer() {
-        let p = crate::provision::Provisioning::parse(
-            "terminal_name = \"Front\"\n[shop]\nname = \"Café\"\n[printer]\nurl = \"/dev/usb/lp0\"\nauto_print = true\n",
-            Path::new("till.toml"),
-        )
-        .unwrap();
-        let c = Config::from_layer(p.settings, Path::new("x")).unwrap();
-        assert_eq!(c.shop.name, "Café");
-        assert_eq!(c.printer.unwrap().url, "/dev/usb/lp0");
-        assert!(c.auto_print);
-    }
-
-    #[test]
     fn paydesk_config_env_names_the_file() {
         let p =
             default_path_with(|v| (v == CONFIG_ENV).then(|| "/etc/paydesk.toml".into())).unwrap();

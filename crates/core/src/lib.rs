@@ -16,6 +16,7 @@ pub mod gateway;
 pub mod journal;
 pub mod kiosk;
 pub mod merge;
+pub mod printout;
 pub mod provision;
 pub mod qr;
 pub mod reader;

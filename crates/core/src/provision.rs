@@ -583,4 +583,17 @@ terminal_key = "tk_provisioned"
         let err = Provisioning::load("/nonexistent/till.toml").unwrap_err();
         assert!(err.to_string().contains("/nonexistent/till.toml"), "{err}");
     }
+
+    #[test]
+    fn a_provisioning_file_may_set_the_shop_and_the_printer() {
+        let p = Provisioning::parse(
+            "terminal_name = \"Front\"\n[shop]\nname = \"Café\"\n[printer]\nurl = \"/dev/usb/lp0\"\nauto_print = true\n",
+            Path::new("till.toml"),
+        )
+        .unwrap();
+        let c = Config::from_layer(p.settings, Path::new("x")).unwrap();
+        assert_eq!(c.shop.name, "Café");
+        assert_eq!(c.printer.unwrap().url, "/dev/usb/lp0");
+        assert!(c.auto_print);
+    }
 }

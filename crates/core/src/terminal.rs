@@ -141,6 +141,28 @@ impl TerminalSetup {
         ));
         self
     }
+
+    /// A reconciler without a running till (the CLI's `report --reconcile`): its own API
+    /// client, the journal on its own thread, and a tracker that follows nothing and
+    /// starts no session, so what it merges is exactly what reconciliation found.
+    pub fn headless_reconciler(
+        &self,
+        journal: Arc<Journal>,
+    ) -> Result<crate::day::Reconciler, crate::day::ReconcileError> {
+        crate::init_tls();
+        let clock = ServerClock::new();
+        let mut config = GatewayConfig::new(self.api_url.clone(), self.secret_key.clone());
+        config.local_clock = self.local_clock;
+        let gateway = Gateway::new(config, clock.clone())?;
+        let journal = JournalHandle::spawn(journal)?;
+        let tracker = Tracker::with_clocks(Arc::new(journal.clone()), clock, LocalClock::system());
+        Ok(crate::day::Reconciler::new(
+            gateway,
+            journal,
+            tracker,
+            self.order_prefix.clone(),
+        ))
+    }
 }
 
 /// Accepts what installers type — `https://relay.shop`, `wss://relay.shop/v1/ws` — and

@@ -112,7 +112,7 @@ pub enum TrackerEvent {
         missed: u64,
     },
     /// A receipt printed, or why it did not (the till's print service).
-    Receipt(crate::receipts::ReceiptEvent),
+    Receipt(crate::printout::ReceiptEvent),
 }
 
 /// Why the journal refused a transition.

@@ -37,7 +37,9 @@ pub fn journal_handle(ctx: &Context) -> Result<JournalHandle> {
 pub fn reconciler(ctx: &Context) -> Result<Reconciler> {
     let setup = ctx.terminal_setup()?;
     let journal = ctx.open_journal()?;
-    Reconciler::headless(&setup, journal).context("cannot reach the payment API")
+    setup
+        .headless_reconciler(journal)
+        .context("cannot reach the payment API")
 }
 
 pub async fn run(global: &Global, args: &ReportArgs, out: &mut Printer) -> Result<ExitCode> {

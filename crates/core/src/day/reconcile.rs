@@ -16,16 +16,13 @@
 //! A payment the API cannot be asked about is listed as unchecked in the report, never a
 //! reason not to close.
 
-use std::sync::Arc;
-
 use futures_util::stream::{self, StreamExt as _};
 
 use super::report::{Reconciliation, Unchecked};
-use crate::clock::{local_now_ms, LocalClock, ServerClock};
-use crate::gateway::{Gateway, GatewayConfig, GatewayError, ListPayments};
-use crate::journal::{Journal, JournalError, JournalHandle};
+use crate::clock::local_now_ms;
+use crate::gateway::{Gateway, GatewayError, ListPayments};
+use crate::journal::{JournalError, JournalHandle};
 use crate::payment::Payment;
-use crate::terminal::TerminalSetup;
 use crate::tracker::{Keep, Source, Tracker, TrackerError, Update};
 
 /// Payments read from the API at once.
@@ -70,28 +67,6 @@ impl Reconciler {
             tracker,
             order_prefix: order_prefix.into(),
         }
-    }
-
-    /// A reconciler without a running till (the CLI's `report --reconcile`): its own API
-    /// client, the journal on its own thread, and a tracker that follows nothing and
-    /// starts no session, so what it merges is exactly what reconciliation found.
-    pub fn headless(
-        setup: &TerminalSetup,
-        journal: Arc<Journal>,
-    ) -> Result<Reconciler, ReconcileError> {
-        crate::init_tls();
-        let clock = ServerClock::new();
-        let mut config = GatewayConfig::new(setup.api_url.clone(), setup.secret_key.clone());
-        config.local_clock = setup.local_clock;
-        let gateway = Gateway::new(config, clock.clone())?;
-        let journal = JournalHandle::spawn(journal)?;
-        let tracker = Tracker::with_clocks(Arc::new(journal.clone()), clock, LocalClock::system());
-        Ok(Reconciler::new(
-            gateway,
-            journal,
-            tracker,
-            setup.order_prefix.clone(),
-        ))
     }
 
     pub fn journal(&self) -> &JournalHandle {

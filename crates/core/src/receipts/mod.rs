@@ -15,6 +15,8 @@
 mod service;
 
 pub use service::{PrintJob, PrintService, ServiceError, DEFAULT_QUEUE};
+// What a print did lives below the tracker, which carries it to subscribers.
+pub use crate::printout::{JobView, PrintOutcome, ReceiptEvent};
 
 use chrono::TimeZone;
 use paydesk_receipt::{
@@ -264,37 +266,6 @@ pub fn refund(
     ))
 }
 
-/// What a print job was.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct JobView {
-    pub kind: Kind,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub payment_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub refund_id: Option<String>,
-    /// Printed on Paid by itself (not asked for).
-    pub automatic: bool,
-}
-
-/// How a print went, for the cashier.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "result", rename_all = "snake_case")]
-pub enum PrintOutcome {
-    Printed {
-        /// The roll is nearly used up: say so before it runs out mid-receipt.
-        paper_low: bool,
-    },
-    Failed {
-        /// `unreachable`, `out_of_paper`, `stalled`, `no_printer`, … (see
-        /// [`ReceiptError::code`]).
-        code: String,
-        /// What to tell the cashier; the receipt can be printed again.
-        message: String,
-        /// Part of it may be on paper: a reprint is a second copy.
-        partly_printed: bool,
-    },
-}
-
 impl PrintOutcome {
     pub fn of(result: &Result<Printed, ReceiptError>) -> PrintOutcome {
         match result {
@@ -308,12 +279,4 @@ impl PrintOutcome {
             },
         }
     }
-}
-
-/// One print's outcome, as the tracker's event stream carries it
-/// ([`crate::tracker::TrackerEvent::Receipt`]).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ReceiptEvent {
-    pub job: JobView,
-    pub outcome: PrintOutcome,
 }
