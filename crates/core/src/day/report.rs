@@ -8,7 +8,8 @@
 //! counts. A payment counts in the period it was created in, its refunds with it. The same
 //! sums are given per till and per cashier (as the journal names them: the charge's own record, else the
 //! payment's `paydesk_cashier` metadata).
-//! Tips and tax are fields of every total, empty until the sale's metadata is read.
+//! Tips and tax are fields of every total, still empty: the journal keeps each sale's tip and
+//! tax (`journal::summarize` sums them for History), but the report does not read them yet.
 
 use std::io::Write;
 

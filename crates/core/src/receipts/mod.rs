@@ -10,7 +10,8 @@
 //! the crypto amount and coin once Crypto.com Pay reports them, the payment and order ids,
 //! the cashier (the payment's `paydesk_cashier` metadata, once staff exists), and who
 //! confirmed it — Crypto.com Pay, or DEMO / TEST by the journal's book. Line items and
-//! tax are left to the sale crate's metadata (not read yet: the receipt has none).
+//! tax: the journal keeps the sale ([`HistoryEntry::sale`]), but the receipt does not
+//! print its lines yet.
 
 mod service;
 
