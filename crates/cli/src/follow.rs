@@ -10,7 +10,9 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
-use paydesk_core::payment::Payment;
+use paydesk_core::explain;
+use paydesk_core::merge::RefundState;
+use paydesk_core::payment::{Payment, RefundStatus};
 use paydesk_core::realtime::{ConnectionState, ConnectionStatus};
 use paydesk_core::staff::{Action, Pin};
 use paydesk_core::terminal::{Terminal, TerminalError};
@@ -87,6 +89,9 @@ struct ResultEvent<'a> {
     payment_id: &'a str,
     status: &'a PaymentStatus,
     exit_code: u8,
+    /// Money that reached the payment without paying it, in the cashier's words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unresolved: Option<Unresolved>,
     payment: &'a Payment,
 }
 
@@ -95,8 +100,74 @@ struct InterruptedEvent<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
     payment_id: &'a str,
-    status: &'static str,
+    status: &'a PaymentStatus,
     hint: String,
+}
+
+/// Funds that arrived and did not pay the payment (late, short, …): the service's reason
+/// and what to tell the customer. Never paid.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Unresolved {
+    /// `current_inbound_fund.mismatched_reason` as Crypto.com Pay wrote it.
+    pub reason: String,
+    pub message: String,
+}
+
+impl Unresolved {
+    pub fn of(p: &Payment, status: &PaymentStatus) -> Option<Unresolved> {
+        let message = explain::unresolved(p, status)?;
+        let reason = p
+            .current_inbound_fund
+            .as_ref()
+            .and_then(|f| f.mismatched_reason.clone())
+            .unwrap_or_default();
+        Some(Unresolved { reason, message })
+    }
+}
+
+#[derive(Serialize)]
+struct UnresolvedEvent<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    payment_id: &'a str,
+    #[serde(flatten)]
+    unresolved: &'a Unresolved,
+}
+
+/// One refund as the cashier reads it: Requested or Sent, and what the customer sees.
+#[derive(Serialize)]
+pub struct RefundUpdate<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    payment_id: &'a str,
+    refund: &'a RefundState,
+    #[serde(flatten)]
+    words: explain::RefundWords,
+}
+
+impl<'a> RefundUpdate<'a> {
+    pub fn new(payment: &'a Payment, refund: &'a RefundState) -> RefundUpdate<'a> {
+        RefundUpdate {
+            kind: "refund_update",
+            payment_id: &payment.id,
+            refund,
+            words: explain::refund(refund, payment),
+        }
+    }
+
+    /// The refund in one line: its state, amount and reason, then what the customer sees.
+    pub fn line(&self) -> String {
+        let mut s = format!(
+            "refund {}: {}",
+            self.words.label.to_lowercase(),
+            money_text(self.refund.amount, &self.refund.currency)
+        );
+        if let Some(reason) = &self.refund.reason {
+            s.push_str(&format!(" ({reason})"));
+        }
+        s.push_str(&format!(" — {}", self.words.customer_sees));
+        s
+    }
 }
 
 /// Shows one transition of the followed payment.
@@ -111,14 +182,13 @@ fn show_transition(out: &mut Printer, t: &Transition) {
             t.to
         )),
         TransitionKind::Refund => match &t.refund {
-            Some(r) if r.status == paydesk_core::payment::RefundStatus::Pending => {
-                out.line(format!(
-                    "refund requested: {} ({how}); not sent yet",
-                    money_text(r.amount, &r.currency)
-                ))
+            Some(r) => {
+                let update = RefundUpdate::new(&t.payment, r);
+                out.event(&update);
+                out.line(format!("{} ({how})", update.line()));
             }
-            _ => out.line(format!(
-                "refunded: {} ({how})",
+            None => out.line(format!(
+                "refunded: {} in all ({how})",
                 money_text(t.refunded_to, &t.payment.currency)
             )),
         },
@@ -126,19 +196,78 @@ fn show_transition(out: &mut Printer, t: &Transition) {
     }
 }
 
+/// Says once that money reached the followed payment without paying it: the cashier must
+/// not wait for a Paid that cannot come.
+fn show_unresolved(out: &mut Printer, t: &Transition, shown: &mut bool) {
+    if *shown || t.to.is_terminal() {
+        // A final status says it in the result.
+        return;
+    }
+    if let Some(u) = Unresolved::of(&t.payment, &t.to) {
+        *shown = true;
+        out.event(&UnresolvedEvent {
+            kind: "unresolved",
+            payment_id: &t.payment_id,
+            unresolved: &u,
+        });
+        out.line(format!("UNRESOLVED: {}", u.message));
+    }
+}
+
+/// Whether following `payment_id` is over: a final status and, when paid, no refund still
+/// waiting to be sent (a followed refund ends when Crypto.com reports it sent).
+fn settled(terminal: &Terminal, payment_id: &str, status: &PaymentStatus) -> bool {
+    status.is_terminal()
+        && terminal
+            .tracker()
+            .get(payment_id)
+            .is_none_or(|t| t.refund_requested == 0)
+}
+
+/// The refunds of a paid payment still waiting to be sent, unless the API already counts
+/// at least that much as refunded (the news of the transfer was missed: nothing to wait
+/// for). From the journal's copy and a fresh API answer.
+pub fn refunds_waiting(api: &Payment, refunds: &[RefundState]) -> Vec<RefundState> {
+    let sum = |status: RefundStatus| {
+        refunds
+            .iter()
+            .filter(|r| r.status == status)
+            .fold(0i128, |acc, r| acc.saturating_add(r.amount))
+    };
+    let requested = sum(RefundStatus::Pending);
+    if requested == 0
+        || api.amount_refunded >= sum(RefundStatus::Succeeded).saturating_add(requested)
+    {
+        return Vec::new();
+    }
+    refunds
+        .iter()
+        .filter(|r| r.status == RefundStatus::Pending)
+        .cloned()
+        .collect()
+}
+
 /// Prints the final word on a payment and returns the exit status.
 pub fn finish(out: &mut Printer, payment: &Payment) -> ExitCode {
     let status = payment.effective_status();
     let code = exit_code_for(&status);
+    let unresolved = Unresolved::of(payment, &status);
     out.event(&ResultEvent {
         kind: "result",
         payment_id: &payment.id,
         status: &status,
         exit_code: code,
+        unresolved: unresolved.clone(),
         payment,
     });
     let amount = money_text(payment.amount, &payment.currency);
     let line = match &status {
+        _ if unresolved.is_some() => format!(
+            "{} {amount} (payment {}): {}",
+            status.as_str().to_uppercase(),
+            payment.id,
+            unresolved.as_ref().map_or("", |u| u.message.as_str())
+        ),
         PaymentStatus::Succeeded if payment.amount_refunded > 0 => format!(
             "PAID {amount} — refunded {} (payment {})",
             money_text(payment.amount_refunded, &payment.currency),
@@ -162,12 +291,28 @@ pub fn interrupted(out: &mut Printer, payment_id: &str) -> ExitCode {
     out.event(&InterruptedEvent {
         kind: "interrupted",
         payment_id,
-        status: "pending",
+        status: &PaymentStatus::Pending,
         hint: hint.clone(),
     });
     out.line(format!(
         "Stopped watching. Payment {payment_id} is still pending and kept in the journal; \
          the customer can still pay. Follow it with: {hint}"
+    ));
+    ExitCode::from(EXIT_INTERRUPTED)
+}
+
+/// Tells the person that a paid payment's refund goes on without them.
+pub fn interrupted_refund(out: &mut Printer, payment_id: &str) -> ExitCode {
+    let hint = format!("paydesk-cli watch {payment_id}");
+    out.event(&InterruptedEvent {
+        kind: "interrupted",
+        payment_id,
+        status: &PaymentStatus::Succeeded,
+        hint: hint.clone(),
+    });
+    out.line(format!(
+        "Stopped watching. Payment {payment_id} is paid; its refund is still requested and \
+         shows as Requested until Crypto.com reports it sent. Follow it with: {hint}"
     ));
     ExitCode::from(EXIT_INTERRUPTED)
 }
@@ -323,8 +468,9 @@ async fn follow_events(
     let mut shown_connection: Option<(ConnectionState, i64)> = None;
     let connection = terminal.snapshot().connection;
     show_connection(out, &connection, &mut shown_connection);
+    let mut shown_unresolved = false;
     if let Some(tracked) = terminal.tracker().get(payment_id) {
-        if tracked.status.is_terminal() {
+        if settled(terminal, payment_id, &tracked.status) {
             return Ok(Ending::Finished(tracked.payment));
         }
     }
@@ -351,7 +497,8 @@ async fn follow_events(
         match &event {
             TrackerEvent::Transition(t) if t.payment_id == payment_id => {
                 show_transition(out, t);
-                if t.to.is_terminal() {
+                show_unresolved(out, t, &mut shown_unresolved);
+                if settled(terminal, payment_id, &t.to) {
                     return Ok(Ending::Finished(t.payment.clone()));
                 }
             }
@@ -377,7 +524,7 @@ async fn follow_events(
             TrackerEvent::Resnapshot { .. } => {
                 // Fell behind: the snapshot holds everything missed.
                 if let Some(tracked) = terminal.tracker().get(payment_id) {
-                    if tracked.status.is_terminal() {
+                    if settled(terminal, payment_id, &tracked.status) {
                         return Ok(Ending::Finished(tracked.payment));
                     }
                 }

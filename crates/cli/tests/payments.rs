@@ -101,6 +101,36 @@ async fn expired_charge_streams_json_events_and_exits_3() {
     assert_eq!(result["type"], "result");
     assert_eq!(result["status"], "expired");
     assert_eq!(result["exit_code"], 3);
+    // Crypto.com Pay's form (the sandbox's default): the flag, the status still pending.
+    assert_eq!(
+        (&result["payment"]["expired"], &result["payment"]["status"]),
+        (&serde_json::json!(true), &serde_json::json!("pending")),
+        "{result}"
+    );
+    assert!(result.get("unresolved").is_none(), "{result}");
+    let id = result["payment_id"].as_str().unwrap();
+    assert_eq!(shop.payment(id).await["status"], "pending");
+
+    // History reads the flag as expired, and counts it so.
+    let history = run(till.bare(&["history", "--json"])).await;
+    let h = history
+        .events()
+        .into_iter()
+        .find(|e| e["type"] == "history")
+        .unwrap();
+    assert_eq!(h["payments"][0]["status"], "expired", "{h}");
+    assert_eq!(h["payments"][0]["payment"]["expired"], true, "{h}");
+    let expired = h["totals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["status"] == "expired")
+        .unwrap_or_else(|| panic!("no expired total in {h}"));
+    assert_eq!(
+        (expired["count"].as_u64(), expired["sum_minor"].as_i64()),
+        (Some(1), Some(700))
+    );
+    assert_eq!(h["summary"][0]["expired_count"], 1);
     shop.shutdown().await;
 }
 

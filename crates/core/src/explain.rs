@@ -18,7 +18,7 @@ pub fn paid_onchain(p: &Payment) -> bool {
 }
 
 /// A refund's state as the cashier reads it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct RefundWords {
     /// `requested` | `sent` | `failed`
     pub state: &'static str,

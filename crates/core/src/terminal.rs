@@ -141,9 +141,7 @@ impl TerminalSetup {
         ));
         self
     }
-}
 
-impl TerminalSetup {
     /// A reconciler without a running till (the CLI's `report --reconcile`): its own API
     /// client, the journal on its own thread, and a tracker that follows nothing and
     /// starts no session, so what it merges is exactly what reconciliation found.

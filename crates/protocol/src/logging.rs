@@ -1,8 +1,10 @@
 //! Logging for every PayDesk binary (app, CLI, relay, sandbox): `tracing` to stderr
 //! and/or to daily files, set up in one place.
 //!
-//! Files go to a directory the binary chooses (the till's default: the OS log directory,
-//! `PAYDESK_LOG_DIR` overrides it), one file a day, the last seven kept. The filter comes
+//! Files go to a directory the binary chooses (the till's default, [`default_log_dir`]: a
+//! `logs` folder in the OS's local data folder, under Caches on macOS; `PAYDESK_LOG_DIR`
+//! overrides it), one file a day, the last seven kept; the relay's only with `--log-dir`,
+//! the sandbox's never (stderr only). The filter comes
 //! from the binary's own variable when it has one (`PAYDESK_RELAY_LOG`), then
 //! `PAYDESK_LOG`, then `RUST_LOG`, then `info`. Secrets never reach a log: they are
 //! [`crate::Secret`]s, which print redacted.
@@ -40,7 +42,8 @@ pub fn default_log_dir() -> Option<PathBuf> {
         return Some(PathBuf::from(dir));
     }
     directories::ProjectDirs::from("com", "paydesk", "PayDesk").map(|d| {
-        // Linux and Windows have no log folder of their own; macOS has ~/Library/Logs.
+        // Linux and Windows have no log folder of their own: the local data folder. On
+        // macOS, Caches (docs/platforms.md: ~/Library/Logs would be the usual place).
         if cfg!(target_os = "macos") {
             d.cache_dir().join("logs")
         } else {

@@ -363,10 +363,14 @@ impl Store {
         Ok((served, vec![event]))
     }
 
-    /// Expires an open payment now, whatever its deadline.
+    /// Expires a pending payment now, whatever its deadline. An unresolved one too: funds
+    /// that did not pay it do not stop its time, just as its deadline expires it on a read.
     pub fn expire(&mut self, id: &str, now: i64) -> Result<Served, StoreError> {
         let expired_status = self.expired_status;
-        let r = self.open_mut(id, now)?;
+        let r = self.record_mut(id, now)?;
+        if !is_open(r) {
+            return Err(StoreError::NotPending(shown_status(r).to_owned()));
+        }
         mark_expired(r, expired_status);
         Ok(view(r, now))
     }
@@ -716,6 +720,17 @@ mod tests {
         assert_eq!(
             s.pay(&p.payment.id, Payer::Onchain, 11).unwrap_err(),
             StoreError::Unresolved("underpaid".into())
+        );
+        // Its time still runs out; the funds stay unresolved.
+        let expired = s.expire(&p.payment.id, 12).unwrap();
+        assert!(expired.payment.expired && expired.payment.status == PaymentStatus::Pending);
+        assert_eq!(
+            expired.fund.unwrap().mismatched_reason.as_deref(),
+            Some("underpaid")
+        );
+        assert_eq!(
+            s.expire(&p.payment.id, 13).unwrap_err(),
+            StoreError::NotPending("expired".into())
         );
 
         let (q, _) = s.create(usd(1000), &terms(), 0);

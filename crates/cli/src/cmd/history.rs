@@ -1,6 +1,7 @@
 //! `history [--date YYYY-MM-DD] [--csv]`: one local day of this till's journal — every
-//! payment with its latest status, tip and who charged it, then totals by currency and
-//! status, and the tips and tax per rate of the paid sales — or the same day as CSV on
+//! payment with its latest status, tip, refunds (sent and requested) and who charged it,
+//! then totals by currency and status, the refunds sent and requested, the tips and tax
+//! per rate of the paid sales, and the payments left unresolved — or the same day as CSV on
 //! stdout for a spreadsheet. Needs no keys and no network. The CSV is an export: on a till
 //! with staff it takes the owner's PIN, and the journal records who exported what.
 
@@ -8,7 +9,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 use chrono::{Local, NaiveDate, TimeZone};
+use paydesk_core::explain;
 use paydesk_core::journal::{self, CurrencySummary, HistoryEntry, Total};
+use paydesk_core::payment::RefundStatus;
 use paydesk_core::sale::TaxKind;
 use paydesk_core::staff::{Action, Context as GateContext};
 use serde::Serialize;
@@ -92,11 +95,7 @@ pub async fn run(ctx: &Context, args: &HistoryArgs, out: &mut Printer) -> Result
                 .single()
                 .map(|t| t.format("%H:%M:%S").to_string())
                 .unwrap_or_default();
-            let refunded = if p.amount_refunded > 0 {
-                money_text(p.amount_refunded, &p.currency)
-            } else {
-                String::new()
-            };
+            let refunded = refunded_text(e);
             let tip = e
                 .sale
                 .as_ref()
@@ -142,8 +141,77 @@ pub async fn run(ctx: &Context, args: &HistoryArgs, out: &mut Printer) -> Result
         })
         .collect();
     table(out, ["CURRENCY", "STATUS", "COUNT", "AMOUNT", ""], &rows);
+    show_refunds(out, &summary);
     show_sales(out, &summary);
+    show_unresolved(out, &entries);
     Ok(ExitCode::SUCCESS)
+}
+
+/// What was refunded of one payment: sent, and asked for but not sent yet (an on-chain
+/// refund waits for the customer's address).
+fn refunded_text(e: &HistoryEntry) -> String {
+    let p = &e.payment;
+    let requested = e
+        .refunds
+        .iter()
+        .filter(|r| r.status == RefundStatus::Pending)
+        .fold(0i128, |acc, r| acc.saturating_add(r.amount));
+    match (p.amount_refunded > 0, requested > 0) {
+        (false, false) => String::new(),
+        (true, false) => money_text(p.amount_refunded, &p.currency),
+        (false, true) => format!("{} requested", money_text(requested, &p.currency)),
+        (true, true) => format!(
+            "{} + {} requested",
+            money_text(p.amount_refunded, &p.currency),
+            money_text(requested, &p.currency)
+        ),
+    }
+}
+
+/// Refunds per currency, sent and requested apart, and what the day nets.
+fn show_refunds(out: &mut Printer, summary: &[CurrencySummary]) {
+    let refunded: Vec<&CurrencySummary> = summary
+        .iter()
+        .filter(|s| s.refunded_minor > 0 || s.refund_requested_minor > 0)
+        .collect();
+    if refunded.is_empty() {
+        return;
+    }
+    out.line("");
+    out.line("Refunds");
+    let rows: Vec<[String; 5]> = refunded
+        .iter()
+        .map(|s| {
+            [
+                s.currency.clone(),
+                money_text(s.paid_minor, &s.currency),
+                money_text(s.refunded_minor, &s.currency),
+                money_text(s.refund_requested_minor, &s.currency),
+                money_text(s.net_minor(), &s.currency),
+            ]
+        })
+        .collect();
+    table(out, ["CURRENCY", "PAID", "SENT", "REQUESTED", "NET"], &rows);
+}
+
+/// Payments that money reached without paying them (late, short): never paid, and what
+/// the customer was told.
+fn show_unresolved(out: &mut Printer, entries: &[HistoryEntry]) {
+    let notes: Vec<String> = entries
+        .iter()
+        .filter_map(|e| {
+            explain::unresolved(&e.payment, &e.status)
+                .map(|words| format!("  {}: {words}", e.payment.id))
+        })
+        .collect();
+    if notes.is_empty() {
+        return;
+    }
+    out.line("");
+    out.line("Unresolved (not paid; Crypto.com returns the money)");
+    for n in notes {
+        out.line(n);
+    }
 }
 
 /// The tips and the tax per rate of the day's paid sales, when there were any.

@@ -24,6 +24,9 @@ struct Refunded<'a> {
     payment_id: &'a str,
     refund: &'a Refund,
     payment: Option<&'a Payment>,
+    /// `state` (requested | sent | failed), `label` and `customer_sees`.
+    #[serde(flatten)]
+    words: Option<explain::RefundWords>,
 }
 
 pub async fn run(ctx: &Context, args: &RefundArgs, out: &mut Printer) -> Result<ExitCode> {
@@ -34,15 +37,16 @@ pub async fn run(ctx: &Context, args: &RefundArgs, out: &mut Printer) -> Result<
     let result = refund(&terminal, id, args, pin).await;
     terminal.shutdown().await;
     let (refund, payment) = result?;
+    let words = payment
+        .as_ref()
+        .map(|p| explain::refund(&RefundState::of(&refund), p));
     out.event(&Refunded {
         kind: "refund",
         payment_id: id,
         refund: &refund,
         payment: payment.as_ref(),
+        words,
     });
-    let words = payment
-        .as_ref()
-        .map(|p| explain::refund(&RefundState::of(&refund), p));
     let amount = money_text(refund.amount, &refund.currency);
     if refund.status == RefundStatus::Succeeded {
         out.line(format!(
@@ -66,6 +70,12 @@ pub async fn run(ctx: &Context, args: &RefundArgs, out: &mut Printer) -> Result<
             "Refunded so far: {} of {}",
             money_text(p.amount_refunded, &p.currency),
             money_text(p.amount, &p.currency)
+        ));
+    }
+    if refund.status == RefundStatus::Pending {
+        out.line(format!(
+            "History shows it as Requested until Crypto.com reports it sent; \
+             `paydesk-cli watch {id}` waits for that."
         ));
     }
     Ok(ExitCode::SUCCESS)

@@ -2,7 +2,9 @@
 //! one created elsewhere — with the same output and exit statuses as `charge`.
 //!
 //! The API is asked first (it is the source of truth); the journal is the fallback when
-//! the API cannot be reached, so a till offline still follows what it knows.
+//! the API cannot be reached, so a till offline still follows what it knows. A paid
+//! payment with a refund still requested (an on-chain refund waits for the customer's
+//! address) is followed until Crypto.com reports the refund sent.
 
 use std::process::ExitCode;
 
@@ -10,6 +12,7 @@ use anyhow::{bail, Context as _, Result};
 use paydesk_core::gateway::GatewayError;
 use paydesk_core::terminal::TerminalError;
 use paydesk_core::tracker::Source;
+use paydesk_core::PaymentStatus;
 use serde::Serialize;
 
 use crate::cli::WatchArgs;
@@ -96,15 +99,42 @@ async fn watch(
     if let Some(url) = &shown.payment_url {
         out.line(format!("Checkout: {url}"));
     }
+    let mut waiting_refund = false;
     if current.is_none() {
-        if payment.effective_status().is_terminal() {
+        let status = payment.effective_status();
+        if status == PaymentStatus::Succeeded {
+            // A refund still requested (an on-chain one waits for the customer's address)
+            // is followed until Crypto.com reports it sent.
+            let lookup = id.to_owned();
+            let refunds = terminal
+                .journal()
+                .call(move |j| j.state(&lookup))
+                .await?
+                .map(|s| s.refunds.into_values().collect::<Vec<_>>())
+                .unwrap_or_default();
+            let waiting = follow::refunds_waiting(&payment, &refunds);
+            for r in &waiting {
+                let update = follow::RefundUpdate::new(&payment, r);
+                out.event(&update);
+                out.line(update.line());
+            }
+            waiting_refund = !waiting.is_empty();
+        }
+        if status.is_terminal() && !waiting_refund {
             return Ok(follow::finish(out, &payment));
+        }
+        if waiting_refund {
+            out.line(
+                "Waiting for Crypto.com to report the refund sent (pushed by the relay); \
+                 Ctrl-C stops watching and changes nothing.",
+            );
         }
         terminal.tracker().track(payment, Source::ApiRead).await?;
     }
     Ok(
         match follow::follow(terminal, events, id, out, stop, None, pin).await? {
             Ending::Finished(p) => follow::finish(out, &p),
+            Ending::Interrupted if waiting_refund => follow::interrupted_refund(out, id),
             Ending::Interrupted => follow::interrupted(out, id),
         },
     )

@@ -95,6 +95,22 @@ impl Shop {
             .await;
     }
 
+    /// The customer pays with `body` (`{"method":"onchain"}`, `{"underpay":"2.00"}`, …);
+    /// returns the payment as the sandbox answered.
+    pub async fn pay_with(&self, payment_id: &str, body: serde_json::Value) -> serde_json::Value {
+        self.control(&format!("payments/{payment_id}/pay"), body)
+            .await
+    }
+
+    /// The customer of an on-chain payment answered Crypto.com's e-mail: the refund leaves.
+    pub async fn transfer_refund(&self, refund_id: &str) -> serde_json::Value {
+        self.control(
+            &format!("refunds/{refund_id}/transfer"),
+            serde_json::json!({}),
+        )
+        .await
+    }
+
     /// The payment's time runs out now.
     pub async fn expire(&self, payment_id: &str) {
         self.control(

@@ -16,6 +16,7 @@
 mod service;
 
 pub use service::{PrintJob, PrintService, ServiceError, DEFAULT_QUEUE};
+// What a print did lives below the tracker, which carries it to subscribers.
 
 pub use crate::print_events::{JobView, PrintOutcome, ReceiptEvent};
 
