@@ -21,6 +21,8 @@ const COMMANDS: &[&str] = &[
     "sign_in",
     "lock_till",
     "touch",
+    "get_catalog",
+    "save_catalog",
     "sale_setup",
     "cart_add_item",
     "cart_add_amount",

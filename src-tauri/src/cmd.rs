@@ -765,3 +765,112 @@ pub async fn list_monitors<R: Runtime>(
 ) -> CmdResult<crate::customer::Monitors> {
     crate::customer::monitors(&app, crate::customer::remembered(&state)).map_err(|e| e.to_string())
 }
+
+/// The till's `[catalog]` as the owner edits it in Settings: the section's TOML text.
+#[derive(Clone, Debug, Serialize)]
+pub struct CatalogText {
+    pub text: String,
+    /// "6 items, 2 tax rates, tips asked" — what the till runs with now.
+    pub summary: String,
+}
+
+fn catalog_summary(catalog: &paydesk_core::sale::Catalog) -> String {
+    let items = catalog.items().len();
+    let rates = catalog.taxes().len();
+    let tips = if catalog.tips().ask_customer {
+        "the customer is asked for a tip"
+    } else {
+        "no tip asked"
+    };
+    format!(
+        "{items} item{} in {}, {rates} tax rate{}; {tips}",
+        if items == 1 { "" } else { "s" },
+        catalog.currency().code(),
+        if rates == 1 { "" } else { "s" },
+    )
+}
+
+#[tauri::command]
+pub async fn get_catalog(state: State<'_, AppState>) -> CmdResult<CatalogText> {
+    let allowed = gate(&state.host, Action::Settings, GateContext::none(), None).await?;
+    drop(allowed);
+    let assembly = state.host.assembly().clone();
+    let (text, summary) = tokio::task::spawn_blocking(move || -> CmdResult<(String, String)> {
+        let layer = ConfigLayer::load(&assembly.config_path).map_err(|e| e.to_string())?;
+        let text = match layer.catalog {
+            Some(section) => ConfigLayer {
+                catalog: Some(section),
+                ..ConfigLayer::default()
+            }
+            .to_toml()
+            .map_err(|e| e.to_string())?,
+            None => String::new(),
+        };
+        let config = assembly.settings().map_err(|e| e.to_string())?;
+        let summary = config
+            .catalog()
+            .map(|c| catalog_summary(&c))
+            .unwrap_or_else(|e| e.to_string());
+        Ok((text, summary))
+    })
+    .await
+    .map_err(|e| e.to_string())??;
+    Ok(CatalogText { text, summary })
+}
+
+/// Saves the `[catalog]` section the owner typed: checked first (every problem with its
+/// line, prices in the till's currency), then written to the config file, and the till
+/// restarts with it (the cart in progress keeps the catalog it was opened with). An empty
+/// text removes the catalog.
+#[tauri::command]
+pub async fn save_catalog(state: State<'_, AppState>, text: String) -> CmdResult<CatalogText> {
+    let by = gate(
+        &state.host,
+        Action::Settings,
+        GateContext::subject("catalog"),
+        None,
+    )
+    .await?;
+    let assembly = state.host.assembly().clone();
+    let summary = tokio::task::spawn_blocking(move || -> CmdResult<String> {
+        let typed = ConfigLayer::parse(&text, std::path::Path::new("the catalog"))
+            .map_err(|e| e.to_string())?;
+        let section = typed.catalog.clone();
+        if (ConfigLayer {
+            catalog: None,
+            ..typed
+        }) != ConfigLayer::default()
+        {
+            return Err(
+                "Only the [catalog] section belongs here (its tables: [catalog.tips], \
+                 [[catalog.tax]], [[catalog.category]], [[catalog.item]])."
+                    .into(),
+            );
+        }
+        let mut layer = ConfigLayer::load(&assembly.config_path).map_err(|e| e.to_string())?;
+        layer.catalog = section;
+        let config = paydesk_core::config::Config::from_layer(layer.clone(), &assembly.config_path)
+            .map_err(|e| e.to_string())?;
+        // Checked as typed first, so each problem names its line in the editor.
+        paydesk_core::sale::Catalog::from_toml(&text, config.default_currency)
+            .map_err(|e| format!("The catalog is not valid: {e}. Nothing was saved."))?;
+        let catalog = config.catalog().map_err(|e| e.to_string())?;
+        layer
+            .save(&assembly.config_path)
+            .map_err(|e| e.to_string())?;
+        Ok(catalog_summary(&catalog))
+    })
+    .await
+    .map_err(|e| e.to_string())??;
+    if let Some(till) = state.host.till().await.as_ref() {
+        if let Err(e) = till
+            .terminal
+            .record_operation(by, Action::Settings, Some(format!("catalog: {summary}")))
+            .await
+        {
+            tracing::warn!(error = %e, "the catalog change was not journaled");
+        }
+    }
+    state.host.restart().await?;
+    get_catalog(state).await
+}

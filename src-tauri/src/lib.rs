@@ -47,6 +47,8 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
             cmd::sign_in,
             cmd::lock_till,
             cmd::touch,
+            cmd::get_catalog,
+            cmd::save_catalog,
             sale::sale_setup,
             sale::cart_add_item,
             sale::cart_add_amount,

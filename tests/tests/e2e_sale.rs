@@ -297,3 +297,75 @@ async fn the_customer_chooses_a_tip_on_their_display_and_pays_the_bill_with_it(
     app.screenshot("sale-z-report-1024x600").await?;
     app.close().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_edits_the_catalog_in_settings_and_the_next_sale_uses_it() -> anyhow::Result<()> {
+    let _one_at_a_time = SERIAL.lock().await;
+    paydesk_core::init_tls();
+    let config = CAFE.replace("{printer}", "");
+    let app = App::launch_configured("catalog", &[], &config).await?;
+    app.resize(1024, 600).await?;
+    app.wait_attr("[data-testid=screen-charge]", "data-cart", "true", LONG)
+        .await?;
+    app.click("[data-testid=nav-settings]").await?;
+    app.click("[data-testid=catalog-settings-summary]").await?;
+    app.wait_text("[data-testid=catalog-summary]", SHORT, |t| {
+        t == "— 3 items in EUR, 2 tax rates; the customer is asked for a tip"
+    })
+    .await?;
+    let text = app
+        .find("[data-testid=set-catalog]")
+        .await?
+        .prop("value")
+        .await?
+        .unwrap_or_default();
+    ensure!(text.contains("espresso"), "{text}");
+
+    // A mistake is refused with its line, and nothing changes.
+    let broken =
+        format!("{text}\n[[catalog.item]]\nsku = \"scone\"\nname = \"Scone\"\nprice = \"2.2.0\"\n");
+    set_value(&app, "[data-testid=set-catalog]", &broken).await?;
+    app.click("[data-testid=save-catalog]").await?;
+    let refused = app
+        .wait_text("[data-testid=catalog-result]", SHORT, |t| {
+            !t.is_empty() && t != "Checking and saving…"
+        })
+        .await?;
+    ensure!(refused.contains("line"), "{refused}");
+    app.screenshot("catalog-refused-1024x600").await?;
+
+    // The espresso costs 2.40 now, and a muffin joins the keys.
+    let edited = format!(
+        "{}\n[[catalog.item]]\nsku = \"muffin\"\nname = \"Muffin\"\nprice = \"2.90\"\ntax = \"vat5.5\"\n",
+        // The espresso's price, however the editor quotes it.
+        text.replace("\"2.20\"", "\"2.40\"").replace("'2.20'", "'2.40'")
+    );
+    set_value(&app, "[data-testid=set-catalog]", &edited).await?;
+    app.click("[data-testid=save-catalog]").await?;
+    app.wait_text("[data-testid=catalog-result]", LONG, |t| {
+        t == "Saved: 4 items in EUR, 2 tax rates; the customer is asked for a tip. The next sale uses it."
+    })
+    .await?;
+    app.click("[data-testid=nav-charge]").await?;
+    app.wait_text("[data-testid=key-espresso]", LONG, |t| {
+        t.contains("2.40 EUR")
+    })
+    .await?;
+    app.wait_text("[data-testid=key-muffin]", SHORT, |t| {
+        t.contains("2.90 EUR")
+    })
+    .await?;
+    app.close().await
+}
+
+/// Replaces a field's whole value as a paste would, and tells the page it changed.
+async fn set_value(app: &App, css: &str, value: &str) -> anyhow::Result<()> {
+    app.client
+        .execute(
+            "const e = document.querySelector(arguments[0]); e.value = arguments[1]; \
+             e.dispatchEvent(new Event('input'));",
+            vec![serde_json::json!(css), serde_json::json!(value)],
+        )
+        .await?;
+    Ok(())
+}

@@ -423,12 +423,17 @@ impl ConfigLayer {
         Ok(layer)
     }
 
+    /// The layer as the config file writes it (TOML), e.g. one section for an editor.
+    pub fn to_toml(&self) -> Result<String, ConfigError> {
+        Ok(toml::to_string_pretty(self)?)
+    }
+
     /// Writes the layer to `path` atomically: a temp file beside it, fsynced, renamed
     /// over, the directory fsynced. A crash leaves the old file or the new one.
     pub fn save(&self, path: &Path) -> Result<(), ConfigError> {
         let text = format!(
             "# PayDesk settings. Keys are never stored here: they live in the OS keychain.\n{}",
-            toml::to_string_pretty(self)?
+            self.to_toml()?
         );
         write_atomically(path, text.as_bytes()).map_err(|source| ConfigError::Write {
             path: path.to_owned(),

@@ -252,6 +252,20 @@ impl Money {
                 return Err(invalid());
             }
         }
+        // Grouping means thousands ("1.234.567", "12,500"; Indian "12,34,567" too): the last
+        // group has three digits, the ones before two or three — never "2.2.0" (a typo,
+        // not 220).
+        if int_part.contains(['.', ',']) {
+            let groups: Vec<&str> = int_part.split(['.', ',']).collect();
+            let (first, rest) = groups.split_first().ok_or_else(invalid)?;
+            let (last, middle) = rest.split_last().ok_or_else(invalid)?;
+            if !(1..=3).contains(&first.len())
+                || last.len() != 3
+                || !middle.iter().all(|g| (2..=3).contains(&g.len()))
+            {
+                return Err(invalid());
+            }
+        }
         if frac_part.contains(['.', ',']) {
             return Err(invalid());
         }
@@ -391,6 +405,7 @@ mod tests {
             ("1,234.50", 123_450),
             ("1.234,50", 123_450),
             ("1.234.567", 123_456_700),
+            ("12,34,567.00", 123_456_700),
             ("0.01", 1),
             (".5", 50),
             ("7", 700),
@@ -404,6 +419,14 @@ mod tests {
     #[test]
     fn refuses_bad_amounts_with_a_reason() {
         let eur = cur("EUR");
+        // Separators that are not thousands are a typo, never a silent 220 or 12 345.
+        for typo in ["2.2.0", "1.2345.678", "12.34.5", "1,2,3"] {
+            assert_eq!(
+                Money::parse(typo, eur),
+                Err(MoneyError::Invalid(typo.to_owned())),
+                "{typo}"
+            );
+        }
         assert_eq!(Money::parse("", eur), Err(MoneyError::Empty));
         assert_eq!(Money::parse("-1", eur), Err(MoneyError::Negative));
         assert_eq!(Money::parse("0,00", eur), Err(MoneyError::Zero));

@@ -79,6 +79,37 @@ export async function load() {
   }
   $("settings-form").dataset.loaded = "true";
   loadMonitors();
+  loadCatalog();
+}
+
+async function loadCatalog() {
+  $("catalog-result").textContent = "";
+  try {
+    const c = await invoke("get_catalog");
+    $("set-catalog").value = c.text;
+    $("catalog-summary").textContent = `— ${c.summary}`;
+  } catch (err) {
+    $("catalog-result").textContent = errorText(err);
+    $("catalog-result").dataset.ok = "false";
+  }
+}
+
+async function saveCatalog() {
+  $("save-catalog").disabled = true;
+  $("catalog-result").dataset.ok = "";
+  $("catalog-result").textContent = "Checking and saving…";
+  try {
+    const c = await invoke("save_catalog", { text: $("set-catalog").value });
+    $("set-catalog").value = c.text;
+    $("catalog-summary").textContent = `— ${c.summary}`;
+    $("catalog-result").textContent = `Saved: ${c.summary}. The next sale uses it.`;
+    $("catalog-result").dataset.ok = "true";
+  } catch (err) {
+    $("catalog-result").textContent = errorText(err);
+    $("catalog-result").dataset.ok = "false";
+  } finally {
+    $("save-catalog").disabled = false;
+  }
 }
 
 async function save(e) {
@@ -155,6 +186,7 @@ async function openCustomerDisplay() {
 export function init() {
   $("settings-lock").addEventListener("click", () => invoke("lock_till").then((status) => store.update({ status })).catch(() => {}));
   $("settings-form").addEventListener("submit", save);
+  $("save-catalog").addEventListener("click", saveCatalog);
   $("test-connection").addEventListener("click", testConnection);
   $("open-customer").addEventListener("click", openCustomerDisplay);
 }
