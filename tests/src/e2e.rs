@@ -447,6 +447,73 @@ impl App {
         Ok(())
     }
 
+    /// Types keys on the Charge screen's keypad.
+    pub async fn keypad(&self, keys: &[&str]) -> Result<()> {
+        for k in keys {
+            self.click(&format!("#screen-charge [data-key='{k}']"))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Types an amount on the keypad and charges it; returns when the payment screen shows
+    /// the QR and says it waits.
+    pub async fn charge_on_keypad(&self, keys: &[&str]) -> Result<()> {
+        self.keypad(keys).await?;
+        self.wait_text("[data-testid=charge]", Duration::from_secs(15), |t| {
+            t.starts_with("Charge ")
+        })
+        .await?;
+        self.click("[data-testid=charge]").await?;
+        self.wait_text("[data-testid=pay-status]", Duration::from_secs(45), |t| {
+            t == "Waiting for payment"
+        })
+        .await?;
+        let qr = self
+            .attr("[data-testid=qr]", "src")
+            .await?
+            .unwrap_or_default();
+        if !qr.starts_with("data:image/svg+xml;base64,") {
+            bail!("no QR shown: {qr:.40}");
+        }
+        Ok(())
+    }
+
+    /// Opens the customer display from Settings, as an installer does; returns the till's
+    /// window and the display's, with the WebDriver session on the till's again.
+    pub async fn open_customer_display(
+        &self,
+    ) -> Result<(fantoccini::wd::WindowHandle, fantoccini::wd::WindowHandle)> {
+        let main = self.client.window().await?;
+        self.click("[data-testid=nav-settings]").await?;
+        // The screen fills itself in (settings, monitors, the catalog): click once it has,
+        // not while its layout still moves.
+        self.wait_attr(
+            "[data-testid=settings-form]",
+            "data-loaded",
+            "true",
+            Duration::from_secs(15),
+        )
+        .await?;
+        self.click("[data-testid=open-customer-display]").await?;
+        let customer = tokio::time::timeout(Duration::from_secs(45), async {
+            loop {
+                let windows = self.client.windows().await?;
+                if let Some(w) = windows.into_iter().find(|w| *w != main) {
+                    return Ok::<_, anyhow::Error>(w);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .await
+        .context("the customer display never opened")??;
+        self.client.switch_to_window(customer.clone()).await?;
+        self.wait_attr("body", "data-ready", "true", Duration::from_secs(15))
+            .await?;
+        self.client.switch_to_window(main.clone()).await?;
+        Ok((main, customer))
+    }
+
     /// Asks the till's window to close, as a window manager's close button does (the X11
     /// `WM_DELETE_WINDOW` message): the app decides whether it closes. Returns how many
     /// windows titled `PayDesk` were asked.

@@ -128,23 +128,7 @@ async fn the_customer_chooses_a_tip_on_their_display_and_pays_the_bill_with_it(
         .await?;
 
     // The customer display is where the customer chooses.
-    let main = app.client.window().await?;
-    app.click("[data-testid=nav-settings]").await?;
-    app.click("[data-testid=open-customer-display]").await?;
-    let customer = tokio::time::timeout(LONG, async {
-        loop {
-            let windows = app.client.windows().await?;
-            if let Some(w) = windows.into_iter().find(|w| *w != main) {
-                return Ok::<_, anyhow::Error>(w);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    })
-    .await
-    .context("the customer display never opened")??;
-    app.client.switch_to_window(customer.clone()).await?;
-    app.wait_attr("body", "data-ready", "true", SHORT).await?;
-    app.client.switch_to_window(main.clone()).await?;
+    let (main, customer) = app.open_customer_display().await?;
     app.click("[data-testid=nav-charge]").await?;
     app.wait_text("[data-testid=charge]", SHORT, |t| t == "Charge 8.80 EUR")
         .await?;

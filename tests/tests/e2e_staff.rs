@@ -64,18 +64,6 @@ async fn assert_pin_not_in_dom(app: &App, pin: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn charge_on_keypad(app: &App, keys: &[&str]) -> anyhow::Result<()> {
-    app.click("[data-testid=nav-charge]").await?;
-    for k in keys {
-        app.click(&format!("[data-testid=keypad] [data-key='{k}']"))
-            .await?;
-    }
-    app.wait_text("[data-testid=charge]", SHORT, |t| t.starts_with("Charge "))
-        .await?;
-    app.click("[data-testid=charge]").await?;
-    app.wait_attr("body", "data-screen", "payment", LONG).await
-}
-
 fn config(extra: &str) -> String {
     format!("mode = \"test\"\nterminal_name = \"Front till\"\ndefault_currency = \"EUR\"\n{extra}")
 }
@@ -160,7 +148,8 @@ async fn a_cashier_cannot_refund_or_open_settings_until_a_supervisor_allows_one_
     app.screenshot("staff-cashier-settings").await?;
 
     // The cashier charges; the customer pays.
-    charge_on_keypad(&app, &["7", ".", "5", "0"]).await?;
+    app.click("[data-testid=nav-charge]").await?;
+    app.charge_on_keypad(&["7", ".", "5", "0"]).await?;
     let id = app.payment_id().await?;
     shop.control(
         &format!("/sandbox/payments/{id}/pay"),
@@ -273,7 +262,7 @@ async fn a_locked_till_says_what_the_payment_is_doing_and_an_idle_one_locks_itse
     )
     .await?;
     app.wait_attr("body", "data-locked", "false", SHORT).await?;
-    charge_on_keypad(&app, &["4", "2"]).await?;
+    app.charge_on_keypad(&["4", "2"]).await?;
     // Locked mid-payment (the Lock button; the idle lock waits while a customer pays): the
     // payment's state is still said on the lock screen.
     app.click("[data-testid=who]").await?;
@@ -341,7 +330,7 @@ async fn kiosk_mode_refuses_to_close_while_a_payment_is_pending_and_runs_once() 
     .await?;
     app.wait_text("[data-testid=connection-label]", LONG, |t| t == "Live")
         .await?;
-    charge_on_keypad(&app, &["5"]).await?;
+    app.charge_on_keypad(&["5"]).await?;
 
     // The close button is refused while the customer may still pay, in words.
     ensure!(app.request_close()? > 0, "no PayDesk window to close");

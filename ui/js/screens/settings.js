@@ -77,9 +77,8 @@ export async function load() {
   } catch (err) {
     say(errorText(err), false);
   }
+  await Promise.all([loadMonitors(), loadCatalog()]);
   $("settings-form").dataset.loaded = "true";
-  loadMonitors();
-  loadCatalog();
 }
 
 async function loadCatalog() {
