@@ -347,3 +347,67 @@ async fn with_neither_the_api_nor_the_relay_reachable_the_payment_screen_says_do
     shop.shutdown().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn money_that_cannot_settle_a_payment_is_said_at_once_and_it_is_never_shown_paid(
+) -> anyhow::Result<()> {
+    let _one_at_a_time = SERIAL.lock().await;
+    paydesk_core::init_tls();
+    let shop = TestShop::start().await?;
+    let mut env = shop.env();
+    env.push(("PAYDESK_CURRENCY", "EUR".into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = App::launch("underpaid", &env).await?;
+    app.resize(1024, 600).await?;
+    app.wait_attr("[data-testid=connection]", "data-state", "live", LONG)
+        .await?;
+    app.charge_on_keypad(&["5"]).await?;
+    let id = app.payment_id().await?;
+    // The customer sends 3.00 of 5.00: Crypto.com keeps the payment open and the money
+    // apart. The cashier asks ("Check now"); the screen says so at once.
+    let short = shop
+        .control(
+            &format!("/sandbox/payments/{id}/pay"),
+            serde_json::json!({"underpay": "2.00"}),
+        )
+        .await?;
+    assert_eq!(short["status"], "pending", "{short}");
+    app.click("[data-testid=check-now]").await?;
+    let words = app
+        .wait_text("[data-testid=pay-unresolved]", LONG, |t| !t.is_empty())
+        .await?;
+    assert_eq!(
+        words,
+        "The customer paid too little; Crypto.com returns the money to them. Nothing was charged — charge again."
+    );
+    assert_eq!(app.text("[data-testid=pay-status]").await?, "Not paid");
+    app.screenshot("underpaid-1024x600").await?;
+    // Its time runs out: Expired, with the same words, never Paid.
+    shop.control(
+        &format!("/sandbox/payments/{id}/expire"),
+        serde_json::json!({}),
+    )
+    .await?;
+    app.wait_attr("[data-testid=result]", "data-status", "expired", LONG)
+        .await?;
+    assert_eq!(app.text("[data-testid=result-title]").await?, "Expired");
+    assert_eq!(app.text("[data-testid=result-unresolved]").await?, words);
+    app.screenshot("underpaid-expired-1024x600").await?;
+    app.click("[data-testid=new-sale]").await?;
+    app.click("[data-testid=nav-history]").await?;
+    let rows = app
+        .wait_text("[data-testid=history-rows]", SHORT, |t| {
+            t.contains("Expired")
+        })
+        .await?;
+    ensure!(rows.contains("paid too little"), "{rows}");
+    ensure!(
+        app.text("[data-testid=total-unpaid]")
+            .await?
+            .contains("1 expired"),
+        "the expired payment is not counted"
+    );
+    app.close().await?;
+    shop.shutdown().await;
+    Ok(())
+}

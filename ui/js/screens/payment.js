@@ -74,9 +74,20 @@ export function render(state) {
   const running = state.status && state.status.state === "running";
   const trust = Boolean(running && conn && conn.trustworthy);
   // Waiting only means something while the till can see a payment arrive.
-  setText($("pay-status"), p.status === "pending" && !trust ? "No connection — do not hand over goods" : statusLabel(p.status));
+  // Money that cannot settle it means no Paid will come: the status says so, not "Waiting".
+  const label =
+    p.status === "pending" && p.unresolved
+      ? "Not paid"
+      : p.status === "pending" && !trust
+        ? "No connection — do not hand over goods"
+        : statusLabel(p.status);
+  setText($("pay-status"), label);
   setData($("pay-status"), "trust", trust);
   setText($("pay-advice"), conn ? conn.advice : "");
+  // Money that arrived but cannot settle it (too little, the wrong coin): said at once, so
+  // nobody waits for a Paid that cannot come.
+  setHidden($("pay-unresolved"), !p.unresolved);
+  setText($("pay-unresolved"), p.unresolved ?? "");
   setData($("pay-advice"), "trust", trust);
   setHidden($("cancel"), !p.can_cancel);
   setHidden($("demo-tools"), !(state.status && state.status.demo) || p.status !== "pending");
