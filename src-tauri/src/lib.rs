@@ -86,12 +86,15 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
             tauri::async_runtime::spawn(async move {
                 let _ = host.restart().await;
             });
-            // Kiosk mode: the till fills its screen from the first frame.
-            if state.host.assembly().settings().is_ok_and(|c| c.kiosk) {
-                if let Some(main) = app.get_webview_window(MAIN_WINDOW) {
+            // Kiosk mode: the till fills its screen from the first frame. Otherwise the
+            // window keeps its size, unless the screen is smaller (a 1024×600 till).
+            if let Some(main) = app.get_webview_window(MAIN_WINDOW) {
+                if state.host.assembly().settings().is_ok_and(|c| c.kiosk) {
                     if let Err(e) = main.set_fullscreen(true) {
                         tracing::warn!(error = %e, "could not go full screen");
                     }
+                } else {
+                    fit_to_screen(&main);
                 }
             }
             if let Some(main) = app.get_webview_window(MAIN_WINDOW) {
@@ -125,6 +128,45 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
             }
             Ok(())
         })
+}
+
+/// Shrinks the till's window onto its screen when the screen is smaller than the window.
+///
+/// The window opens at 1100×760; on a 1024×600 or 800×600 till without a window manager
+/// (a common kiosk set-up) nothing else would, and Charge or the connection state would lie
+/// off screen. With a window manager, maximizing also keeps clear of its panels.
+fn fit_to_screen<R: tauri::Runtime>(main: &tauri::WebviewWindow<R>) {
+    let monitor = match main.current_monitor() {
+        Ok(Some(m)) => Some(m),
+        _ => main.primary_monitor().ok().flatten(),
+    };
+    // Before the window is first shown its outer size reads 0×0; the inner one is set.
+    let (Some(monitor), Ok(outer), Ok(inner)) = (monitor, main.outer_size(), main.inner_size())
+    else {
+        return;
+    };
+    let outer =
+        tauri::PhysicalSize::new(outer.width.max(inner.width), outer.height.max(inner.height));
+    let screen = *monitor.size();
+    if outer.width <= screen.width && outer.height <= screen.height {
+        return;
+    }
+    tracing::info!(
+        screen = %format!("{}×{}", screen.width, screen.height),
+        window = %format!("{}×{}", outer.width, outer.height),
+        "the screen is smaller than the window: fitting the window to it"
+    );
+    let fitted = tauri::PhysicalSize::new(
+        outer.width.min(screen.width),
+        outer.height.min(screen.height),
+    );
+    let placed = main
+        .set_position(*monitor.position())
+        .and_then(|()| main.set_size(fitted))
+        .and_then(|()| main.maximize());
+    if let Err(e) = placed {
+        tracing::warn!(error = %e, "could not fit the window to the screen");
+    }
 }
 
 /// Turns WebKitGTK's GPU compositing off unless the installer asked for it.

@@ -64,8 +64,13 @@ pub fn free_port() -> Result<u16> {
     Ok(l.local_addr()?.port())
 }
 
-/// Starts `Xvfb` on a display it picks itself; returns the child and `:N`.
-async fn start_xvfb() -> Result<(Child, String)> {
+/// The X screen tests run on: large enough for every window size a shop uses (the tests
+/// resize within it).
+const LARGE_SCREEN: (u32, u32) = (1920, 1080);
+
+/// Starts `Xvfb` with a `width`×`height` screen on a display it picks itself; returns the
+/// child and `:N`.
+async fn start_xvfb((width, height): (u32, u32)) -> Result<(Child, String)> {
     let xvfb = find_tool("Xvfb", &[], "install it with `apt-get install xvfb`")?;
     let mut child = Command::new(xvfb)
         .args([
@@ -73,8 +78,7 @@ async fn start_xvfb() -> Result<(Child, String)> {
             "1",
             "-screen",
             "0",
-            // Large enough for every window size a shop uses (the tests resize within it).
-            "1920x1080x24",
+            &format!("{width}x{height}x24"),
             "-nolisten",
             "tcp",
         ])
@@ -139,6 +143,17 @@ impl App {
         App::launch_binary(name, &sibling_binary("paydesk")?, env).await
     }
 
+    /// Launches the app on an X screen of `screen` pixels (a small till's), with no window
+    /// manager and no resizing by the test: the window as the app itself opens it.
+    pub async fn launch_on_screen(
+        name: &str,
+        env: &[(&str, &str)],
+        screen: (u32, u32),
+    ) -> Result<App> {
+        let (bin, home) = (sibling_binary("paydesk")?, tempfile::tempdir()?);
+        App::start_on(name, &bin, env, home, screen).await
+    }
+
     /// Launches the app with a settings file already in place (as provisioning leaves it).
     pub async fn launch_configured(
         name: &str,
@@ -177,6 +192,16 @@ impl App {
         env: &[(&str, &str)],
         home: tempfile::TempDir,
     ) -> Result<App> {
+        App::start_on(name, app_bin, env, home, LARGE_SCREEN).await
+    }
+
+    async fn start_on(
+        name: &str,
+        app_bin: &Path,
+        env: &[(&str, &str)],
+        home: tempfile::TempDir,
+        screen: (u32, u32),
+    ) -> Result<App> {
         if !app_bin.is_file() {
             bail!("{} does not exist", app_bin.display());
         }
@@ -186,7 +211,7 @@ impl App {
             "install it with `apt-get install webkit2gtk-driver`",
         )?;
         let tauri_driver = tauri_driver()?;
-        let (xvfb, display) = start_xvfb().await?;
+        let (xvfb, display) = start_xvfb(screen).await?;
         let (port, native_port) = (free_port()?, free_port()?);
         let mut cmd = Command::new(tauri_driver);
         cmd.args(["--port", &port.to_string()])

@@ -151,3 +151,55 @@ async fn every_main_screen_fits_800x600_and_1024x600_and_uses_1920x1080() -> any
     }
     app.close().await
 }
+
+/// A till whose screen is smaller than the window's opening size (1100×760), with no window
+/// manager to fit it: the app fits itself, so Charge, the keys and the connection state are
+/// on screen from the first frame, without anyone resizing anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_small_screen_the_window_opens_fitted_to_it() -> anyhow::Result<()> {
+    let _one_at_a_time = SERIAL.lock().await;
+    paydesk_core::init_tls();
+    for (w, h) in [(800, 600), (1024, 600)] {
+        let app = App::launch_on_screen(&format!("small-screen-{w}x{h}"), &[], (w, h)).await?;
+        app.wait_attr("[data-testid=connection]", "data-state", "live", SHORT)
+            .await?;
+        let seen = app
+            .client
+            .execute(
+                "return [window.screenX, window.screenY, window.outerWidth, window.outerHeight, \
+                 window.innerWidth, window.innerHeight, screen.width, screen.height]",
+                vec![],
+            )
+            .await?;
+        let n: Vec<i64> = (0..8).map(|i| seen[i].as_i64().unwrap_or(-1)).collect();
+        let (x, y, outer_w, outer_h, inner_w, inner_h, screen_w, screen_h) =
+            (n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7]);
+        ensure!(
+            (screen_w, screen_h) == (i64::from(w), i64::from(h)),
+            "the page sees a {screen_w}×{screen_h} screen, the test made {w}×{h}"
+        );
+        ensure!(
+            x >= 0
+                && y >= 0
+                && x + outer_w.max(inner_w) <= screen_w
+                && y + outer_h.max(inner_h) <= screen_h,
+            "the window ({outer_w}×{outer_h} at {x},{y}, page {inner_w}×{inner_h}) \
+             does not fit the {w}×{h} screen"
+        );
+        let keys: Vec<String> = KEYS
+            .iter()
+            .map(|k| format!("#screen-charge [data-key='{k}']"))
+            .collect();
+        let mut wanted: Vec<&str> = keys.iter().map(String::as_str).collect();
+        wanted.extend([
+            "[data-testid=total]",
+            "[data-testid=charge]",
+            "[data-testid=nav-settings]",
+            "[data-testid=connection]",
+            "[data-testid=mode-marker]",
+        ]);
+        app.all_in_view(&wanted).await?;
+        app.screenshot(&format!("opened-on-{w}x{h}")).await?;
+    }
+    Ok(())
+}
