@@ -11,9 +11,13 @@ import { readSettings as readReceipts, showSettings as showReceipts } from "./re
 
 const $ = (id) => document.getElementById(id);
 
-function say(text, ok) {
-  $("settings-result").textContent = text;
-  $("settings-result").dataset.ok = ok === undefined ? "" : String(ok);
+// The verdict sits under Save; on a small screen that is below the fold, so it is brought
+// into view (with what follows it, the check table, when `top`).
+function say(text, ok, top = false) {
+  const result = $("settings-result");
+  result.textContent = text;
+  result.dataset.ok = ok === undefined ? "" : String(ok);
+  result.scrollIntoView({ block: top ? "start" : "nearest" });
 }
 
 function show(s) {
@@ -166,7 +170,11 @@ async function testConnection() {
     );
     $("doctor").hidden = false;
     const failed = report.checks.filter((c) => !c.ok).map((c) => c.name);
-    say(report.ok ? "All checks passed." : `Failed: ${failed.join(", ")}. See below.`, report.ok);
+    say(
+      report.ok ? "All checks passed." : `Failed: ${failed.join(", ")}. See below.`,
+      report.ok,
+      true,
+    );
   } catch (err) {
     say(errorText(err), false);
   } finally {
