@@ -327,7 +327,7 @@ async fn with_neither_the_api_nor_the_relay_reachable_the_payment_screen_says_do
     );
     assert_eq!(
         app.text("[data-testid=pay-advice]").await?,
-        "Neither Crypto.com Pay nor the relay answers. PayDesk keeps trying and shows the payment once it can check."
+        "Crypto.com Pay cannot be reached. PayDesk keeps trying and shows the payment once it can check."
     );
     app.screenshot("offline").await?;
 

@@ -108,8 +108,8 @@ pub fn connection(state: ConnectionState, running: bool) -> ConnectionWords {
         }
         (_, ConnectionState::Offline) => (
             "No connection",
-            "Neither Crypto.com Pay nor the relay answers. PayDesk keeps trying and shows the \
-             payment once it can check.",
+            "Crypto.com Pay cannot be reached. PayDesk keeps trying and shows the payment \
+             once it can check.",
             false,
         ),
     };
