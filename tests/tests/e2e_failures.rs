@@ -411,3 +411,57 @@ async fn money_that_cannot_settle_a_payment_is_said_at_once_and_it_is_never_show
     shop.shutdown().await;
     Ok(())
 }
+
+/// A headless till on purpose: its keys come from the environment and there is no keychain
+/// at all (no session bus). Test connection judges the till as it runs: every check passes,
+/// the keychain's included ("not needed"), where it used to fail the whole verdict.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_from_the_environment_need_no_keychain_and_test_connection_says_so(
+) -> anyhow::Result<()> {
+    let _one_at_a_time = SERIAL.lock().await;
+    paydesk_core::init_tls();
+    let shop = TestShop::start().await?;
+    let mut env = shop.env();
+    // A bus that is not there: the keychain fails at once (no autolaunch, no waiting).
+    env.push((
+        "DBUS_SESSION_BUS_ADDRESS",
+        "unix:path=/nonexistent/paydesk-no-bus".into(),
+    ));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = App::launch("env-keys", &env).await?;
+    app.wait_attr("[data-testid=connection]", "data-state", "live", LONG)
+        .await?;
+    assert_eq!(app.text("[data-testid=mode-marker]").await?, "TEST");
+    app.click("[data-testid=nav-settings]").await?;
+    app.wait_attr("[data-testid=settings-form]", "data-loaded", "true", SHORT)
+        .await?;
+    app.click("[data-testid=test-connection]").await?;
+    let said = app
+        .wait_text("[data-testid=settings-result]", LONG, |t| {
+            t.starts_with("All checks passed") || t.starts_with("Failed")
+        })
+        .await?;
+    let table = app.text("[data-testid=doctor]").await?;
+    assert_eq!(said, "All checks passed.", "{table}");
+    let rows = app
+        .client
+        .execute(
+            "return [...document.querySelectorAll('[data-testid=doctor] tbody tr')]\
+             .map((tr) => [...tr.cells].map((td) => td.textContent))",
+            vec![],
+        )
+        .await?;
+    ensure!(
+        rows.as_array().is_some_and(|rows| rows.iter().any(|r| *r
+            == serde_json::json!([
+                "Keychain",
+                "Pass",
+                "not needed: the keys come from the environment"
+            ]))),
+        "{rows}"
+    );
+    app.screenshot("env-keys-doctor").await?;
+    app.close().await?;
+    shop.shutdown().await;
+    Ok(())
+}

@@ -16,7 +16,7 @@ use paydesk_core::Currency;
 
 use crate::cli::Global;
 
-pub use paydesk_core::till::{KeyLookup, KeySource};
+pub use paydesk_core::till::KeyLookup;
 
 /// Settings, keys and journal location for one run.
 pub struct Context {
@@ -180,11 +180,6 @@ impl Context {
     /// can be checked against them.
     pub fn known_secrets(&self) -> Vec<Secret> {
         self.plan.known_secrets()
-    }
-
-    /// Whether a keychain stands behind the keys (false in the demo and for `history`).
-    pub fn uses_keychain(&self) -> bool {
-        self.keychain.is_some()
     }
 }
 

@@ -7,13 +7,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Result;
-use paydesk_core::doctor::{
-    self, Check, DoctorSetup, Report, CHECK_API_KEY, CHECK_KEYCHAIN, CHECK_RELAY,
-};
+use paydesk_core::doctor::{self, Check, DoctorSetup, Report, CHECK_API_KEY, CHECK_RELAY};
 use serde::Serialize;
 
 use crate::cmd::bundle;
-use crate::context::{Context, KeyLookup, KeySource};
+use crate::context::{Context, KeyLookup};
 use crate::follow::EXIT_ERROR;
 use crate::output::Printer;
 
@@ -33,24 +31,9 @@ struct BundleEvent<'a> {
     files: &'a [String],
 }
 
-/// Whether the keys depend on the keychain at all: not when the environment supplies
-/// every key this till needs (a headless machine, on purpose).
-fn keychain_needed(ctx: &Context) -> bool {
-    let from_env = |k: &KeyLookup| {
-        k.key()
-            .is_some_and(|k| matches!(k.source, KeySource::Env(_) | KeySource::Demo))
-    };
-    ctx.uses_keychain()
-        && !(from_env(&ctx.secret_key)
-            && (ctx.config.relay_url.is_none() || from_env(&ctx.terminal_key)))
-}
-
 /// Runs every check and fills in what only the CLI knows (where keys came from).
 pub async fn check(ctx: &Context, relay_wait: Duration) -> Report {
-    let needed = keychain_needed(ctx);
-    let mut setup: DoctorSetup =
-        ctx.plan
-            .doctor_setup(if needed { ctx.keychain.clone() } else { None });
+    let mut setup: DoctorSetup = ctx.plan.doctor_setup(ctx.keychain.clone());
     setup.relay_wait = relay_wait;
     let mut report = doctor::run(setup).await;
     let mode_error = ctx.plan.problem.clone();
@@ -70,13 +53,6 @@ pub async fn check(ctx: &Context, relay_wait: Duration) -> Report {
                 c.detail = w;
             }
         }
-    }
-    if ctx.uses_keychain() && !needed {
-        report.checks.push(Check {
-            name: CHECK_KEYCHAIN,
-            ok: true,
-            detail: "not needed: the keys come from the environment".into(),
-        });
     }
     report
 }

@@ -83,7 +83,7 @@ pub struct Key {
 }
 
 /// Where a key came from.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeySource {
     Env(&'static str),
     Keychain,
@@ -449,14 +449,32 @@ impl TillPlan {
         self
     }
 
-    /// What the doctor checks: exactly what this till would use.
+    /// Where this till's keys come from when not from the OS keychain: the demo shop's
+    /// own, or the environment for every key it needs (a headless till, on purpose).
+    /// `None`: the keys depend on the keychain (or are still to be put there).
+    pub fn keys_beside_keychain(&self) -> Option<KeySource> {
+        let source = |k: &KeyLookup| k.key().map(|k| k.source);
+        match (source(&self.secret_key), source(&self.terminal_key)) {
+            (Some(KeySource::Demo), _) => Some(KeySource::Demo),
+            (Some(s @ KeySource::Env(_)), _) if self.config.relay_url.is_none() => Some(s),
+            (Some(s @ KeySource::Env(_)), Some(KeySource::Env(_))) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// What the doctor checks: exactly what this till would use. The keychain is probed
+    /// only when the keys depend on it ([`TillPlan::keys_beside_keychain`]).
     pub fn doctor_setup(&self, keychain: Option<Arc<dyn SecretStore>>) -> DoctorSetup {
         let mut setup = DoctorSetup::new(
             self.config.api_url.clone(),
             self.secret_key.key().map(|k| k.secret.clone()),
         );
         setup.relay = self.relay();
-        setup.keychain = keychain;
+        match self.keys_beside_keychain() {
+            None => setup.keychain = keychain,
+            Some(KeySource::Env(_)) => setup.keychain_unneeded = keychain.is_some(),
+            Some(_) => {}
+        }
         setup.mode = Some(self.mode);
         setup.relay_configured = self.config.relay_url.clone();
         setup
