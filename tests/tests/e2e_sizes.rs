@@ -16,6 +16,13 @@ const KEYS: [&str; 15] = [
     "7", "8", "9", "4", "5", "6", "1", "2", "3", "00", "0", ".", "back", "clear", "plus",
 ];
 
+/// The Charge screen's keypad keys, as selectors.
+fn keypad_keys() -> Vec<String> {
+    KEYS.iter()
+        .map(|k| format!("#screen-charge [data-key='{k}']"))
+        .collect()
+}
+
 async fn key_height(app: &App) -> anyhow::Result<f64> {
     let h = app
         .client
@@ -45,10 +52,7 @@ async fn every_main_screen_fits_800x600_to_1366x768_and_uses_1920x1080() -> anyh
     let mut heights = Vec::new();
     for (w, h) in SIZES {
         app.resize(w, h).await?;
-        let keys: Vec<String> = KEYS
-            .iter()
-            .map(|k| format!("#screen-charge [data-key='{k}']"))
-            .collect();
+        let keys = keypad_keys();
         let mut wanted: Vec<&str> = keys.iter().map(String::as_str).collect();
         wanted.extend([
             "[data-testid=total]",
@@ -186,10 +190,7 @@ async fn on_a_small_screen_the_window_opens_fitted_to_it() -> anyhow::Result<()>
             "the window ({outer_w}×{outer_h} at {x},{y}, page {inner_w}×{inner_h}) \
              does not fit the {w}×{h} screen"
         );
-        let keys: Vec<String> = KEYS
-            .iter()
-            .map(|k| format!("#screen-charge [data-key='{k}']"))
-            .collect();
+        let keys = keypad_keys();
         let mut wanted: Vec<&str> = keys.iter().map(String::as_str).collect();
         wanted.extend([
             "[data-testid=total]",
