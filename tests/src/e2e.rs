@@ -336,16 +336,41 @@ impl App {
 
     /// Clicks `css` as a finger would: scrolled to the middle of its scroll box first (as
     /// a cashier scrolls to a button below the fold), then a real click.
+    ///
+    /// A click that lands on something passing over the button (a notice sliding in) is
+    /// tried again, as a cashier taps again, for up to 5 s; then it fails saying what was
+    /// in the way, with a screenshot.
     pub async fn click(&self, css: &str) -> Result<()> {
-        let el = self.client.find(Locator::Css(css)).await?;
-        self.client
-            .execute(
-                "arguments[0].scrollIntoView({block: 'center', inline: 'nearest'});",
-                vec![serde_json::to_value(&el)?],
-            )
-            .await?;
-        el.click().await?;
-        Ok(())
+        use fantoccini::error::{CmdError, ErrorStatus};
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let el = self.client.find(Locator::Css(css)).await?;
+            self.client
+                .execute(
+                    "arguments[0].scrollIntoView({block: 'center', inline: 'nearest'});",
+                    vec![serde_json::to_value(&el)?],
+                )
+                .await?;
+            let err = match el.click().await {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            let passing = matches!(&err, CmdError::Standard(w) if matches!(
+                w.error,
+                ErrorStatus::ElementClickIntercepted
+                    | ErrorStatus::ElementNotInteractable
+                    | ErrorStatus::StaleElementReference
+            ));
+            if !passing || Instant::now() > deadline {
+                let shot = self.screenshot("click-failed").await;
+                let why = match &err {
+                    CmdError::Standard(w) => format!("{}: {}", w.error, w.message),
+                    other => other.to_string(),
+                };
+                bail!("clicking {css} failed ({why}); the screen: {shot:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Saves a screenshot as `target/e2e-screenshots/<test>-<label>.png`.

@@ -11,13 +11,14 @@ import { readSettings as readReceipts, showSettings as showReceipts } from "./re
 
 const $ = (id) => document.getElementById(id);
 
-// The verdict sits under Save; on a small screen that is below the fold, so it is brought
-// into view (with what follows it, the check table, when `top`).
+// The verdict sits under Save; on a small screen that is below the fold, so a verdict is
+// brought into view (with what follows it, the check table, when `top`). Clearing it, as
+// opening Settings does, leaves the page where it is.
 function say(text, ok, top = false) {
   const result = $("settings-result");
   result.textContent = text;
   result.dataset.ok = ok === undefined ? "" : String(ok);
-  result.scrollIntoView({ block: top ? "start" : "nearest" });
+  if (text) result.scrollIntoView({ block: top ? "start" : "nearest" });
 }
 
 function show(s) {
