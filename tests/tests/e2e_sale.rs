@@ -292,7 +292,22 @@ async fn the_owner_edits_the_catalog_in_settings_and_the_next_sale_uses_it() -> 
     app.wait_attr("[data-testid=screen-charge]", "data-cart", "true", LONG)
         .await?;
     app.click("[data-testid=nav-settings]").await?;
+    // As a person would: the form filled in first (a tap on a form still moving as its
+    // fields fill in can land beside the section it aimed at).
+    app.wait_attr("[data-testid=settings-form]", "data-loaded", "true", SHORT)
+        .await?;
     app.click("[data-testid=catalog-settings-summary]").await?;
+    let open = app
+        .client
+        .execute(
+            "return document.querySelector('[data-testid=catalog-settings]').open",
+            vec![],
+        )
+        .await?;
+    ensure!(
+        open == serde_json::json!(true),
+        "the catalog section did not open"
+    );
     app.wait_text("[data-testid=catalog-summary]", SHORT, |t| {
         t == "— 3 items in EUR, 2 tax rates; the customer is asked for a tip"
     })
