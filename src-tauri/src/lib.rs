@@ -104,6 +104,7 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
                         // Decided by the core (kiosk: not while a payment is pending);
                         // closing the till closes PayDesk, customer display included.
                         api.prevent_close();
+                        tracing::info!("the till's window was asked to close");
                         let handle = handle.clone();
                         tauri::async_runtime::spawn(async move {
                             let host = handle.state::<AppState>().host.clone();

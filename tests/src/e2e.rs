@@ -711,7 +711,8 @@ mod x11 {
             let event = ClientMessageEvent::new(32, w, protocols, [delete, 0, 0, 0, 0]);
             conn.send_event(false, w, EventMask::NO_EVENT, event)?;
         }
-        conn.flush()?;
+        // A round trip: the server has handled the events before this connection closes.
+        conn.get_input_focus()?.reply()?;
         Ok(windows.len())
     }
 }

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{ensure, Context as _};
+use anyhow::{bail, ensure, Context as _};
 use paydesk_core::config::Mode;
 use paydesk_core::journal::{ActionKind, Journal};
 use paydesk_core::staff::{Action, Context, Policy, Role, Staff};
@@ -372,13 +372,18 @@ async fn kiosk_mode_refuses_to_close_while_a_payment_is_pending_and_runs_once() 
     app.wait_attr("[data-testid=result]", "data-status", "cancelled", LONG)
         .await?;
     app.request_close()?;
-    tokio::time::timeout(LONG, async {
+    let closed = tokio::time::timeout(LONG, async {
         while app.window_exists()? {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         Ok::<_, anyhow::Error>(())
     })
-    .await
-    .context("PayDesk did not close once nothing was pending")??;
+    .await;
+    if closed.is_err() {
+        let notice = app.text("[data-testid=notice]").await.unwrap_or_default();
+        let shot = app.screenshot("kiosk-not-closed").await;
+        bail!("PayDesk did not close once nothing was pending; notice {notice:?}; {shot:?}");
+    }
+    closed??;
     Ok(())
 }
