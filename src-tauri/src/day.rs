@@ -342,7 +342,13 @@ pub async fn open_shift(
     let shift = day::open_shift(till.terminal.journal(), till.terminal.name(), name)
         .await
         .map_err(|e| e.to_string())?;
-    record(till, by, Action::OpenShift, format!("shift {}", shift.id)).await;
+    record(
+        till,
+        by,
+        Action::OpenShift,
+        subject(Period::Shift(shift.id)),
+    )
+    .await;
     day_view(till).await
 }
 
@@ -373,11 +379,7 @@ pub async fn close_shift(
     )
     .await
     .map_err(|e| e.to_string())?;
-    let shift = match report.period {
-        Period::Shift(id) => format!("shift {id}"),
-        Period::Day(d) => d.to_string(),
-    };
-    record(till, by, Action::CloseShift, shift).await;
+    record(till, by, Action::CloseShift, subject(report.period)).await;
     Ok(ReportView::of(&report, till))
 }
 

@@ -14,7 +14,7 @@
 use std::collections::HashSet;
 
 use chrono::NaiveDate;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 
 use super::{HistoryEntry, Journal, JournalError, Result};
@@ -97,6 +97,17 @@ fn with_book((mut shift, book): (Shift, String)) -> Result<Shift> {
     Ok(shift)
 }
 
+/// The id of `till`'s open shift in `book`, if one is open.
+fn open_shift_id(tx: &Transaction<'_>, book: &str, till: &str) -> Result<Option<i64>> {
+    Ok(tx
+        .query_row(
+            "SELECT id FROM shifts WHERE book = ?1 AND till = ?2 AND closed_at_ms IS NULL",
+            params![book, till],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
 /// Who opened or closed: trimmed, empty means nobody named.
 fn person(by: Option<&str>) -> Option<&str> {
     by.map(str::trim).filter(|s| !s.is_empty())
@@ -107,13 +118,7 @@ impl Journal {
     pub fn open_shift(&self, till: &str, by: Option<&str>) -> Result<Shift> {
         let now = local_now_ms();
         let id = self.write(|tx| {
-            let open: Option<i64> = tx
-                .query_row(
-                    "SELECT id FROM shifts WHERE book = ?1 AND till = ?2 AND closed_at_ms IS NULL",
-                    params![self.book.as_str(), till],
-                    |r| r.get(0),
-                )
-                .optional()?;
+            let open = open_shift_id(tx, self.book.as_str(), till)?;
             if let Some(id) = open {
                 return Err(JournalError::ShiftOpen {
                     id,
@@ -134,13 +139,7 @@ impl Journal {
     pub fn close_shift(&self, till: &str, by: Option<&str>) -> Result<Shift> {
         let now = local_now_ms();
         let id = self.write(|tx| {
-            let open: Option<i64> = tx
-                .query_row(
-                    "SELECT id FROM shifts WHERE book = ?1 AND till = ?2 AND closed_at_ms IS NULL",
-                    params![self.book.as_str(), till],
-                    |r| r.get(0),
-                )
-                .optional()?;
+            let open = open_shift_id(tx, self.book.as_str(), till)?;
             let id = open.ok_or_else(|| JournalError::NoOpenShift {
                 till: till.to_owned(),
             })?;
