@@ -25,16 +25,23 @@ pub const CHECK_RELAY: &str = "Relay";
 pub const CHECK_HEARTBEAT: &str = "Heartbeat";
 pub const CHECK_KEYCHAIN: &str = "Keychain";
 
+/// The keychain row of the report.
+pub enum KeychainCheck {
+    /// No row: this till has no keychain to speak of (the demo shop's own keys).
+    Skip,
+    /// The keys come from the environment: the row passes and says so, without probing.
+    NotNeeded,
+    /// The keys depend on this keychain: probe it.
+    Probe(Arc<dyn SecretStore>),
+}
+
 /// What doctor checks against.
 pub struct DoctorSetup {
     pub api_url: String,
     pub secret_key: Option<Secret>,
     pub relay: Option<RelayEndpoint>,
-    /// The keychain to probe; `None` skips the check (e.g. keys given by env on purpose).
-    pub keychain: Option<Arc<dyn SecretStore>>,
-    /// The till has a keychain but its keys do not depend on it (the environment gives
-    /// them): the check passes and says so instead of probing.
-    pub keychain_unneeded: bool,
+    /// What to do about the OS keychain.
+    pub keychain: KeychainCheck,
     /// A till clock further than this from the server's fails the clock check.
     pub max_clock_skew: Duration,
     /// How long to wait for the relay's hello and then its first heartbeat.
@@ -51,8 +58,7 @@ impl DoctorSetup {
             api_url: api_url.into(),
             secret_key,
             relay: None,
-            keychain: None,
-            keychain_unneeded: false,
+            keychain: KeychainCheck::Skip,
             max_clock_skew: Duration::from_secs(10),
             relay_wait: Duration::from_secs(40),
             mode: None,
@@ -214,19 +220,19 @@ pub async fn run(setup: DoctorSetup) -> Report {
         (Some(relay), _) => relay_checks(&mut report, relay.clone(), setup.relay_wait).await,
     }
 
-    if let Some(keychain) = &setup.keychain {
-        report.push(
+    match &setup.keychain {
+        KeychainCheck::Probe(keychain) => report.push(
             CHECK_KEYCHAIN,
             match keychain.get(Account::SecretKey) {
                 Ok(_) => Ok("the OS keychain answers".into()),
                 Err(e) => Err(e.to_string()),
             },
-        );
-    } else if setup.keychain_unneeded {
-        report.push(
+        ),
+        KeychainCheck::NotNeeded => report.push(
             CHECK_KEYCHAIN,
             Ok("not needed: the keys come from the environment".into()),
-        );
+        ),
+        KeychainCheck::Skip => {}
     }
     report
 }

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use paydesk_core::doctor::{self, DoctorSetup, CHECK_API_KEY, CHECK_HEARTBEAT, CHECK_RELAY};
+use paydesk_core::doctor::{
+    self, DoctorSetup, KeychainCheck, CHECK_API_KEY, CHECK_HEARTBEAT, CHECK_RELAY,
+};
 use paydesk_core::realtime::RelayEndpoint;
 use paydesk_core::secrets::{MemoryStore, Secret};
 use paydesk_demo::{Demo, DemoConfig};
@@ -22,7 +24,7 @@ async fn demo() -> Demo {
 fn setup(demo: &Demo, secret: Secret, terminal_key: Secret) -> DoctorSetup {
     let mut s = DoctorSetup::new(demo.api_url(), Some(secret));
     s.relay = Some(RelayEndpoint::new(demo.relay_url(), terminal_key));
-    s.keychain = Some(Arc::new(MemoryStore::new()));
+    s.keychain = KeychainCheck::Probe(Arc::new(MemoryStore::new()));
     s.relay_wait = Duration::from_secs(10);
     s
 }

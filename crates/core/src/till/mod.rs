@@ -30,7 +30,7 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 
 use crate::config::{self, Config, ConfigError, ConfigLayer, Mode};
-use crate::doctor::DoctorSetup;
+use crate::doctor::{DoctorSetup, KeychainCheck};
 use crate::journal::{self, Journal, JournalError};
 use crate::realtime::{RelayEndpoint, SessionConfig};
 use crate::sale::Catalog;
@@ -470,11 +470,11 @@ impl TillPlan {
             self.secret_key.key().map(|k| k.secret.clone()),
         );
         setup.relay = self.relay();
-        match self.keys_beside_keychain() {
-            None => setup.keychain = keychain,
-            Some(KeySource::Env(_)) => setup.keychain_unneeded = keychain.is_some(),
-            Some(_) => {}
-        }
+        setup.keychain = match (keychain, self.keys_beside_keychain()) {
+            (Some(keychain), None) => KeychainCheck::Probe(keychain),
+            (Some(_), Some(KeySource::Env(_))) => KeychainCheck::NotNeeded,
+            _ => KeychainCheck::Skip,
+        };
         setup.mode = Some(self.mode);
         setup.relay_configured = self.config.relay_url.clone();
         setup
